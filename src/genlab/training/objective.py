@@ -1,0 +1,100 @@
+"""The contract between the one training loop and a model family (diffusion, VAE, GAN, classifier).
+
+A family says which modules it has, which *phases* update them (one for diffusion and VAEs; discriminator
+then generator for GANs, as in stylegan3's training loop), and how to compute each phase's loss on a batch.
+The loop owns everything else: optimisers, mixed precision, gradient accumulation, EMA, data order,
+randomness, checkpoints, logging and distribution.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping, Protocol
+
+import torch
+from torch import Tensor, nn
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One optimiser and the modules it updates, run `repeats` times per training step (Goodfellow's k)."""
+
+    name: str
+    modules: tuple[str, ...]
+    lr: float
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    repeats: int = 1
+    grad_clip: float | None = 1.0
+
+
+class BatchRandom:
+    """Randomness drawn for the *global* batch, then sliced to this process's rows.
+
+    Drawing all rows on every rank and keeping one slice makes N data-parallel processes see exactly the
+    noise a single process would see for the same global batch, so their results agree to float tolerance.
+    """
+
+    def __init__(self, generator: torch.Generator, *, global_size: int, start: int, size: int,
+                 device: torch.device | str = "cpu") -> None:
+        self.generator = generator
+        self.global_size = global_size
+        self.start = start
+        self.size = size
+        self.device = torch.device(device)
+
+    def _slice(self, full: Tensor) -> Tensor:
+        return full[self.start:self.start + self.size].to(self.device)
+
+    def randn(self, *shape: int) -> Tensor:
+        """Standard normal of shape (b, *shape) for this rank's rows."""
+        return self._slice(torch.randn((self.global_size, *shape), generator=self.generator))
+
+    def rand(self, *shape: int) -> Tensor:
+        """Uniform [0, 1) of shape (b, *shape) for this rank's rows."""
+        return self._slice(torch.rand((self.global_size, *shape), generator=self.generator))
+
+    def randint(self, high: int, *shape: int) -> Tensor:
+        """Integers in [0, high) of shape (b, *shape) for this rank's rows."""
+        return self._slice(torch.randint(0, high, (self.global_size, *shape), generator=self.generator))
+
+
+@dataclass
+class Batch:
+    """A micro-batch on this process: `x` images in [-1, 1] (b, C, H, W) or vectors (b, D); `y` labels (b,)."""
+
+    x: Tensor
+    y: Tensor | None
+    rng: BatchRandom
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a family needs to know about its data to size its networks."""
+
+    kind: str                      # "image" or "vector"
+    shape: tuple[int, ...]         # (C, H, W) or (D,)
+    num_classes: int | None = None
+
+
+class Family(Protocol):
+    """A model family as the loop sees it. Implementations live in genlab.<family>.family."""
+
+    name: ClassVar[str]
+    ema_modules: tuple[str, ...]   # modules whose EMA copy is kept and used for sampling
+
+    def build_models(self) -> dict[str, nn.Module]:
+        """Fresh, seeded networks by name, e.g. {"model": unet} or {"G": ..., "D": ...}."""
+        ...
+
+    def phases(self) -> list[Phase]:
+        """The phases of one training step, in order."""
+        ...
+
+    def loss(self, phase: str, models: Mapping[str, nn.Module], batch: Batch) -> tuple[Tensor, dict[str, float]]:
+        """Scalar loss of `phase` on `batch` (to be minimised) and floats to log."""
+        ...
+
+    def sample(self, models: Mapping[str, nn.Module], n: int, *, generator: torch.Generator,
+               **options: Any) -> Tensor:
+        """n samples in data space: images in [-1, 1] (n, C, H, W) or vectors (n, D)."""
+        ...
