@@ -1,0 +1,75 @@
+"""A folder of image files (any size) as uint8 (N, C, H, W); class labels from first-level sub-folder names."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from genlab.data.dataset import Dataset, subset_indices
+from genlab.data.imaging import pil_to_chw
+from genlab.errors import DataError
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
+GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F"})
+
+
+def _image_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def _open(path: Path) -> Image.Image:
+    try:
+        return Image.open(path)
+    except (OSError, UnidentifiedImageError) as err:
+        raise DataError(f"{path}: expected a readable image file ({err})") from None
+
+
+def _header(path: Path) -> tuple[str, tuple[int, int]]:
+    with _open(path) as img:
+        return img.mode, img.size
+
+
+def load_image_folder(root: Path, *, image_size: int | None, channels: int | None, limit: int | None,
+                      seed: int) -> Dataset:
+    """Images under `root`; if every image sits in a first-level sub-folder, those folder names are the classes.
+
+    Each image is converted to `channels` (default: 1 if all are grey, else 3), its shorter side resized to
+    `image_size` and the centre square cropped; without `image_size` all images must already share one size.
+    """
+    files = _image_files(root)
+    if not files:
+        raise DataError(f"{root}: expected image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder, found none")
+    in_subfolders = all(len(p.relative_to(root).parts) >= 2 for p in files)
+    class_names = sorted({p.relative_to(root).parts[0] for p in files}) if in_subfolders else None
+    keep = subset_indices(len(files), limit=limit, seed=seed)
+    files = [files[i] for i in keep]
+
+    headers = [_header(path) for path in files]  # (mode, size), read without decoding the pixels
+    if channels is None:
+        channels = 1 if all(mode in GREY_MODES for mode, _ in headers) else 3
+    if channels not in (1, 3):
+        raise DataError(f"{root}: channels must be 1 or 3, got {channels}")
+    if image_size is None:
+        sizes = {size for _, size in headers}
+        if len(sizes) > 1:
+            raise DataError(f"{root}: images have {len(sizes)} different sizes (e.g. {sorted(sizes)[:3]}); "
+                            "set image_size to resize and centre-crop them")
+        (width, height), = sizes
+        if width != height:
+            image_size = min(width, height)
+    x = np.empty((len(files), channels, image_size or height, image_size or width), dtype=np.uint8)
+    for i, path in enumerate(files):
+        with _open(path) as img:
+            try:
+                x[i] = pil_to_chw(img, channels=channels, size=image_size)
+            except OSError as err:  # truncated or corrupt pixel data shows up only when decoding
+                raise DataError(f"{path}: expected a readable image file ({err})") from None
+
+    y = None
+    if class_names is not None:
+        index = {name: i for i, name in enumerate(class_names)}
+        y = np.array([index[p.relative_to(root).parts[0]] for p in files], dtype=np.int64)
+    return Dataset(x=x, y=y, name=root.name, kind="image", num_classes=None if y is None else len(class_names),
+                   source=f"image folder {root} ({len(files)} files)",
+                   class_names=None if class_names is None else tuple(class_names))
