@@ -1,0 +1,35 @@
+"""Classifier-free guidance (Ho & Salimans 2022, eq. 6): mix a conditional and an unconditional prediction.
+
+With scale w the guided output is out_u + w (out_c - out_u): w = 1 is the conditional model, w = 0 the
+unconditional one, w > 1 pushes samples towards the condition. (The paper writes (1 + w') eps_c - w' eps_u,
+that is w = 1 + w'; diffusers' guidance_scale is our w.) The mix is linear in the output, so it applies to
+eps, x0 and v predictions alike.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from genlab.diffusion.parametrization import ModelFn
+
+CondModelFn = Callable[[Tensor, Tensor, Tensor], Tensor]
+"""model_fn(x_t: (B, ...), t: (B,) long, cond: (B, ...)) -> the raw network output (B, ...)."""
+
+
+def classifier_free_guidance(model_fn_cond: ModelFn, model_fn_uncond: ModelFn, scale: float) -> ModelFn:
+    """A model_fn returning out_u + scale (out_c - out_u) from two model_fns (Ho & Salimans 2022, eq. 6)."""
+    def guided(x_t: Tensor, t: Tensor) -> Tensor:
+        out_u = model_fn_uncond(x_t, t)
+        return out_u + scale * (model_fn_cond(x_t, t) - out_u)
+    return guided
+
+
+def classifier_free_guidance_batched(model_fn: CondModelFn, cond: Tensor, null_cond: Tensor,
+                                     scale: float) -> ModelFn:
+    """The same guidance with one network call on a doubled batch [cond; null_cond]; cond, null_cond: (B, ...)."""
+    def guided(x_t: Tensor, t: Tensor) -> Tensor:
+        out_c, out_u = model_fn(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([cond, null_cond])).chunk(2)
+        return out_u + scale * (out_c - out_u)
+    return guided
