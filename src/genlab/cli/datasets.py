@@ -1,0 +1,31 @@
+"""`genlab datasets`: what data genlab can read offline, its shape and where it comes from."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+EPILOG = """\
+Besides the built-in names, --data takes a path: a folder of images (class sub-folders give labels),
+an .npz with `x` (and `y`), an idx(.gz) file pair, a CSV of numeric columns, or cifar10:PATH to the
+binary CIFAR-10 batches.
+"""
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("datasets", help="list the data genlab reads offline", epilog=EPILOG,
+                       description="List built-in datasets, their shapes and sources.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from genlab.data import list_datasets
+
+    rows = list_datasets()
+    print(f"{'name':<14}{'kind':<8}{'shape':<14}{'classes':<9}{'available':<11}source")
+    for d in rows:
+        shape = "x".join(str(s) for s in d.shape) if d.shape else "-"
+        print(f"{d.name:<14}{d.kind:<8}{shape:<14}{str(d.num_classes or '-'):<9}"
+              f"{'yes' if d.available else 'no':<11}{d.source}")
+    print("\n" + EPILOG.strip())
+    return 0

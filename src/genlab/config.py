@@ -1,0 +1,203 @@
+"""Run configuration: a dataclass per TOML section, strict keys, `--set section.key=value` overrides.
+
+A run's config is `family` plus sections: `[data]` and `[train]` shared by every family, and the family's own
+sections (e.g. `[model]` and `[diffusion]` for DDPM). Unknown keys and badly typed values are errors that
+name the key and what was expected, never silently ignored.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from genlab.errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    """Where the training data comes from (see `genlab datasets`)."""
+
+    name: str = "mnist"                 # built-in name, a path (folder, .npz, .csv, idx) or cifar10:PATH
+    split: str = "train"
+    image_size: int | None = None       # resize + centre-crop images to this size (None: native size)
+    channels: int | None = None         # convert images to 1 or 3 channels (None: native)
+    limit: int | None = None            # use at most this many items (a seeded random subset)
+
+
+@dataclass
+class TrainConfig:
+    """The training loop's settings, shared by every family."""
+
+    steps: int = 2000                   # optimiser steps (a GAN step = its D phase(s) then its G phase)
+    batch_size: int = 128               # global batch per optimiser step, over all processes
+    grad_accum: int = 1                 # micro-batches per optimiser step (batch_size must divide evenly)
+    lr: float = 2e-3                    # peak learning rate (families may derive per-phase rates)
+    warmup_steps: int = 100             # linear learning-rate warm-up
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0              # max global grad norm (0: off)
+    ema_decay: float = 0.999            # EMA of weights, with warm-up min(decay, (1+n)/(10+n))
+    precision: Literal["fp32", "bf16"] = "fp32"   # bf16 = autocast (weights stay fp32)
+    seed: int = 0
+    log_every: int = 25
+    sample_every: int = 0               # write a sample grid every N steps (0: only at the end)
+    sample_n: int = 64
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 2
+    time_budget: float = 0.0            # seconds of training before stopping cleanly (0: no limit)
+    threads: int = 0                    # torch intra-op threads (0: torch's default)
+
+
+@dataclass
+class RunConfig:
+    """A whole run: the family, the shared sections and the family's own sections."""
+
+    family: str
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    sections: Any = None                # the family's config dataclass (its own sections)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict, TOML/JSON-ready: family sections are flattened to the top level."""
+        out: dict[str, Any] = {"family": self.family, "data": dataclasses.asdict(self.data),
+                               "train": dataclasses.asdict(self.train)}
+        if self.sections is not None:
+            out.update(dataclasses.asdict(self.sections))
+        return out
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check `value` against the annotation `tp`, converting lists to tuples and ints to floats."""
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(f"config key '{key}' = {value!r}: expected {_type_name(tp)}")
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise ConfigError(f"config key '{key}' = {value!r}: expected one of {', '.join(map(repr, choices))}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"config key '{key}' = {value!r}: expected a list")
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], key) for v in value)
+        if len(args) != len(value):
+            raise ConfigError(f"config key '{key}' = {value!r}: expected a list of {len(args)} items")
+        return tuple(_coerce(v, a, key) for v, a in zip(value, args))
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float, str, bool):
+        if isinstance(value, bool) and tp is not bool:
+            raise ConfigError(f"config key '{key}' = {value!r}: expected {tp.__name__}")
+        if not isinstance(value, tp):
+            raise ConfigError(f"config key '{key}' = {value!r}: expected {tp.__name__}")
+        return value
+    raise ConfigError(f"config key '{key}': unsupported type {_type_name(tp)}")
+
+
+def section_from_dict(cls: type, values: dict[str, Any], *, prefix: str = "") -> Any:
+    """Build dataclass `cls` from a dict, nested dataclasses as sub-sections; unknown keys are errors."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"config section '{prefix.rstrip('.') or cls.__name__}' must be a table, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown config key '{prefix}{unknown[0]}'; expected one of: "
+                          + ", ".join(prefix + k for k in fields))
+    kwargs = {}
+    for name, value in values.items():
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = section_from_dict(tp, value, prefix=f"{prefix}{name}.")
+        else:
+            kwargs[name] = _coerce(value, tp, prefix + name)
+    return cls(**kwargs)
+
+
+def family_config_class(family: str) -> type:
+    """The config dataclass holding a family's own sections."""
+    from genlab.families import get_family
+    return get_family(family).Config
+
+
+def run_config_from_dict(values: dict[str, Any]) -> RunConfig:
+    """Strictly parse a whole run config (as read from TOML or a run's config.json)."""
+    values = dict(values)
+    family = values.pop("family", None)
+    if not isinstance(family, str):
+        raise ConfigError("config has no 'family' (expected e.g. family = \"ddpm\")")
+    values.pop("genlab", None)  # provenance block written into run folders
+    data = section_from_dict(DataConfig, values.pop("data", {}), prefix="data.")
+    train = section_from_dict(TrainConfig, values.pop("train", {}), prefix="train.")
+    sections = section_from_dict(family_config_class(family), values)
+    return RunConfig(family=family, data=data, train=train, sections=sections)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`section.key=value` -> (["section", "key"], value), the value read as TOML (bare words as strings)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r}: expected section.key=value, e.g. train.steps=500")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"override {text!r}: expected section.key=value, e.g. train.steps=500")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.split("."), value
+
+
+def set_value(values: dict[str, Any], key: str, value: Any) -> None:
+    """Set a dotted `section.key` in a nested dict in place, creating the section when missing."""
+    path = key.split(".")
+    node = values
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"cannot set {key!r}: '{part}' is not a section")
+    node[path[-1]] = value
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of the nested dict with each `section.key=value` set."""
+    out = json.loads(json.dumps(values))
+    for text in overrides:
+        path, value = parse_override(text)
+        set_value(out, ".".join(path), value)
+    return out
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config file with a one-line error when it is missing or malformed."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {p} not found (expected a TOML file, see configs/)")
+    try:
+        return tomllib.loads(p.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"config file {p} is not valid TOML: {err}") from None

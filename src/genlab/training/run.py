@@ -1,0 +1,121 @@
+"""Run folders: the data a run trains on, its stored config, and loading a trained run back for sampling."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from genlab import __version__
+from genlab.config import DataConfig, RunConfig, run_config_from_dict
+from genlab.errors import CheckpointError, ConfigError, GenlabError
+from genlab.families import get_family
+from genlab.training.checkpoint import latest_checkpoint, load_module_state, read_weights, split_prefix
+from genlab.training.objective import DataInfo
+
+RUN_FORMAT = "genlab-run"
+
+
+@dataclass
+class TrainData:
+    """A dataset as the loop holds it: whole in memory, uint8 images (N, C, H, W) or float vectors (N, D)."""
+
+    x: Tensor
+    y: Tensor | None
+    info: DataInfo
+    source: str
+
+
+def prepare_data(cfg: DataConfig, *, seed: int = 0) -> TrainData:
+    """Load the configured dataset into tensors."""
+    from genlab.data import load_dataset
+
+    ds = load_dataset(cfg.name, split=cfg.split, image_size=cfg.image_size, channels=cfg.channels,
+                      limit=cfg.limit, seed=seed)
+    x = torch.from_numpy(ds.x)
+    y = torch.from_numpy(ds.y).long() if ds.y is not None else None
+    info = DataInfo(kind=ds.kind, shape=tuple(int(s) for s in ds.x.shape[1:]), num_classes=ds.num_classes)
+    return TrainData(x=x, y=y, info=info, source=ds.source)
+
+
+def build_family(config: RunConfig, info: DataInfo) -> Any:
+    """Instantiate the run's family for data of this shape."""
+    cls = get_family(config.family)
+    return cls(config.sections, data=info, train=config.train)
+
+
+def config_record(config: RunConfig, info: DataInfo) -> dict[str, Any]:
+    """What config.json holds: provenance, the data's shape and the full config."""
+    return {
+        "genlab": {"format": RUN_FORMAT, "version": __version__,
+                   "data_info": {"kind": info.kind, "shape": list(info.shape), "num_classes": info.num_classes}},
+        "config": json.loads(json.dumps(config.to_dict())),
+    }
+
+
+def load_config_record(run_dir: Path) -> dict[str, Any]:
+    """Read and check a run folder's config.json."""
+    path = Path(run_dir) / "config.json"
+    if not Path(run_dir).is_dir():
+        raise CheckpointError(f"run folder {run_dir} does not exist (expected the --out folder of `genlab train`)")
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} is not a genlab run: it has no config.json")
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise CheckpointError(f"{path} is not valid JSON; the run folder is corrupt") from None
+    if not isinstance(record, dict) or record.get("genlab", {}).get("format") != RUN_FORMAT:
+        raise CheckpointError(f"{path} is not a genlab run config (no genlab.format = {RUN_FORMAT})")
+    return record
+
+
+@dataclass
+class Run:
+    """A trained run loaded for inference: config, family and networks (EMA weights by default)."""
+
+    path: Path
+    config: RunConfig
+    info: DataInfo
+    family: Any
+    models: dict[str, nn.Module]
+    step: int
+
+    @torch.no_grad()
+    def sample(self, n: int, *, seed: int = 0, batch_size: int = 256, **options: Any) -> Tensor:
+        """n samples in data space ((n, C, H, W) in [-1, 1] or (n, D)), drawn in fixed-size chunks."""
+        gen = torch.Generator().manual_seed(seed)
+        out = [self.family.sample(self.models, min(batch_size, n - i), generator=gen, **options)
+               for i in range(0, n, batch_size)]
+        return torch.cat(out) if out else torch.empty(0)
+
+
+def load_run(run_dir: str | Path, *, ema: bool = True) -> Run:
+    """Load a run folder's config and newest checkpoint; `ema=False` takes the raw weights instead."""
+    run_dir = Path(run_dir)
+    record = load_config_record(run_dir)
+    try:
+        config = run_config_from_dict(record["config"])
+    except ConfigError as err:
+        raise CheckpointError(f"{run_dir}/config.json: {err}") from None
+    di = record["genlab"].get("data_info", {})
+    info = DataInfo(kind=di.get("kind", "image"), shape=tuple(di.get("shape", ())), num_classes=di.get("num_classes"))
+    ckpt = latest_checkpoint(run_dir)
+    if ckpt is None:
+        raise CheckpointError(f"{run_dir} has no checkpoint yet (expected checkpoints/step_*/weights.safetensors)")
+    tensors, meta = read_weights(ckpt, family=config.family)
+    family = build_family(config, info)
+    models = family.build_models()
+    raw, averaged = split_prefix(tensors, "model"), split_prefix(tensors, "ema")
+    for name, module in models.items():
+        state = averaged.get(name) if ema and name in averaged else raw.get(name)
+        if state is None:
+            raise CheckpointError(f"checkpoint {ckpt} has no weights for the '{name}' network")
+        load_module_state(module, state, what=f"the '{name}' network of {run_dir}")
+        module.eval()
+    return Run(path=run_dir, config=config, info=info, family=family, models=models, step=int(meta.get("step", 0)))
+
+
+__all__ = ["Run", "TrainData", "load_run", "prepare_data", "build_family", "config_record", "GenlabError"]
