@@ -1,0 +1,1 @@
+"""Evaluation: features -> statistics -> number, one module per metric (as in torch-fidelity)."""
