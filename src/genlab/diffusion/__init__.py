@@ -4,8 +4,9 @@ The lead's genlab.diffusion.family wires these to a network and the training loo
 """
 from genlab.diffusion.forward_process import gaussian_noise, q_posterior, q_sample
 from genlab.diffusion.guidance import classifier_free_guidance, classifier_free_guidance_batched
-from genlab.diffusion.likelihood import (VariationalBound, bits_per_dim, discretized_gaussian_log_likelihood,
-                                         normal_kl, prior_kl, vb_terms)
+from genlab.diffusion.likelihood import (Variance, VariationalBound, bits_per_dim,
+                                         discretized_gaussian_log_likelihood, normal_kl, p_mean_variance, prior_kl,
+                                         vb_terms)
 from genlab.diffusion.losses import l_simple, min_snr_weight
 from genlab.diffusion.parametrization import (ModelFn, Prediction, eps_from_score, eps_from_v, eps_from_x0,
                                               prediction_target, score_from_eps, split_prediction, to_x0_eps,
@@ -13,7 +14,7 @@ from genlab.diffusion.parametrization import (ModelFn, Prediction, eps_from_scor
 from genlab.diffusion.sampling import ddim_step, ddpm_step, sample_ancestral, sample_ddim
 from genlab.diffusion.schedules import (NoiseSchedule, betas_cosine, betas_geodiff_sigmoid, betas_linear,
                                         betas_scaled_linear, betas_sigmoid, extract)
-from genlab.diffusion.timesteps import timesteps
+from genlab.diffusion.timesteps import Spacing, timesteps
 
 __all__ = [
     "NoiseSchedule", "betas_linear", "betas_scaled_linear", "betas_cosine", "betas_sigmoid",
@@ -21,6 +22,6 @@ __all__ = [
     "ModelFn", "Prediction", "x0_from_eps", "eps_from_x0", "v_from_x0_eps", "x0_from_v", "eps_from_v",
     "score_from_eps", "eps_from_score", "split_prediction", "prediction_target", "to_x0_eps",
     "l_simple", "min_snr_weight", "normal_kl", "discretized_gaussian_log_likelihood", "prior_kl", "vb_terms",
-    "bits_per_dim", "VariationalBound", "timesteps", "ddpm_step", "ddim_step", "sample_ancestral",
+    "p_mean_variance", "bits_per_dim", "VariationalBound", "Variance", "Spacing", "timesteps", "ddpm_step", "ddim_step", "sample_ancestral",
     "sample_ddim", "classifier_free_guidance", "classifier_free_guidance_batched",
 ]
