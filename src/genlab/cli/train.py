@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     result = train(config, Path(args.out), progress=not args.quiet)
-    print(f"{result.run_dir}: step {result.step} ({result.stopped}) in {result.seconds:.0f} s, "
-          f"{result.items_per_s:.0f} items/s, last loss {result.last_loss:.4g}")
+    if result.main_process:
+        print(f"{result.run_dir}: step {result.step} ({result.stopped}) in {result.seconds:.0f} s, "
+              f"{result.items_per_s:.0f} items/s, last loss {result.last_loss:.4g}")
     return 0

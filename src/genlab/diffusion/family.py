@@ -39,7 +39,7 @@ class DenoiserConfig:
 class DiffusionConfig:
     """The noise process, the training target and the default sampler."""
 
-    schedule: Literal["linear", "cosine", "sigmoid"] = "linear"
+    schedule: Literal["linear", "cosine", "sigmoid", "scaled_linear", "geodiff_sigmoid"] = "linear"
     T: int = 1000
     prediction: Literal["eps", "x0", "v"] = "eps"
     weighting: Literal["none", "min_snr"] = "none"

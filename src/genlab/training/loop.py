@@ -52,6 +52,7 @@ class TrainResult:
     seconds: float
     items_per_s: float
     last_loss: float
+    main_process: bool = True
 
 
 def _seed_for(*parts: int) -> int:
@@ -98,6 +99,10 @@ class _StopFlag:
 
 def _check_resume_config(run_dir: Path, record: dict[str, Any]) -> None:
     stored = load_config_record(run_dir)
+    old_info, new_info = stored["genlab"].get("data_info"), record["genlab"]["data_info"]
+    if old_info and old_info != new_info:
+        raise ConfigError(f"{run_dir} was trained on {old_info['kind']}s of shape {old_info['shape']}, this data "
+                          f"has shape {new_info['shape']}: pick another --out")
     old, new = stored["config"], record["config"]
     for section in sorted(set(old) | set(new)):
         a, b = old.get(section), new.get(section)
@@ -314,4 +319,5 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True,
               f"checkpoint saved, run the same command again to resume")
     steps_done = step - start_step
     return TrainResult(run_dir=run_dir, step=step, stopped=stopped, seconds=seconds,
-                       items_per_s=steps_done * tc.batch_size / max(seconds, 1e-9), last_loss=last_loss)
+                       items_per_s=steps_done * tc.batch_size / max(seconds, 1e-9), last_loss=last_loss,
+                       main_process=main)
