@@ -1,0 +1,138 @@
+"""`genlab eval`: sample quality (FID, KID, IS, precision/recall) and likelihoods of a run, or of two image sets."""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from genlab.errors import DataError, ModelInputError
+
+EPILOG = """\
+metrics: fid, kid, is, pr (precision/recall, k=3), dc (density/coverage), and likelihoods where the family
+has one: bpd (diffusion: variational bound in bits/dim on --ref images), nll (VAE: ELBO and IWAE nats).
+
+examples:
+  genlab eval runs/mnist --metrics fid,kid,pr --n 2000 --ref mnist:test --extractor classifier
+  genlab eval runs/mnist --metrics fid --n 10000 --ref mnist:test           # standard FID (Inception)
+  genlab eval runs/mnist --metrics bpd --n 256 --ref mnist:test
+  genlab eval --real mnist:test --fake samples.npz --metrics fid
+Samples are drawn in chunks (memory stays flat), seeded by --seed; the results are printed as a table and
+written as JSON beside the run (RUN/eval/*.json). Reference statistics are cached and reused.
+"""
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("eval", help="measure a run's samples (FID, KID, IS, P/R) or likelihood", epilog=EPILOG,
+                       description="Evaluate a run's samples against reference images, or two image sets.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dir", nargs="?", metavar="RUN", help="run folder (omit with --real/--fake)")
+    p.add_argument("--metrics", default="fid", help="comma-separated: fid,kid,is,pr,dc,bpd,nll (default fid)")
+    p.add_argument("--n", type=int, default=2000, help="images to generate and read from each source")
+    p.add_argument("--ref", default=None, help="reference data, e.g. mnist:test (default: the run's data, test split)")
+    p.add_argument("--real", help="reference images: dataset name[:split], folder or .npz (with --fake)")
+    p.add_argument("--fake", help="images to judge: folder or .npz (with --real)")
+    p.add_argument("--extractor", default="inception",
+                   help="inception (standard FID), classifier (genlab's MNIST net) or a path")
+    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sampler", choices=["ddim", "ancestral"], help="diffusion sampler (default: the run's)")
+    p.add_argument("--steps", type=int, help="sampling steps")
+    p.add_argument("--out", help="JSON file to write (default RUN/eval/<metrics>_<extractor>_n<N>.json)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(run=run)
+
+
+def parse_source(spec: str) -> tuple[str, str]:
+    """'mnist:test' -> ('mnist', 'test'); 'cifar10:/data' -> ('cifar10:/data', 'test'); paths pass through."""
+    head, sep, tail = spec.rpartition(":")
+    if sep and tail in ("train", "test"):
+        return head, tail
+    return spec, "test"
+
+
+def load_images(spec: str) -> Any:
+    """A dataset of uint8 images from a name[:split], folder or .npz."""
+    from genlab.data import load_dataset
+
+    name, split = parse_source(spec)
+    ds = load_dataset(name, split=split)
+    if ds.kind != "image":
+        raise DataError(f"{spec} holds vectors; image metrics need images")
+    return ds
+
+
+def sample_batches(run: Any, n: int, *, batch_size: int, seed: int, **options: Any) -> Iterator[torch.Tensor]:
+    """n samples of a run, yielded chunk by chunk so memory does not grow with n."""
+    gen = torch.Generator().manual_seed(seed)
+    for start in range(0, n, batch_size):
+        with torch.no_grad():
+            yield run.family.sample(run.models, min(batch_size, n - start), generator=gen, **options)
+
+
+def print_table(result: dict[str, Any]) -> None:
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        shown = f"{value:.6g}" if isinstance(value, float) else str(value)
+        print(f"{key:<{width}}  {shown}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from genlab.metrics.evaluate import compute_metrics
+    from genlab.metrics.statistics import StatisticsCache
+    from genlab.training.run import load_run
+
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    likelihoods = [m for m in metrics if m in ("bpd", "nll")]
+    sample_metrics = [m for m in metrics if m not in likelihoods]
+    if args.n < 2:
+        raise ModelInputError(f"--n must be at least 2, got {args.n}")
+    result: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    if args.real or args.fake:
+        if not (args.real and args.fake) or args.run_dir:
+            raise ModelInputError("give either RUN, or both --real and --fake")
+        if likelihoods:
+            raise ModelInputError("bpd/nll need a run (a model), not two image sets")
+        result = compute_metrics(load_images(args.fake), load_images(args.real), metrics=sample_metrics,
+                                 extractor=args.extractor, n=args.n, batch_size=args.batch_size,
+                                 progress=not args.quiet)
+        out = Path(args.out) if args.out else None
+    else:
+        if not args.run_dir:
+            raise ModelInputError("give a run folder, or --real and --fake")
+        run_ = load_run(args.run_dir)
+        ref_spec = args.ref or f"{run_.config.data.name}:test"
+        result = {"run": str(run_.path), "step": run_.step, "ref": ref_spec}
+        if sample_metrics:
+            if run_.info.kind != "image":
+                raise ModelInputError("fid/kid/is/pr need an image model; this run generates vectors")
+            ref = load_images(ref_spec)
+            options = {k: v for k, v in dict(sampler=args.sampler, steps=args.steps).items() if v is not None}
+            fake = sample_batches(run_, args.n, batch_size=args.batch_size, seed=args.seed, **options)
+            name, split = parse_source(ref_spec)
+            key = f"{name.replace('/', '_')}-{split}-{args.extractor.replace('/', '_')}-n{args.n}"
+            result.update(compute_metrics(fake, ref, metrics=sample_metrics, extractor=args.extractor, n=args.n,
+                                          batch_size=args.batch_size, ref_cache=StatisticsCache(), ref_key=key,
+                                          progress=not args.quiet))
+        if likelihoods:
+            likelihood = getattr(run_.family, "likelihood", None)
+            if likelihood is None:
+                raise ModelInputError(f"the {run_.config.family} family has no likelihood (bpd/nll)")
+            name, split = parse_source(ref_spec)
+            from genlab.data import load_dataset
+            ds = load_dataset(name, split=split, limit=args.n, seed=args.seed)
+            result.update(likelihood(run_.models, torch.from_numpy(ds.x), batch_size=args.batch_size,
+                                     seed=args.seed, progress=not args.quiet))
+        tag = "-".join(metrics) + (f"_{Path(args.extractor).stem}" if sample_metrics else "")
+        out = Path(args.out) if args.out else run_.path / "eval" / f"{tag}_n{args.n}.json"
+    result["seconds"] = round(time.perf_counter() - t0, 2)
+    print_table(result)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+        print(f"wrote {out}")
+    return 0
