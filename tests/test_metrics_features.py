@@ -165,3 +165,28 @@ def test_compute_metrics_streams_batches_and_uses_the_cache(mnist_test, classifi
     assert again["fid"] == pytest.approx(first["fid"], rel=1e-12)
     with pytest.raises(ModelInputError, match="unknown metrics"):
         compute_metrics(real, real, metrics=["fidd"], extractor=classifier)
+
+
+def test_pt_inception_state_dict_path_matches_default_1(inception, mnist_test, tmp_path):
+    # Carry default_1.pt's TF weights (conv, BN beta/mean/var, no BN scale) into the pytorch-fid key layout,
+    # save as a .pth state dict, and load it through the state-dict path: pool3 must match default_1's.
+    from genlab.metrics.inception_net import BasicConv2d, FIDInceptionV3
+
+    ours = FIDInceptionV3()
+    tf_layers = [m for m in inception.net.modules() if hasattr(m, "beta") and hasattr(m, "var")]
+    our_layers = [(n, m) for n, m in ours.named_modules() if isinstance(m, BasicConv2d)]
+    assert len(tf_layers) == len(our_layers) == 94
+    state = {}
+    for tf, (name, layer) in zip(tf_layers, our_layers):
+        assert tuple(tf.weight.shape) == tuple(layer.conv.weight.shape), name
+        state.update({f"{name}.conv.weight": tf.weight, f"{name}.bn.weight": torch.ones_like(tf.beta),
+                      f"{name}.bn.bias": tf.beta, f"{name}.bn.running_mean": tf.mean, f"{name}.bn.running_var": tf.var})
+    state.update({"fc.weight": torch.randn(1008, 2048) * 0.01, "fc.bias": torch.zeros(1008)})
+    torch.save(state, tmp_path / "pt_inception-2015-12-05-test.pth")
+    from_state_dict = InceptionFeatures(tmp_path / "pt_inception-2015-12-05-test.pth")
+    x = torch.from_numpy(mnist_test.x[:1])
+    torch.testing.assert_close(from_state_dict(x), inception(x), rtol=1e-4, atol=1e-4)
+    assert from_state_dict.probs(x).shape == (1, 1008)
+    torch.save({"not": torch.zeros(1)}, tmp_path / "other.pth")
+    with pytest.raises(CheckpointError, match="layout"):
+        InceptionFeatures(tmp_path / "other.pth")
