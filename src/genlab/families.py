@@ -8,6 +8,9 @@ from genlab.errors import ConfigError
 # name -> "module:Class"; imported on first use so `genlab --help` stays fast.
 _FAMILIES: dict[str, str] = {
     "ddpm": "genlab.diffusion.family:DiffusionFamily",
+    "gan": "genlab.gan.family:GANFamily",
+    "vae": "genlab.vae.family:VAEFamily",
+    "ae": "genlab.vae.family:AEFamily",
 }
 
 

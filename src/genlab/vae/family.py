@@ -1,0 +1,177 @@
+"""The VAE and the plain autoencoder as families of the one training loop (Kingma & Welling 2014).
+
+One phase updates encoder and decoder together on loss = reconstruction + beta * KL per item (nats), with
+z = mu + sigma * eps and eps drawn from the loop's batch randomness (exact on resume and across processes).
+The plain autoencoder is the baseline the notes contrast with: z = mu(x), no KL.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Mapping
+
+import torch
+from torch import Tensor, nn
+
+from genlab.config import TrainConfig
+from genlab.errors import ConfigError, ModelInputError
+from genlab.training.objective import Batch, DataInfo, Phase
+from genlab.vae.networks import VAE, BernoulliLikelihood, GaussianLikelihood, Likelihood, build_vae
+from genlab.vae.objective import beta_at, kl_standard_normal, reparameterize
+
+Binarize = Literal["none", "threshold", "stochastic"]
+
+
+@dataclass
+class VAEModelConfig:
+    """Encoder and decoder: an MLP (any data) or stride-2 convolutions (images); the decoder mirrors the encoder."""
+
+    arch: Literal["mlp", "conv"] = "mlp"
+    latent_dim: int = 32
+    hidden: tuple[int, ...] = (512, 256)     # MLP widths, encoder order
+    channels: tuple[int, ...] = (32, 64)     # conv widths, one stride-2 level each
+
+
+@dataclass
+class AEObjectiveConfig:
+    """The likelihood p(x|z) and how images become its targets."""
+
+    likelihood: Literal["auto", "bernoulli", "gaussian"] = "auto"   # auto: bernoulli for images, gaussian otherwise
+    c: float = 0.1                        # Gaussian variance (seed 000's c), on data in [-1, 1]
+    binarize: Binarize = "stochastic"     # Bernoulli targets: grey levels, x > 1/2, or t ~ Bernoulli(x) per batch
+
+
+@dataclass
+class VAEObjectiveConfig(AEObjectiveConfig):
+    """Loss = reconstruction + beta * KL, with beta ramped linearly from 0 over `kl_warmup` steps when > 0."""
+
+    beta: float = 1.0
+    kl_warmup: int = 0
+
+
+@dataclass
+class VAEConfig:
+    """The sections a VAE run adds to [data] and [train]."""
+
+    model: VAEModelConfig = field(default_factory=VAEModelConfig)
+    vae: VAEObjectiveConfig = field(default_factory=VAEObjectiveConfig)
+
+
+@dataclass
+class AEConfig:
+    """The sections a plain-autoencoder run adds to [data] and [train]."""
+
+    model: VAEModelConfig = field(default_factory=VAEModelConfig)
+    ae: AEObjectiveConfig = field(default_factory=AEObjectiveConfig)
+
+
+def binarize_images(x: Tensor, *, mode: Binarize, uniform: Tensor | None = None) -> Tensor:
+    """Images x in [-1, 1] -> {-1, 1}: threshold at grey 1/2, or keep a pixel where u < (x + 1) / 2 (stochastic).
+
+    x: (B, *item); `uniform` (B, *item) in [0, 1) is required for the stochastic mode (its source fixes the result).
+    """
+    if mode == "none":
+        return x
+    if mode == "threshold":
+        return torch.where(x > 0, 1.0, -1.0).to(x.dtype)
+    if uniform is None or uniform.shape != x.shape:
+        raise ModelInputError(f"stochastic binarisation needs uniform noise of shape {tuple(x.shape)}")
+    return torch.where(uniform < (x + 1.0) * 0.5, 1.0, -1.0).to(x.dtype)
+
+
+class VAEFamily:
+    """Variational autoencoder (Kingma & Welling 2014) with a beta-weighted KL (Higgins et al. 2017)."""
+
+    name: ClassVar[str] = "vae"
+    Config: ClassVar[type] = VAEConfig
+    ema_modules = ("vae",)
+    deterministic: ClassVar[bool] = False
+
+    def __init__(self, config: Any, *, data: DataInfo, train: TrainConfig) -> None:
+        self.config = config
+        self.data = data
+        self.train = train
+        self.objective: AEObjectiveConfig = config.ae if self.deterministic else config.vae
+        m = config.model
+        if m.latent_dim < 1:
+            raise ConfigError(f"model.latent_dim must be at least 1, got {m.latent_dim}")
+        if m.arch == "conv" and data.kind != "image":
+            raise ConfigError(f"model.arch = 'conv' needs images, the data are vectors of shape {data.shape}")
+        if not (m.hidden if m.arch == "mlp" else m.channels):
+            raise ConfigError(f"model.{'hidden' if m.arch == 'mlp' else 'channels'} must list at least one width")
+        section = "ae" if self.deterministic else "vae"
+        kind = self.objective.likelihood
+        if kind == "auto":
+            kind = "bernoulli" if data.kind == "image" else "gaussian"
+        if kind == "bernoulli" and data.kind != "image":
+            raise ConfigError(f"{section}.likelihood = 'bernoulli' needs images in [0, 255], the data are vectors: "
+                              f"use {section}.likelihood=gaussian")
+        if kind == "gaussian" and not self.objective.c > 0:
+            raise ConfigError(f"{section}.c must be > 0 (the Gaussian variance), got {self.objective.c}")
+        self.likelihood: Likelihood = BernoulliLikelihood() if kind == "bernoulli" else GaussianLikelihood(self.objective.c)
+        # Binarised targets only make sense for the Bernoulli likelihood on images.
+        self.binarize: Binarize = self.objective.binarize if kind == "bernoulli" else "none"
+        if not self.deterministic:
+            v = config.vae
+            if v.beta < 0 or v.kl_warmup < 0:
+                raise ConfigError(f"vae.beta and vae.kl_warmup must be >= 0, got {v.beta} and {v.kl_warmup}")
+
+    def build_models(self) -> dict[str, nn.Module]:
+        m = self.config.model
+        vae = build_vae(self.data.shape, arch=m.arch, latent_dim=m.latent_dim, hidden=m.hidden, channels=m.channels,
+                        likelihood=self.likelihood, deterministic=self.deterministic)
+        return {"vae": vae}
+
+    def phases(self) -> list[Phase]:
+        tc = self.train
+        return [Phase("elbo" if not self.deterministic else "reconstruct", ("vae",), lr=tc.lr,
+                      weight_decay=tc.weight_decay, grad_clip=tc.grad_clip or None)]
+
+    def beta(self, vae: VAE) -> float:
+        """The KL weight at the model's current training step (warm-up counted in optimiser steps)."""
+        v = self.config.vae
+        return beta_at(int(vae.micro_batches) // self.train.grad_accum, beta=v.beta, warmup=v.kl_warmup)
+
+    def loss(self, phase: str, models: Mapping[str, nn.Module], batch: Batch) -> tuple[Tensor, dict[str, float]]:
+        """Negative ELBO per item, -E_q[log p(x|z)] + beta KL(q(z|x) || p(z)), averaged over the batch (nats)."""
+        vae: VAE = models["vae"]  # type: ignore[assignment]
+        x = batch.x
+        if self.binarize == "stochastic":
+            x = binarize_images(x, mode="stochastic", uniform=batch.rng.rand(*x.shape[1:]))
+        else:
+            x = binarize_images(x, mode=self.binarize)
+        mu, logvar = vae.encode(x)
+        if logvar is None:
+            recon = -vae.likelihood.log_prob(vae.decode(mu), x)
+            return recon.mean(), {"recon": recon.mean().item()}
+        z = reparameterize(mu, logvar, batch.rng.randn(vae.latent_dim))
+        recon = -vae.likelihood.log_prob(vae.decode(z), x)
+        kl = kl_standard_normal(mu, logvar)
+        beta = self.beta(vae)
+        if vae.training and torch.is_grad_enabled():
+            vae.micro_batches += 1
+        loss = (recon + beta * kl).mean()
+        return loss, {"recon": recon.mean().item(), "kl": kl.mean().item(), "neg_elbo": (recon + kl).mean().item(),
+                      "beta": beta}
+
+    @torch.no_grad()
+    def sample(self, models: Mapping[str, nn.Module], n: int, *, generator: torch.Generator,
+               temperature: float = 1.0, **options: Any) -> Tensor:
+        """n items E[x|z], z ~ N(0, temperature^2 I): images (n, C, H, W) in [-1, 1] or vectors (n, D)."""
+        if options:
+            raise ModelInputError(f"a {self.name} run has no sampling option {', '.join(sorted(options))} "
+                                  f"(those are for diffusion runs)")
+        vae: VAE = models["vae"]  # type: ignore[assignment]
+        device = next(vae.parameters()).device
+        z = temperature * torch.randn((n, vae.latent_dim), generator=generator)
+        return vae.decode_mean(z.to(device))
+
+
+class AEFamily(VAEFamily):
+    """The plain deterministic autoencoder (seed 002's baseline): z = encoder(x), loss = -log p(x|z), no prior term.
+
+    Its samples decode z ~ N(0, I) like a VAE's: nothing pulled its codes towards that prior, which is the point.
+    """
+
+    name: ClassVar[str] = "ae"
+    Config: ClassVar[type] = AEConfig
+    deterministic: ClassVar[bool] = True

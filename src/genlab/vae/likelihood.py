@@ -1,0 +1,148 @@
+"""Log-likelihood bounds of a trained VAE in nats per item: the ELBO and the importance-weighted bound (IWAE).
+
+ELBO(x) = E_q[log p(x|z)] - KL(q(z|x) || p(z)) <= log p(x) (Kingma & Welling 2014, eq. 3), and
+L_k(x) = E[log 1/k sum_i p(x, z_i) / q(z_i|x)], z_i ~ q(z|x) (Burda et al. 2016, eq. 8), which satisfies
+ELBO = L_1 <= L_k <= L_{k+1} <= log p(x) and tends to log p(x) as k grows (their Theorem 1).
+Active units: dimension u counts when Cov_x(E_q[z_u]) > 0.01 (Burda et al. 2016, sec. 5.2).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import torch
+from torch import Tensor
+
+from genlab.errors import ModelInputError
+from genlab.vae.networks import VAE
+from genlab.vae.objective import kl_standard_normal, log_normal_diag, log_standard_normal, reparameterize
+
+
+def _posterior(vae: VAE, x: Tensor) -> tuple[Tensor, Tensor]:
+    mu, logvar = vae.encode(x)
+    if logvar is None:
+        raise ModelInputError("a plain autoencoder has no q(z|x) and no prior term: it has no ELBO or IWAE bound")
+    return mu, logvar
+
+
+def _noise(k: int, mu: Tensor, generator: torch.Generator | None) -> Tensor:
+    return torch.randn((k, *mu.shape), generator=generator, dtype=mu.dtype).to(mu.device)
+
+
+def log_weights(vae: VAE, x: Tensor, *, k: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x) for k draws z_i ~ q(z|x) (Burda et al. 2016, eq. 8).
+
+    x: (B, *shape) -> log w (k, B), log p(x|z_i) (k, B) and the closed-form KL (B,).
+    """
+    if k < 1:
+        raise ModelInputError(f"the number of importance samples k must be >= 1, got {k}")
+    mu, logvar = _posterior(vae, x)
+    z = reparameterize(mu, logvar, _noise(k, mu, generator))
+    log_px_z = vae.likelihood.log_prob(vae.decode(z), x)
+    log_w = log_px_z + log_standard_normal(z) - log_normal_diag(z, mu, logvar)
+    return log_w, log_px_z, kl_standard_normal(mu, logvar)
+
+
+def elbo(vae: VAE, x: Tensor, *, samples: int = 1, generator: torch.Generator | None = None) -> Tensor:
+    """ELBO per item in nats: Monte-Carlo E_q[log p(x|z)] over `samples` draws minus the closed-form KL (eq. 10).
+
+    x: (B, *shape) -> (B,).
+    """
+    _, log_px_z, kl = log_weights(vae, x, k=samples, generator=generator)
+    return log_px_z.mean(0) - kl
+
+
+def iwae_bound(vae: VAE, x: Tensor, *, k: int = 50, generator: torch.Generator | None = None) -> Tensor:
+    """Importance-weighted bound L_k = logsumexp_i log w_i - log k per item in nats (Burda et al. 2016, eq. 8).
+
+    x: (B, *shape) -> (B,).
+    """
+    log_w, _, _ = log_weights(vae, x, k=k, generator=generator)
+    return torch.logsumexp(log_w, dim=0) - math.log(k)
+
+
+class ActiveUnits:
+    """Streaming Cov_x(E_q[z]) per latent dimension (float64 sums), for the active-unit count of Burda et al. (2016)."""
+
+    def __init__(self, latent_dim: int) -> None:
+        self.n = 0
+        self.sum = torch.zeros(latent_dim, dtype=torch.float64)
+        self.sum_sq = torch.zeros(latent_dim, dtype=torch.float64)
+
+    def update(self, mu: Tensor) -> None:
+        """mu: (B, d) posterior means of a batch."""
+        m = mu.detach().double().cpu()
+        self.n += m.shape[0]
+        self.sum += m.sum(0)
+        self.sum_sq += m.pow(2).sum(0)
+
+    def variances(self) -> Tensor:
+        """(d,) unbiased variance over items of each posterior-mean dimension."""
+        if self.n < 2:
+            raise ModelInputError(f"active units need at least 2 items, got {self.n}")
+        mean = self.sum / self.n
+        return (self.sum_sq - self.n * mean.pow(2)).clamp_min(0) / (self.n - 1)
+
+    def count(self, *, threshold: float = 0.01) -> int:
+        return int((self.variances() > threshold).sum())
+
+
+def active_units(mu: Tensor, *, threshold: float = 0.01) -> tuple[int, Tensor]:
+    """Dimensions u with Cov_x(E_q[z_u]) > threshold (Burda et al. 2016, eq. 12): mu (N, d) -> (count, variances (d,))."""
+    if mu.ndim != 2:
+        raise ModelInputError(f"expected posterior means (N, d), got shape {tuple(mu.shape)}")
+    stats = ActiveUnits(mu.shape[1])
+    stats.update(mu)
+    return stats.count(threshold=threshold), stats.variances()
+
+
+@torch.no_grad()
+def evaluate_likelihood(run: Any, dataset: Any = None, *, k: int = 50, n: int | None = None, batch_size: int = 100,
+                        seed: int = 0, split: Literal["train", "test"] = "test",
+                        progress: bool = False) -> dict[str, Any]:
+    """ELBO and IWAE bound (nats per item, averaged) of a VAE run on a dataset, plus KL, reconstruction, active units.
+
+    `run` is a `genlab.training.run.Run` or a run folder; `dataset` a `genlab.data.Dataset` (uint8 images or float
+    vectors), a dataset name or path, or None for the run's own data; names are read at `split`. `n` caps the items
+    (the first n). Bernoulli runs trained on binarised images are scored on the items binarised once, as in
+    training: stochastically with `seed` (Burda et al.'s protocol) or by threshold. Both bounds use the same k draws of z per item; `nll` = -iwae estimates -log p(x).
+    """
+    from tqdm.auto import tqdm
+
+    from genlab.data import to_float
+    from genlab.vae.runs import as_trained, as_vae_run, run_items, vae_of
+
+    run = as_vae_run(run, need_posterior=True)
+    vae = vae_of(run)
+    if dataset is None or isinstance(dataset, str):
+        x, _ = run_items(run, split=split, data=dataset)
+    else:
+        x = torch.from_numpy(dataset.x) if not isinstance(dataset.x, Tensor) else dataset.x
+        x = to_float(x) if x.dtype == torch.uint8 else x.float()
+        if tuple(x.shape[1:]) != tuple(vae.shape):
+            raise ModelInputError(f"the dataset holds items of shape {tuple(x.shape[1:])}, the model takes {vae.shape}")
+    if n is not None:
+        x = x[:n]
+    if len(x) == 0:
+        raise ModelInputError("evaluate_likelihood needs at least one item, got none")
+    x = as_trained(run, x, seed=seed)
+    gen = torch.Generator().manual_seed(seed + 1)
+    device = next(vae.parameters()).device
+    vae.eval()
+    totals = {"elbo": 0.0, "iwae": 0.0, "recon": 0.0, "kl": 0.0}
+    units = ActiveUnits(vae.latent_dim)
+    for xb in tqdm(x.split(batch_size), disable=not progress, desc=f"IWAE k={k}", unit="batch"):
+        xb = xb.to(device)
+        log_w, log_px_z, kl = log_weights(vae, xb, k=k, generator=gen)
+        recon = log_px_z.mean(0)
+        totals["elbo"] += float((recon - kl).double().sum())
+        totals["iwae"] += float((torch.logsumexp(log_w.double(), 0) - math.log(k)).sum())
+        totals["recon"] += float(-recon.double().sum())
+        totals["kl"] += float(kl.double().sum())
+        units.update(vae.encode(xb)[0])
+    count = len(x)
+    out: dict[str, Any] = {key: value / count for key, value in totals.items()}
+    out.update(nll=-out["iwae"], k=k, n=count, latent_dim=vae.latent_dim,
+               active_units=units.count() if count > 1 else None, likelihood=vae.likelihood.name,
+               binarize=run.family.binarize, step=run.step)
+    return out
