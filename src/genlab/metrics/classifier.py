@@ -1,14 +1,14 @@
 """genlab's own MNIST classifier: a small CNN whose penultimate features give a fast MNIST Frechet distance.
 
 The shipped weights (`weights/mnist_classifier.safetensors`, sidecar `.json` with test accuracy, seed and
-steps) are reproduced by `genlab train classifier --data mnist`, which drives `ClassifierFamily` through the
-one training loop. Its softmax gives a *classifier score* (the Inception Score formula on this network's
+steps) are reproduced by `genlab train classifier --config weights/mnist_classifier.toml`, which drives
+`ClassifierFamily` through the one training loop, then `export_classifier(run_dir)`. Its softmax gives a *classifier score* (the Inception Score formula on this network's
 probabilities): useful to compare MNIST models with each other, not comparable with published IS values.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
@@ -24,6 +24,7 @@ from genlab.training.objective import Batch, BatchRandom, DataInfo, Phase
 FEATURE_DIM = 128
 NUM_CLASSES = 10
 WEIGHTS_NAME = "mnist_classifier.safetensors"
+TRAINING_CONFIG = Path(__file__).with_name("weights") / "mnist_classifier.toml"   # how the shipped weights were made
 
 
 def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
@@ -72,10 +73,17 @@ def random_shift(x: Tensor, rng: BatchRandom, max_shift: int) -> Tensor:
 
 
 @dataclass
+class AugmentConfig:
+    """Training-time augmentation of the classifier."""
+
+    max_shift: int = 2             # random translation by up to this many pixels
+
+
+@dataclass
 class ClassifierConfig:
     """The section a classifier run adds to [data] and [train]."""
 
-    max_shift: int = 2             # augmentation: random translation by up to this many pixels
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
 class ClassifierFamily:
@@ -109,7 +117,7 @@ class ClassifierFamily:
         """Cross-entropy of the logits of randomly shifted images against `batch.y`; logs the batch accuracy."""
         if batch.y is None:
             raise ModelInputError("the classifier family needs labelled data (y), got a dataset without labels")
-        logits = models["model"](random_shift(batch.x, batch.rng, self.config.max_shift))
+        logits = models["model"](random_shift(batch.x, batch.rng, self.config.augment.max_shift))
         loss = F.cross_entropy(logits, batch.y)
         return loss, {"accuracy": (logits.argmax(dim=1) == batch.y).float().mean().item()}
 
@@ -172,7 +180,8 @@ def export_classifier(run_dir: str | Path, path: str | Path | None = None) -> di
     tc = run.config.train
     info = {"test_accuracy": test_accuracy(net, torch.from_numpy(test.x), torch.from_numpy(test.y)),
             "seed": tc.seed, "steps": run.step, "batch_size": tc.batch_size, "lr": tc.lr,
-            "lr_schedule": tc.lr_schedule, "max_shift": run.config.sections.max_shift,
-            "data": run.config.data.name, "command": "genlab train classifier --data mnist"}
+            "lr_schedule": tc.lr_schedule, "max_shift": run.config.sections.augment.max_shift,
+            "data": run.config.data.name, "config": TRAINING_CONFIG.name,
+            "command": f"genlab train classifier --config src/genlab/metrics/weights/{TRAINING_CONFIG.name}"}
     save_mnist_classifier(net, path if path is not None else shipped_weights_path(), info=info)
     return info
