@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from genlab.config import apply_overrides, run_config_from_dict
+from genlab.training.checkpoint import latest_checkpoint
 
 # Chosen by measurement on a 2-core CPU (see BENCHMARKS.md): a ~1M-parameter U-Net in bf16 autocast,
 # a short warm-up to a high learning rate, EMA with warm-up, and DDIM sampling from the EMA weights.
@@ -22,6 +23,28 @@ DEMO_CONFIG: dict[str, Any] = {
     "model": {"channels": [32, 64, 64], "blocks_per_level": 1, "mid_attention": True},
     "diffusion": {"schedule": "linear", "T": 1000, "prediction": "eps", "sampler": "ddim", "sample_steps": 50},
 }
+
+
+SAMPLING_RESERVE = 75.0     # seconds kept for sampling the grid and trajectory and writing the plots
+PROBE_STEPS = 12
+
+
+def calibrate_steps(values: dict[str, Any], seconds: float) -> int:
+    """Steps this machine trains in `seconds`, measured by a short probe run of the same config.
+
+    The learning rate decays to zero over train.steps (cosine), so the step count must fit the budget:
+    a run cut short by the time limit would stop at a high learning rate with a worse model.
+    """
+    import tempfile
+
+    from genlab.training.loop import train
+
+    probe = json.loads(json.dumps(values))
+    probe["train"].update(steps=PROBE_STEPS, time_budget=0.0, checkpoint_every=10**9, log_every=PROBE_STEPS)
+    with tempfile.TemporaryDirectory() as tmp:
+        res = train(run_config_from_dict(probe), Path(tmp) / "probe", progress=False, sample_at_end=False)
+    steps_per_s = PROBE_STEPS / max(res.seconds, 1e-6)
+    return max(50, int(0.92 * seconds * steps_per_s))
 
 
 @dataclass
@@ -44,11 +67,14 @@ def run_demo(out: str | Path = "runs/demo", *, minutes: float = 10.0, overrides:
     from genlab.viz import plot_curves, save_grid, save_strip
 
     t_start = time.perf_counter()
-    values = json.loads(json.dumps(DEMO_CONFIG))
-    values["train"]["time_budget"] = max(30.0, minutes * 60.0 - 75.0)   # leave time for sampling and plots
-    config = run_config_from_dict(apply_overrides(values, overrides or []))
     out = Path(out)
-    result = train(config, out, progress=progress)
+    values = apply_overrides(json.loads(json.dumps(DEMO_CONFIG)), overrides or [])
+    budget = max(30.0, minutes * 60.0 - SAMPLING_RESERVE)
+    values["train"]["time_budget"] = budget
+    if latest_checkpoint(out) is None and not any(o.startswith("train.steps=") for o in overrides or []):
+        values["train"]["steps"] = calibrate_steps(values, budget)
+    config = run_config_from_dict(values)
+    result = train(config, out, progress=progress, sample_at_end=False)
 
     run = load_run(out)
     grid_x = run.sample(64, seed=0)
@@ -71,6 +97,7 @@ def run_demo(out: str | Path = "runs/demo", *, minutes: float = 10.0, overrides:
     summary = {
         "steps": result.step, "train_seconds": round(result.seconds, 1),
         "train_images_per_s": round(result.items_per_s, 1), "final_loss": round(result.last_loss, 5),
+        "planned_steps": config.train.steps, "stopped": result.stopped,
         "wall_seconds": round(time.perf_counter() - t_start, 1), "samples": str(grid),
         "pixel_mean": float(to_uint8(grid_x).float().mean()),
     }

@@ -131,8 +131,8 @@ def _sync_grads(params: list[nn.Parameter], accelerator: Accelerator) -> None:
         offset += n
 
 
-def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True,
-          dataset: Any = None) -> TrainResult:
+def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, dataset: Any = None,
+          sample_at_end: bool = True) -> TrainResult:
     """Train (or resume) the run in `run_dir` to `config.train.steps` steps; returns what happened."""
     tc = config.train
     run_dir = Path(run_dir)
@@ -312,7 +312,7 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True,
     seconds = time.perf_counter() - t0
     if latest_checkpoint(run_dir) is None or latest_checkpoint(run_dir).name != f"step_{step:07d}":
         checkpoint(step)
-    if stopped != "interrupted":
+    if stopped != "interrupted" and sample_at_end:
         sample_grid(step)
     if main and stopped != "done":
         print(f"stopped at step {step} ({'Ctrl-C' if stopped == 'interrupted' else 'time budget'}); "
