@@ -166,6 +166,8 @@ class DiffusionFamily:
         model = models["model"]
         gen = torch.Generator().manual_seed(seed)
         d = self.config.diffusion
+        if num_terms is not None and num_terms >= self.schedule.T - 1:
+            num_terms = None                                   # as many terms as there are: the exact sum
         totals, priors, decoders = [], [], []
         for chunk in tqdm(x.split(batch_size), desc="bits/dim", unit="batch", disable=not progress, leave=False):
             bound = bits_per_dim(model, self.schedule, to_float(chunk), prediction=d.prediction,
