@@ -142,3 +142,10 @@ def test_explore_cli_writes_pictures(vae_run, tmp_path, capsys):
     assert (tmp_path / "i.png").is_file()
     assert main(["explore", str(vae_run), "attribute"]) == 2
     assert "--label" in capsys.readouterr().err
+
+
+def test_genlab_eval_reports_vae_nats(vae_run, tmp_path):
+    out = tmp_path / "nll.json"
+    assert main(["eval", str(vae_run), "--metrics", "nll", "--n", "64", "--quiet", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["n"] == 64 and result["elbo"] < result["iwae"] == -result["nll"]

@@ -19,7 +19,7 @@ from genlab.vae.latent import (Interpolation, attribute_vector, interpolate, man
                                traversal)
 from genlab.vae.likelihood import active_units
 from genlab.vae.networks import VAE
-from genlab.vae.runs import as_trained, as_vae_run, run_items, vae_of
+from genlab.vae.runs import as_vae_run, run_items, vae_of
 from genlab.viz import plot_points, save_grid, save_strip
 
 PathLike = str | os.PathLike[str]
@@ -155,5 +155,5 @@ def run_active_units(run: Run | PathLike, *, split: Split = "test", data: str | 
     run = as_vae_run(run, need_posterior=True)
     vae = vae_of(run)
     x, _ = run_items(run, split=split, data=data)
-    count, variances = active_units(encode_means(vae, as_trained(run, x)), threshold=threshold)
+    count, variances = active_units(encode_means(vae, run.family.as_trained(x)), threshold=threshold)
     return {"active_units": count, "latent_dim": vae.latent_dim, "variances": variances.tolist()}

@@ -107,7 +107,7 @@ class VAEFamily:
                               f"use {section}.likelihood=gaussian")
         if kind == "gaussian" and not self.objective.c > 0:
             raise ConfigError(f"{section}.c must be > 0 (the Gaussian variance), got {self.objective.c}")
-        self.likelihood: Likelihood = BernoulliLikelihood() if kind == "bernoulli" else GaussianLikelihood(self.objective.c)
+        self.px_given_z: Likelihood = BernoulliLikelihood() if kind == "bernoulli" else GaussianLikelihood(self.objective.c)
         # Binarised targets only make sense for the Bernoulli likelihood on images.
         self.binarize: Binarize = self.objective.binarize if kind == "bernoulli" else "none"
         if not self.deterministic:
@@ -118,7 +118,7 @@ class VAEFamily:
     def build_models(self) -> dict[str, nn.Module]:
         m = self.config.model
         vae = build_vae(self.data.shape, arch=m.arch, latent_dim=m.latent_dim, hidden=m.hidden, channels=m.channels,
-                        likelihood=self.likelihood, deterministic=self.deterministic)
+                        likelihood=self.px_given_z, deterministic=self.deterministic)
         return {"vae": vae}
 
     def phases(self) -> list[Phase]:
@@ -152,6 +152,29 @@ class VAEFamily:
         loss = (recon + beta * kl).mean()
         return loss, {"recon": recon.mean().item(), "kl": kl.mean().item(), "neg_elbo": (recon + kl).mean().item(),
                       "beta": beta}
+
+    def as_trained(self, x: Tensor, *, seed: int = 0) -> Tensor:
+        """Items x (N, *shape) in [-1, 1] as the likelihood scored them in training: binarised once (stochastically
+        with `seed`, or by threshold) for a Bernoulli run on binarised images, unchanged otherwise."""
+        if self.binarize == "stochastic":
+            uniform = torch.rand(x.shape, generator=torch.Generator().manual_seed(seed)).to(x.device)
+            return binarize_images(x, mode="stochastic", uniform=uniform)
+        return binarize_images(x, mode=self.binarize)
+
+    def likelihood(self, models: Mapping[str, nn.Module], x: Tensor, *, batch_size: int = 100, seed: int = 0,
+                   k: int = 50, progress: bool = True) -> dict[str, Any]:
+        """ELBO and IWAE(k) bounds in nats per item of x: uint8 images or float items (N, *shape); what `genlab eval
+        --metrics nll` reports. Bernoulli runs on binarised images score x binarised once with `seed`."""
+        from genlab.data import to_float
+        from genlab.vae.likelihood import likelihood_bounds
+
+        if self.deterministic:
+            raise ModelInputError("a plain autoencoder has no q(z|x) and no prior term: it has no ELBO or IWAE bound")
+        x = to_float(x) if x.dtype == torch.uint8 else x.float()
+        vae: VAE = models["vae"]  # type: ignore[assignment]
+        result = likelihood_bounds(vae, self.as_trained(x, seed=seed), k=k, batch_size=batch_size,
+                                   generator=torch.Generator().manual_seed(seed + 1), progress=progress)
+        return {**result, "likelihood": self.px_given_z.name, "binarize": self.binarize}
 
     @torch.no_grad()
     def sample(self, models: Mapping[str, nn.Module], n: int, *, generator: torch.Generator,

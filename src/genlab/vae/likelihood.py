@@ -97,6 +97,38 @@ def active_units(mu: Tensor, *, threshold: float = 0.01) -> tuple[int, Tensor]:
 
 
 @torch.no_grad()
+def likelihood_bounds(vae: VAE, x: Tensor, *, k: int = 50, batch_size: int = 100,
+                      generator: torch.Generator | None = None, progress: bool = False) -> dict[str, Any]:
+    """Mean ELBO and IWAE(k) bound in nats per item over x: (N, *shape), scored as given (already binarised if so).
+
+    Both bounds use the same k draws per item. Also: -E_q log p(x|z) ("recon"), the KL, `nll` = -iwae (the
+    estimate of -log p(x) papers report), its standard error, and the active units of x.
+    """
+    from tqdm.auto import tqdm
+
+    if len(x) == 0:
+        raise ModelInputError("likelihood bounds need at least one item, got none")
+    device = next(vae.parameters()).device
+    vae.eval()
+    parts: dict[str, list[Tensor]] = {"elbo": [], "iwae": [], "recon": [], "kl": []}
+    units = ActiveUnits(vae.latent_dim)
+    for xb in tqdm(x.split(batch_size), disable=not progress, desc=f"IWAE k={k}", unit="batch", leave=False):
+        xb = xb.to(device)
+        log_w, log_px_z, kl = log_weights(vae, xb, k=k, generator=generator)
+        recon = log_px_z.double().mean(0)
+        parts["elbo"].append(recon - kl.double())
+        parts["iwae"].append(torch.logsumexp(log_w.double(), 0) - math.log(k))
+        parts["recon"].append(-recon)
+        parts["kl"].append(kl.double())
+        units.update(vae.encode(xb)[0])
+    values = {key: torch.cat(v).cpu() for key, v in parts.items()}
+    out: dict[str, Any] = {key: v.mean().item() for key, v in values.items()}
+    n = len(x)
+    out.update(nll=-out["iwae"], nll_stderr=values["iwae"].std().item() / math.sqrt(n) if n > 1 else None, k=k, n=n,
+               latent_dim=vae.latent_dim, active_units=units.count() if n > 1 else None)
+    return out
+
+
 def evaluate_likelihood(run: Any, dataset: Any = None, *, k: int = 50, n: int | None = None, batch_size: int = 100,
                         seed: int = 0, split: Literal["train", "test"] = "test",
                         progress: bool = False) -> dict[str, Any]:
@@ -105,44 +137,16 @@ def evaluate_likelihood(run: Any, dataset: Any = None, *, k: int = 50, n: int | 
     `run` is a `genlab.training.run.Run` or a run folder; `dataset` a `genlab.data.Dataset` (uint8 images or float
     vectors), a dataset name or path, or None for the run's own data; names are read at `split`. `n` caps the items
     (the first n). Bernoulli runs trained on binarised images are scored on the items binarised once, as in
-    training: stochastically with `seed` (Burda et al.'s protocol) or by threshold. Both bounds use the same k draws of z per item; `nll` = -iwae estimates -log p(x).
+    training: stochastically with `seed` (Burda et al.'s protocol) or by threshold.
     """
-    from tqdm.auto import tqdm
-
-    from genlab.data import to_float
-    from genlab.vae.runs import as_trained, as_vae_run, run_items, vae_of
+    from genlab.vae.runs import as_vae_run, run_items
 
     run = as_vae_run(run, need_posterior=True)
-    vae = vae_of(run)
     if dataset is None or isinstance(dataset, str):
         x, _ = run_items(run, split=split, data=dataset)
     else:
-        x = torch.from_numpy(dataset.x) if not isinstance(dataset.x, Tensor) else dataset.x
-        x = to_float(x) if x.dtype == torch.uint8 else x.float()
-        if tuple(x.shape[1:]) != tuple(vae.shape):
-            raise ModelInputError(f"the dataset holds items of shape {tuple(x.shape[1:])}, the model takes {vae.shape}")
+        x = dataset.x if isinstance(dataset.x, Tensor) else torch.from_numpy(dataset.x)
     if n is not None:
         x = x[:n]
-    if len(x) == 0:
-        raise ModelInputError("evaluate_likelihood needs at least one item, got none")
-    x = as_trained(run, x, seed=seed)
-    gen = torch.Generator().manual_seed(seed + 1)
-    device = next(vae.parameters()).device
-    vae.eval()
-    totals = {"elbo": 0.0, "iwae": 0.0, "recon": 0.0, "kl": 0.0}
-    units = ActiveUnits(vae.latent_dim)
-    for xb in tqdm(x.split(batch_size), disable=not progress, desc=f"IWAE k={k}", unit="batch"):
-        xb = xb.to(device)
-        log_w, log_px_z, kl = log_weights(vae, xb, k=k, generator=gen)
-        recon = log_px_z.mean(0)
-        totals["elbo"] += float((recon - kl).double().sum())
-        totals["iwae"] += float((torch.logsumexp(log_w.double(), 0) - math.log(k)).sum())
-        totals["recon"] += float(-recon.double().sum())
-        totals["kl"] += float(kl.double().sum())
-        units.update(vae.encode(xb)[0])
-    count = len(x)
-    out: dict[str, Any] = {key: value / count for key, value in totals.items()}
-    out.update(nll=-out["iwae"], k=k, n=count, latent_dim=vae.latent_dim,
-               active_units=units.count() if count > 1 else None, likelihood=vae.likelihood.name,
-               binarize=run.family.binarize, step=run.step)
-    return out
+    result = run.family.likelihood(run.models, x, batch_size=batch_size, seed=seed, k=k, progress=progress)
+    return {**result, "step": run.step}

@@ -49,13 +49,3 @@ def run_items(run: Run, *, split: Literal["train", "test"] = "test", data: str |
     return x, y
 
 
-
-def as_trained(run: Run, x: Tensor, *, seed: int = 0) -> Tensor:
-    """Items as the run's likelihood scored them in training: binarised (stochastically with `seed`, or by
-    threshold) for a Bernoulli run on binarised images, unchanged otherwise. x: (N, *shape) in [-1, 1]."""
-    from genlab.vae.family import binarize_images
-
-    mode = run.family.binarize
-    if mode == "stochastic":
-        return binarize_images(x, mode=mode, uniform=torch.rand(x.shape, generator=torch.Generator().manual_seed(seed)))
-    return binarize_images(x, mode=mode)
