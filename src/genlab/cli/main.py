@@ -23,12 +23,12 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from genlab.cli import datasets, demo, eval, explore, sample, train
+    from genlab.cli import compare, datasets, demo, eval, explore, sample, train
 
     parser = argparse.ArgumentParser(prog="genlab", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (train, sample, eval, explore, datasets, demo):
+    for module in (train, sample, eval, explore, compare, datasets, demo):
         module.add_parser(sub)
     return parser
 
