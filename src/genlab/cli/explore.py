@@ -54,6 +54,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--item", type=int, help="traverse: index of the item whose code is held fixed")
     p.add_argument("--label", type=int, help="attribute: the label whose vector is added")
     p.add_argument("--k", type=int, default=50, help="likelihood: importance samples of the IWAE bound")
+    p.add_argument("--scale", type=int, default=1, help="enlarge pictures this many times (nearest neighbour)")
     p.add_argument("--raw", action="store_true", help="use the raw weights instead of their EMA")
     p.set_defaults(run=run)
 
@@ -78,23 +79,24 @@ def run(args: argparse.Namespace) -> int:
         return 0
     out = Path(args.out) if args.out else run_.path / "explore" / f"{what}.png"
     n = {} if args.n is None else {"n": args.n}
+    scale = {"scale": args.scale} if what != "scatter" else {}
     if what == "samples":
-        path = explore.save_prior_samples(run_, out, seed=args.seed, temperature=args.temperature, **n)
+        path = explore.save_prior_samples(run_, out, seed=args.seed, temperature=args.temperature, **n, **scale)
     elif what == "reconstruct":
-        path = explore.save_reconstructions(run_, out, seed=args.seed, **common, **n)
+        path = explore.save_reconstructions(run_, out, seed=args.seed, **common, **n, **scale)
     elif what == "interpolate":
         path = explore.save_interpolation(run_, out, pairs=args.pairs, steps=args.steps or 10,
-                                          method="slerp" if args.slerp else "linear", seed=args.seed, **common)
+                                          method="slerp" if args.slerp else "linear", seed=args.seed, **common, **scale)
     elif what == "traverse":
         path = explore.save_traversal(run_, out, dims=args.dims, span=args.span, steps=args.steps or 9,
-                                      item=args.item, seed=args.seed, **common)
+                                      item=args.item, seed=args.seed, **common, **scale)
     elif what == "manifold":
-        path = explore.save_manifold(run_, out, **n)
+        path = explore.save_manifold(run_, out, **n, **scale)
     elif what == "scatter":
         path = explore.save_scatter(run_, out, **common, **n)
     else:
         if args.label is None:
             raise ConfigError("attribute needs --label, e.g. --label 1 (the label whose mean code is added)")
-        path = explore.save_attribute(run_, out, label=args.label, seed=args.seed, **common, **n)
+        path = explore.save_attribute(run_, out, label=args.label, seed=args.seed, **common, **n, **scale)
     print(f"wrote {path}")
     return 0

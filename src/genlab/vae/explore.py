@@ -1,7 +1,7 @@
 """What users do with a trained VAE (seeds 002-004), each as a function that writes one PNG and returns its path.
 
 Every function takes a loaded `Run` or a run folder of the vae/ae family. Items are encoded to their posterior
-means mu(x); pictures show decoder means E[x|z] in [-1, 1]. The run's own test split is used unless `data` names
+means mu(x); pictures show decoder means E[x|z] in [-1, 1], enlarged `scale` times. The run's own test split is used unless `data` names
 another dataset of the same item shape.
 """
 from __future__ import annotations
@@ -48,29 +48,29 @@ def encode_means(vae: VAE, x: Tensor, *, batch_size: int = 500) -> Tensor:
 
 @torch.no_grad()
 def save_prior_samples(run: Run | PathLike, path: PathLike, *, n: int = 64, seed: int = 0,
-                       temperature: float = 1.0) -> Path:
+                       temperature: float = 1.0, scale: int = 1) -> Path:
     """Decoder means of z ~ N(0, temperature^2 I): a grid of n images, or a scatter for vector data."""
     run = as_vae_run(run)
     x = run.family.sample(run.models, n, generator=torch.Generator().manual_seed(seed), temperature=temperature)
     if run.info.kind != "image":
         return plot_points(x, path, title=f"{n} samples from the prior")
-    return save_grid(x, path)
+    return save_grid(x, path, scale=scale)
 
 
 @torch.no_grad()
 def save_reconstructions(run: Run | PathLike, path: PathLike, *, n: int = 16, seed: int = 0, split: Split = "test",
-                         data: str | None = None) -> Path:
+                         data: str | None = None, scale: int = 1) -> Path:
     """Originals (top row) above their reconstructions E[x | z = mu(x)] (bottom row), n random items."""
     run, vae = _image_run(run, "reconstruct")
     x, _ = run_items(run, split=split, data=data)
     xb = x[_pick(len(x), n, seed=seed)]
-    return save_strip([xb, vae(xb)], path)
+    return save_strip([xb, vae(xb)], path, scale=scale)
 
 
 @torch.no_grad()
 def save_interpolation(run: Run | PathLike, path: PathLike, *, pairs: int = 4, steps: int = 10,
                        method: Interpolation = "linear", seed: int = 0, split: Split = "test",
-                       data: str | None = None) -> Path:
+                       data: str | None = None, scale: int = 1) -> Path:
     """One row per pair of encoded items: original a, decoded path mu(a) -> mu(b) (linear or slerp), original b."""
     run, vae = _image_run(run, "interpolate")
     x, _ = run_items(run, split=split, data=data)
@@ -80,13 +80,13 @@ def save_interpolation(run: Run | PathLike, path: PathLike, *, pairs: int = 4, s
     for i in range(pairs):
         z = interpolate(mu[2 * i], mu[2 * i + 1], steps=steps, method=method)
         rows.append(torch.cat([x[idx[2 * i]][None], vae.decode_mean(z), x[idx[2 * i + 1]][None]]))
-    return save_strip(rows, path)
+    return save_strip(rows, path, scale=scale)
 
 
 @torch.no_grad()
 def save_traversal(run: Run | PathLike, path: PathLike, *, dims: list[int] | None = None, span: float = 3.0,
                    steps: int = 9, item: int | None = None, seed: int = 0, split: Split = "test",
-                   data: str | None = None, max_dims: int = 10) -> Path:
+                   data: str | None = None, max_dims: int = 10, scale: int = 1) -> Path:
     """One row per latent dimension: that coordinate swept over [-span, span], the others held at mu(item).
 
     Without `dims`, the `max_dims` dimensions whose posterior means vary most over the data (the active ones).
@@ -101,17 +101,17 @@ def save_traversal(run: Run | PathLike, path: PathLike, *, dims: list[int] | Non
         raise ModelInputError(f"item {idx} is out of range: the dataset has {len(x)} items")
     z = encode_means(vae, x[idx:idx + 1])[0]
     grid = traversal(z, dims=dims, values=torch.linspace(-span, span, steps))
-    return save_strip([vae.decode_mean(row) for row in grid], path)
+    return save_strip([vae.decode_mean(row) for row in grid], path, scale=scale)
 
 
 @torch.no_grad()
-def save_manifold(run: Run | PathLike, path: PathLike, *, n: int = 20, quantile: float = 0.05) -> Path:
+def save_manifold(run: Run | PathLike, path: PathLike, *, n: int = 20, quantile: float = 0.05, scale: int = 1) -> Path:
     """The learned 2-D manifold: decoder means on an n x n grid of prior quantiles (Kingma & Welling 2014, fig. 4)."""
     run, vae = _image_run(run, "manifold")
     if vae.latent_dim != 2:
         raise ModelInputError(f"the manifold grid needs a 2-D latent; this run has latent_dim = {vae.latent_dim} "
                               f"(train with --set model.latent_dim=2)")
-    return save_grid(vae.decode_mean(manifold_grid(n, quantile=quantile)), path, nrow=n, padding=0)
+    return save_grid(vae.decode_mean(manifold_grid(n, quantile=quantile)), path, nrow=n, padding=0, scale=scale)
 
 
 @torch.no_grad()
@@ -130,7 +130,7 @@ def save_scatter(run: Run | PathLike, path: PathLike, *, n: int = 5000, split: S
 
 @torch.no_grad()
 def save_attribute(run: Run | PathLike, path: PathLike, *, label: int, n: int = 6, strengths: tuple[float, ...] = (
-        0.0, 0.5, 1.0, 1.5, 2.0), seed: int = 0, split: Split = "test", data: str | None = None) -> Path:
+        0.0, 0.5, 1.0, 1.5, 2.0), seed: int = 0, split: Split = "test", data: str | None = None, scale: int = 1) -> Path:
     """Add the attribute vector of `label` (mean code with it minus without) to n items lacking it, one row each.
 
     Each row: the original, then decoded mu(x) + s * v for each strength s.
@@ -145,7 +145,7 @@ def save_attribute(run: Run | PathLike, path: PathLike, *, label: int, n: int = 
     chosen = others[_pick(len(others), n, seed=seed)]
     s = torch.tensor(strengths, dtype=mu.dtype)[:, None]
     rows = [torch.cat([x[i][None], vae.decode_mean(mu[i] + s * v)]) for i in chosen.tolist()]
-    return save_strip(rows, path)
+    return save_strip(rows, path, scale=scale)
 
 
 @torch.no_grad()
