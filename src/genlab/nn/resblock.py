@@ -7,6 +7,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from genlab.nn.norm import GroupNorm, group_norm
+
 TimeInjection = Literal["scale_shift", "add"]
 
 
@@ -15,13 +17,14 @@ class AdaGroupNorm(nn.Module):
 
     def __init__(self, channels: int, emb_dim: int, *, groups: int) -> None:
         super().__init__()
-        self.norm = nn.GroupNorm(groups, channels)
+        self.norm = GroupNorm(groups, channels)
         self.modulation = nn.Linear(emb_dim, 2 * channels)
 
     def forward(self, h: Tensor, emb: Tensor) -> Tensor:
         """h: (B, C, H, W), emb: (B, E) -> (B, C, H, W)."""
-        scale, shift = self.modulation(emb)[:, :, None, None].chunk(2, dim=1)
-        return torch.addcmul(shift, self.norm(h), 1 + scale)
+        scale, shift = self.modulation(emb).chunk(2, dim=1)
+        n = self.norm
+        return group_norm(h, n.num_groups, n.weight, n.bias, eps=n.eps, scale=scale, shift=shift)
 
 
 class ResBlock(nn.Module):
@@ -31,13 +34,13 @@ class ResBlock(nn.Module):
                  time_embedding: TimeInjection = "scale_shift", dropout: float = 0.0) -> None:
         super().__init__()
         self.time_embedding = time_embedding
-        self.norm1 = nn.GroupNorm(groups, in_channels)
+        self.norm1 = GroupNorm(groups, in_channels)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
         if time_embedding == "scale_shift":
             self.norm2 = AdaGroupNorm(out_channels, emb_dim, groups=groups)
         else:
             self.emb_proj = nn.Linear(emb_dim, out_channels)
-            self.norm2 = nn.GroupNorm(groups, out_channels)
+            self.norm2 = GroupNorm(groups, out_channels)
         self.dropout = nn.Dropout(dropout)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
         self.skip = nn.Conv2d(in_channels, out_channels, 1) if in_channels != out_channels else nn.Identity()

@@ -6,6 +6,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from genlab.nn.norm import GroupNorm
 from genlab.errors import ConfigError, ModelInputError
 from genlab.nn.attention import CrossAttention2d, SelfAttention2d
 from genlab.nn.embeddings import TimeEmbedding, batch_timesteps
@@ -103,7 +104,7 @@ class UNet(nn.Module):
             self.up.append(_Level(ins, ch, emb_dim, attention=i in attention_levels, **opts))
             if i > 0:
                 self.upsample.append(Upsample(ch))
-        self.norm_out = nn.GroupNorm(groups, c)
+        self.norm_out = GroupNorm(groups, c)
         self.conv_out = nn.Conv2d(c, self.out_channels, 3, padding=1)
         self.blocks_per_level = blocks_per_level
 

@@ -1,0 +1,41 @@
+"""CPU runtime settings that speed up eager PyTorch networks: threads and the C allocator.
+
+PyTorch's CPU allocator hands large tensors (a 64x32x28x28 activation is 6.4 MB) straight to glibc malloc,
+which serves them with fresh mmap()s and returns them on free, so every forward pass page-faults and zeroes
+its activations again. Raising glibc's mmap and trim thresholds keeps freed blocks in the heap for reuse:
++16% DDIM sampling and +4% training throughput on this machine for genlab, +23% for diffusers' fp32 sampling
+(BENCHMARKS.md). Memory given back to the OS later, not earlier: peak memory is unchanged.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+
+import torch
+
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+
+
+def keep_freed_memory(*, mmap_threshold: int = 32 << 20, trim_threshold: int = 1 << 34,
+                      top_pad: int = 512 << 20) -> bool:
+    """Tell glibc malloc to reuse freed large blocks (mallopt); returns False where that is not possible."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (macOS, musl, Windows)
+        return False
+    ok = all(mallopt(opt, value) == 1 for opt, value in ((_M_MMAP_THRESHOLD, mmap_threshold),
+                                                          (_M_TRIM_THRESHOLD, trim_threshold),
+                                                          (_M_TOP_PAD, top_pad)))
+    return ok
+
+
+def tune_cpu(*, threads: int | None = None, allocator: bool = True) -> None:
+    """Set intra-op threads (when given) and keep freed memory for reuse; call once at start-up."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    if allocator:
+        keep_freed_memory()
