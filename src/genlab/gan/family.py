@@ -1,0 +1,186 @@
+"""GANs as a family of the training loop: a discriminator phase run k times, then a generator phase.
+
+This is Goodfellow et al. (2014), Algorithm 1, with one optimiser per phase (separate learning rates: the
+two time-scale update rule of Heusel et al. 2017), an EMA of the generator for sampling, and the objective
+chosen by name (genlab.gan.losses). Networks: the notes' MLP pair, or DCGAN (Radford et al. 2016).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal, Mapping
+
+import torch
+from torch import Tensor, nn
+
+from genlab.config import TrainConfig
+from genlab.errors import ConfigError, ModelInputError
+from genlab.gan.losses import LossName, get_loss, gradient_penalty, r1_penalty
+from genlab.gan.monitor import CollapseMonitor
+from genlab.gan.networks import (Condition, DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator,
+                                 dcgan_levels)
+from genlab.training.objective import Batch, DataInfo, Phase
+
+NOTES_MLP = (128,)              # the notes' 784-128-1 / 100-128-784 pair
+TOY_MLP = (256, 256, 256)       # an MLP pair for 2-D toy data
+
+
+@dataclass
+class GANModelConfig:
+    """The two networks."""
+
+    arch: Literal["auto", "dcgan", "mlp"] = "auto"     # auto: dcgan for images, mlp for vectors
+    latent_dim: int = 100
+    hidden: tuple[int, ...] | None = None               # MLP widths; None: (128,) for images, (256,)*3 for vectors
+    channels: int = 64                                  # DCGAN base width (G's last, D's first conv)
+    condition: Condition = "none"                       # class labels: concat to G's z; D by concat or projection
+    d_norm: Literal["auto", "batch", "layer", "none"] = "auto"   # auto: layer norm for wgan-gp, else batchnorm
+    d_slope: float = 0.2                                # D's LeakyReLU slope (0: the notes' ReLU)
+
+
+@dataclass
+class GANObjectiveConfig:
+    """The game: objective, k, learning rates (TTUR), penalties, collapse detection."""
+
+    loss: LossName = "nonsaturating"
+    d_steps: int = 1                                    # k discriminator steps per generator step
+    g_lr: float = 2e-4
+    d_lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)          # Adam betas of both phases (Radford et al. 2016)
+    gp_weight: float = 10.0                             # lambda of WGAN-GP (Gulrajani et al. 2017)
+    r1: float = 0.0                                     # gamma of the R1 penalty on real data (0: off)
+    collapse_patience: int = 200                        # consecutive D batches of D winning before stopping (0: off)
+
+
+@dataclass
+class GANConfig:
+    """The sections a GAN run adds to [data] and [train]."""
+
+    model: GANModelConfig = field(default_factory=GANModelConfig)
+    gan: GANObjectiveConfig = field(default_factory=GANObjectiveConfig)
+
+
+class GANFamily:
+    """Generative adversarial networks (Goodfellow et al. 2014) on images or vectors, optionally class-conditional."""
+
+    name: ClassVar[str] = "gan"
+    Config: ClassVar[type] = GANConfig
+    ema_modules = ("G",)
+
+    def __init__(self, config: GANConfig, *, data: DataInfo, train: TrainConfig) -> None:
+        self.config, self.data, self.train = config, data, train
+        m, g = config.model, config.gan
+        self.objective = get_loss(g.loss)
+        if train.lr != TrainConfig.lr:
+            raise ConfigError(f"train.lr = {train.lr} is not used by GANs: set gan.g_lr and gan.d_lr (one per phase)")
+        if g.d_steps < 1 or m.latent_dim < 1 or m.channels < 1:
+            raise ConfigError(f"gan.d_steps, model.latent_dim and model.channels must be >= 1, got "
+                              f"{g.d_steps}, {m.latent_dim}, {m.channels}")
+        if g.g_lr < 0 or g.d_lr <= 0 or g.gp_weight < 0 or g.r1 < 0:
+            raise ConfigError("gan.d_lr must be > 0 and gan.g_lr, gan.gp_weight, gan.r1 >= 0")
+        self.arch = m.arch if m.arch != "auto" else ("dcgan" if data.kind == "image" else "mlp")
+        if self.arch == "dcgan":
+            if data.kind != "image" or len(data.shape) != 3:
+                raise ConfigError(f"model.arch = 'dcgan' needs images, the data are {data.kind}s of shape {data.shape}")
+            dcgan_levels(data.shape[1])
+        self.num_classes: int | None = None
+        if m.condition != "none":
+            if not data.num_classes:
+                raise ConfigError(f"model.condition = {m.condition!r} needs labelled data; this dataset has no labels")
+            self.num_classes = data.num_classes
+        self.monitor = CollapseMonitor(loss=g.loss, patience=g.collapse_patience)
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes is not None
+
+    def build_models(self) -> dict[str, nn.Module]:
+        m, info = self.config.model, self.data
+        d_norm = m.d_norm if m.d_norm != "auto" else ("layer" if self.objective.gradient_penalty else "batch")
+        if self.arch == "dcgan":
+            shape = (info.shape[0], info.shape[1], info.shape[2])
+            G: nn.Module = DCGANGenerator(latent_dim=m.latent_dim, shape=shape, channels=m.channels,
+                                          num_classes=self.num_classes)
+            D: nn.Module = DCGANDiscriminator(shape=shape, channels=m.channels, num_classes=self.num_classes,
+                                              condition=m.condition, norm=d_norm, slope=m.d_slope)
+        else:
+            hidden = m.hidden if m.hidden is not None else (NOTES_MLP if info.kind == "image" else TOY_MLP)
+            if not hidden or min(hidden) < 1:
+                raise ConfigError(f"model.hidden must list positive widths, got {list(hidden)}")
+            G = MLPGenerator(latent_dim=m.latent_dim, shape=info.shape, hidden=hidden, num_classes=self.num_classes,
+                             tanh=info.kind == "image")
+            D = MLPDiscriminator(shape=info.shape, hidden=hidden, num_classes=self.num_classes,
+                                 condition=m.condition, slope=m.d_slope)
+        return {"G": G, "D": D}
+
+    def phases(self) -> list[Phase]:
+        g, tc = self.config.gan, self.train
+        clip = tc.grad_clip or None
+        return [Phase("D", ("D",), lr=g.d_lr, betas=g.betas, weight_decay=tc.weight_decay, repeats=g.d_steps,
+                      grad_clip=clip),
+                Phase("G", ("G",), lr=g.g_lr, betas=g.betas, weight_decay=tc.weight_decay, grad_clip=clip)]
+
+    def loss(self, phase: str, models: Mapping[str, nn.Module], batch: Batch) -> tuple[Tensor, dict[str, float]]:
+        """The D loss on a real batch and G(z) (G frozen), or the G loss through a frozen D; z from batch.rng."""
+        G, D = models["G"], models["D"]
+        g = self.config.gan
+        y = batch.y if self.conditional else None
+        z = batch.rng.randn(self.config.model.latent_dim).to(batch.x.dtype)
+        if phase == "G":
+            fake_score = D(G(z, y), y)
+            loss = self.objective.g(fake_score)
+            self.monitor.observe_g(loss.item())
+            return loss, {}
+        if phase != "D":
+            raise ConfigError(f"the gan family has phases 'D' and 'G', not {phase!r}")
+        with torch.no_grad():
+            fake = G(z, y)
+        real_score, fake_score = D(batch.x, y), D(fake, y)
+        loss = self.objective.d(real_score, fake_score)
+        logs = self._score_logs(real_score, fake_score)
+        if self.objective.gradient_penalty:
+            eps = batch.rng.rand(*([1] * (batch.x.ndim - 1))).to(batch.x.dtype)
+            gp = gradient_penalty(lambda v: D(v, y), batch.x, fake, eps)
+            loss = loss + g.gp_weight * gp
+            logs["gp"] = gp.item()
+        if g.r1 > 0:
+            r1 = r1_penalty(lambda v: D(v, y), batch.x)
+            loss = loss + 0.5 * g.r1 * r1
+            logs["r1"] = r1.item()
+        self.monitor.observe_d(real_score, fake_score)
+        return loss, logs
+
+    def _score_logs(self, real: Tensor, fake: Tensor) -> dict[str, float]:
+        """D(x) and D(G(z)) as probabilities for the cross-entropy losses, else the mean raw scores."""
+        real, fake = real.detach().float(), fake.detach().float()
+        if self.objective.logits:
+            return {"D(x)": torch.sigmoid(real).mean().item(), "D(G(z))": torch.sigmoid(fake).mean().item()}
+        return {"D(x)": real.mean().item(), "D(G(z))": fake.mean().item()}
+
+    def labels_for(self, n: int, label: int | Tensor | None) -> Tensor | None:
+        """Labels (n,) for sampling: None cycles 0..K-1 for a conditional model; an int repeats one class."""
+        if not self.conditional:
+            if label is not None:
+                raise ModelInputError("--label needs a class-conditional GAN (trained with model.condition = "
+                                      "'concat' or 'projection'); this one is unconditional")
+            return None
+        k = self.num_classes
+        assert k is not None
+        if label is None:
+            return torch.arange(n) % k
+        y = torch.as_tensor(label).long().reshape(-1)
+        if y.numel() == 1:
+            y = y.expand(n).clone()
+        if y.shape != (n,) or int(y.min()) < 0 or int(y.max()) >= k:
+            raise ModelInputError(f"label must be a class in 0..{k - 1} (or n such classes), got {label!r}")
+        return y
+
+    @torch.no_grad()
+    def sample(self, models: Mapping[str, nn.Module], n: int, *, generator: torch.Generator,
+               label: int | Tensor | None = None, z: Tensor | None = None) -> Tensor:
+        """n samples G(z), z ~ N(0, I) drawn from `generator` (or the given z: (n, latent_dim)); images in [-1, 1]."""
+        G = models["G"]
+        device = next(G.parameters()).device
+        if z is None:
+            z = torch.randn((n, self.config.model.latent_dim), generator=generator)
+        y = self.labels_for(n, label)
+        return G(z.to(device), None if y is None else y.to(device)).float()

@@ -1,0 +1,202 @@
+"""Generators and discriminators: the notes' MLP pair (and its deeper 2-D toy version) and DCGAN.
+
+Every generator maps z: (B, latent_dim) and optional labels y: (B,) to data (B, *shape); every discriminator
+maps x: (B, *shape) and optional y to one raw score per item (B,). Class conditioning (Mirza & Osindero 2014)
+feeds G the one-hot label concatenated to z; D gets it either concatenated to its input ("concat") or through
+a projection term <embed(y), phi(x)> added to its score (Miyato & Koyama 2018, eq. 3).
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from genlab.errors import ConfigError, ModelInputError
+
+Condition = Literal["none", "concat", "projection"]
+Norm = Literal["batch", "layer", "none"]
+
+
+def _labels(y: Tensor | None, batch: int, num_classes: int | None) -> Tensor | None:
+    """Check the labels handed to a conditional network (or their absence for an unconditional one)."""
+    if num_classes is None:
+        if y is not None:
+            raise ModelInputError("this network is unconditional but was given labels")
+        return None
+    if y is None:
+        raise ModelInputError(f"this network is conditional on {num_classes} classes; pass labels y: (B,)")
+    if y.shape != (batch,) or y.dtype not in (torch.int64, torch.int32):
+        raise ModelInputError(f"labels must be integers of shape ({batch},), got {y.dtype} {tuple(y.shape)}")
+    if batch and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise ModelInputError(f"labels must lie in [0, {num_classes - 1}], got {int(y.min())}..{int(y.max())}")
+    return y.long()
+
+
+def _check_z(z: Tensor, latent_dim: int) -> None:
+    if z.ndim != 2 or z.shape[1] != latent_dim:
+        raise ModelInputError(f"generator expects z of shape (B, {latent_dim}), got {tuple(z.shape)}")
+
+
+def _check_x(x: Tensor, shape: tuple[int, ...], what: str) -> None:
+    if tuple(x.shape[1:]) != shape:
+        raise ModelInputError(f"{what} expects x of shape (B, {', '.join(map(str, shape))}), got {tuple(x.shape)}")
+
+
+class MLPGenerator(nn.Module):
+    """z (+ one-hot y) -> ReLU layers of widths `hidden` -> data; tanh output for images (the notes' 100-128-784)."""
+
+    def __init__(self, *, latent_dim: int, shape: tuple[int, ...], hidden: tuple[int, ...],
+                 num_classes: int | None = None, tanh: bool = True) -> None:
+        super().__init__()
+        self.latent_dim, self.shape, self.num_classes = latent_dim, tuple(shape), num_classes
+        widths = (latent_dim + (num_classes or 0), *hidden)
+        layers: list[nn.Module] = []
+        for a, b in zip(widths[:-1], widths[1:]):
+            layers += [nn.Linear(a, b), nn.ReLU()]
+        layers.append(nn.Linear(widths[-1], int(torch.tensor(shape).prod())))
+        if tanh:
+            layers.append(nn.Tanh())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """z: (B, latent_dim), y: (B,) -> (B, *shape)."""
+        _check_z(z, self.latent_dim)
+        y = _labels(y, z.shape[0], self.num_classes)
+        if y is not None:
+            z = torch.cat([z, F.one_hot(y, self.num_classes).to(z.dtype)], dim=1)
+        return self.net(z).view(z.shape[0], *self.shape)
+
+
+class MLPDiscriminator(nn.Module):
+    """x (flattened, + one-hot y for "concat") -> LeakyReLU layers -> score; the notes' 784-128-1 at slope 0."""
+
+    def __init__(self, *, shape: tuple[int, ...], hidden: tuple[int, ...], num_classes: int | None = None,
+                 condition: Condition = "none", slope: float = 0.2) -> None:
+        super().__init__()
+        self.shape, self.num_classes, self.condition = tuple(shape), num_classes, condition
+        extra = num_classes if condition == "concat" else 0
+        widths = (int(torch.tensor(shape).prod()) + (extra or 0), *hidden)
+        layers: list[nn.Module] = []
+        for a, b in zip(widths[:-1], widths[1:]):
+            layers += [nn.Linear(a, b), nn.LeakyReLU(slope)]
+        self.features = nn.Sequential(*layers)
+        self.score = nn.Linear(widths[-1], 1)
+        self.embed = nn.Embedding(num_classes, widths[-1]) if condition == "projection" else None
+        if self.embed is not None:
+            nn.init.normal_(self.embed.weight, 0.0, 0.02)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """x: (B, *shape), y: (B,) -> scores (B,)."""
+        _check_x(x, self.shape, "discriminator")
+        y = _labels(y, x.shape[0], self.num_classes)
+        h = x.flatten(1)
+        if self.condition == "concat":
+            h = torch.cat([h, F.one_hot(y, self.num_classes).to(h.dtype)], dim=1)
+        h = self.features(h)
+        out = self.score(h).squeeze(1)
+        if self.embed is not None:
+            out = out + (self.embed(y) * h).sum(dim=1)
+        return out
+
+
+def dcgan_levels(size: int) -> tuple[int, int]:
+    """(start size s0, number of stride-2 levels n) with size = s0 * 2^n, s0 <= 7: 28 -> (7, 2), 32 -> (4, 3)."""
+    s, n = size, 0
+    while s % 2 == 0 and s > 7:
+        s, n = s // 2, n + 1
+    if n == 0 or s < 3:
+        raise ConfigError(f"DCGAN needs images whose side halves to 3..7 (e.g. 28, 32, 64), got {size}x{size}")
+    return s, n
+
+
+def _norm(kind: Norm, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "layer":
+        return nn.GroupNorm(1, channels)       # layer norm over (C, H, W), as WGAN-GP advises for its critic
+    return nn.Identity()
+
+
+class DCGANGenerator(nn.Module):
+    """z -> (s0 x s0) by a transposed conv, then n fractionally-strided convs with batchnorm + ReLU, tanh output.
+
+    Radford et al. 2016, sec. 3: no pooling, no hidden fully connected layers, batchnorm, ReLU in G; widths
+    halve as the resolution doubles, from channels * 2^(n-1) down to `channels`.
+    """
+
+    def __init__(self, *, latent_dim: int, shape: tuple[int, int, int], channels: int = 64,
+                 num_classes: int | None = None) -> None:
+        super().__init__()
+        c_out, h, w = shape
+        if h != w:
+            raise ConfigError(f"DCGAN needs square images, got {h}x{w} (set data.image_size)")
+        s0, n = dcgan_levels(h)
+        self.latent_dim, self.shape, self.num_classes = latent_dim, tuple(shape), num_classes
+        widths = [channels * 2 ** (n - 1 - i) for i in range(n)]
+        z_in = latent_dim + (num_classes or 0)
+        layers: list[nn.Module] = [nn.ConvTranspose2d(z_in, widths[0], s0, 1, 0, bias=False),
+                                   nn.BatchNorm2d(widths[0]), nn.ReLU()]
+        for a, b in zip(widths[:-1], widths[1:]):
+            layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU()]
+        layers += [nn.ConvTranspose2d(widths[-1], c_out, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        _dcgan_init(self)
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """z: (B, latent_dim), y: (B,) -> images (B, C, H, W) in [-1, 1]."""
+        _check_z(z, self.latent_dim)
+        y = _labels(y, z.shape[0], self.num_classes)
+        if y is not None:
+            z = torch.cat([z, F.one_hot(y, self.num_classes).to(z.dtype)], dim=1)
+        return self.net(z[:, :, None, None])
+
+
+class DCGANDiscriminator(nn.Module):
+    """Strided convs with LeakyReLU(0.2) (no norm on the first), then one s0 x s0 conv to a score (Radford 2016)."""
+
+    def __init__(self, *, shape: tuple[int, int, int], channels: int = 64, num_classes: int | None = None,
+                 condition: Condition = "none", norm: Norm = "batch", slope: float = 0.2) -> None:
+        super().__init__()
+        c_in, h, w = shape
+        if h != w:
+            raise ConfigError(f"DCGAN needs square images, got {h}x{w} (set data.image_size)")
+        s0, n = dcgan_levels(h)
+        self.shape, self.num_classes, self.condition = tuple(shape), num_classes, condition
+        widths = [channels * 2 ** i for i in range(n)]
+        first = c_in + (num_classes if condition == "concat" else 0)
+        layers: list[nn.Module] = [nn.Conv2d(first, widths[0], 4, 2, 1), nn.LeakyReLU(slope)]
+        for a, b in zip(widths[:-1], widths[1:]):
+            layers += [nn.Conv2d(a, b, 4, 2, 1, bias=norm == "none"), _norm(norm, b), nn.LeakyReLU(slope)]
+        self.features = nn.Sequential(*layers)
+        self.score = nn.Conv2d(widths[-1], 1, s0, 1, 0)
+        self.embed = nn.Embedding(num_classes, widths[-1]) if condition == "projection" else None
+        _dcgan_init(self)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """x: (B, C, H, W), y: (B,) -> scores (B,)."""
+        _check_x(x, self.shape, "discriminator")
+        y = _labels(y, x.shape[0], self.num_classes)
+        if self.condition == "concat":
+            planes = F.one_hot(y, self.num_classes).to(x.dtype)[:, :, None, None]
+            x = torch.cat([x, planes.expand(-1, -1, *x.shape[2:])], dim=1)
+        h = self.features(x)
+        out = self.score(h).flatten(1).squeeze(1)
+        if self.embed is not None:
+            out = out + (self.embed(y) * h.sum(dim=(2, 3))).sum(dim=1)
+        return out
+
+
+def _dcgan_init(module: nn.Module) -> None:
+    """Weights (and projection embeddings) ~ N(0, 0.02), batchnorm scales ~ N(1, 0.02) (Radford et al. 2016, sec. 4)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
