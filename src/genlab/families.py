@@ -9,7 +9,6 @@ from genlab.errors import ConfigError
 _FAMILIES: dict[str, str] = {
     "ddpm": "genlab.diffusion.family:DiffusionFamily",
     "gan": "genlab.gan.family:GANFamily",
-    "gan": "genlab.gan.family:GANFamily",
     "vae": "genlab.vae.family:VAEFamily",
     "ae": "genlab.vae.family:AEFamily",
 }
