@@ -3,10 +3,10 @@
     d^2 = ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^{1/2})
 
 Only the *trace* of the matrix square root is needed, and the eigenvalues of S1 S2 are those of the
-symmetric positive semi-definite M = S1^{1/2} S2 S1^{1/2} (similar matrices). So two symmetric
-eigendecompositions replace pytorch-fid's `scipy.linalg.sqrtm` (a Schur method on a non-symmetric matrix):
-faster, never complex, and stable when a covariance is singular (fewer samples than dimensions), where
-rounding only produces tiny eigenvalues of either sign, which are set to zero.
+symmetric positive semi-definite L^T S2 L (S1 = L L^T) or S1^{1/2} S2 S1^{1/2} (similar matrices). So a
+Cholesky factor and one symmetric eigenvalue solve replace pytorch-fid's `scipy.linalg.sqrtm` (a Schur
+method on a non-symmetric matrix): faster, never complex, and stable when a covariance is singular (fewer
+samples than dimensions), where rounding only produces tiny eigenvalues of either sign, set to zero.
 """
 from __future__ import annotations
 
@@ -27,14 +27,28 @@ def _check_gaussian(mu: np.ndarray, sigma: np.ndarray, which: str) -> None:
 
 
 def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
-    """tr((S1 S2)^{1/2}) for symmetric PSD S1, S2: (d, d), via eigenvalues of S1^{1/2} S2 S1^{1/2}."""
+    """tr((S1 S2)^{1/2}) for symmetric PSD S1, S2: (d, d), from the eigenvalues of a symmetric PSD similar matrix.
+
+    Fast path: S1 = L L^T (Cholesky), and L^T S2 L is similar to S1 S2. When neither covariance is
+    numerically positive definite (fewer samples than dimensions), S1^{1/2} S2 S1^{1/2} from an
+    eigendecomposition of S1 is used instead. No matrix is inverted on either path.
+    """
     s1 = 0.5 * (sigma1 + sigma1.T)
     s2 = 0.5 * (sigma2 + sigma2.T)
+    for a, b in ((s1, s2), (s2, s1)):
+        try:
+            factor = np.linalg.cholesky(a)
+        except np.linalg.LinAlgError:
+            continue
+        return _trace_sqrt_psd(factor.T @ b @ factor)
     w, v = np.linalg.eigh(s1)
     root1 = (v * np.sqrt(_drop_rounding_noise(w))) @ v.T          # S1^{1/2}, symmetric
-    m = root1 @ s2 @ root1
-    eig = np.linalg.eigvalsh(0.5 * (m + m.T))
-    return float(np.sqrt(_drop_rounding_noise(eig)).sum())
+    return _trace_sqrt_psd(root1 @ s2 @ root1)
+
+
+def _trace_sqrt_psd(m: np.ndarray) -> float:
+    """Sum of the square roots of the eigenvalues of a symmetric PSD matrix m: (d, d)."""
+    return float(np.sqrt(_drop_rounding_noise(np.linalg.eigvalsh(0.5 * (m + m.T)))).sum())
 
 
 def _drop_rounding_noise(eig: np.ndarray) -> np.ndarray:
