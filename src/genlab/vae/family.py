@@ -25,10 +25,11 @@ Binarize = Literal["none", "threshold", "stochastic"]
 class VAEModelConfig:
     """Encoder and decoder: an MLP (any data) or stride-2 convolutions (images); the decoder mirrors the encoder."""
 
-    arch: Literal["mlp", "conv"] = "mlp"
+    arch: Literal["mlp", "conv", "conv_map"] = "mlp"   # conv_map: a spatial latent (latent diffusion's first stage)
     latent_dim: int = 32
     hidden: tuple[int, ...] = (512, 256)     # MLP widths, encoder order
     channels: tuple[int, ...] = (32, 64)     # conv widths, one stride-2 level each
+    latent_channels: int = 4                 # conv_map only: latent maps of H / 2^levels (latent_dim is derived)
 
 
 @dataclass
@@ -94,8 +95,10 @@ class VAEFamily:
         m = config.model
         if m.latent_dim < 1:
             raise ConfigError(f"model.latent_dim must be at least 1, got {m.latent_dim}")
-        if m.arch == "conv" and data.kind != "image":
-            raise ConfigError(f"model.arch = 'conv' needs images, the data are vectors of shape {data.shape}")
+        if m.arch in ("conv", "conv_map") and data.kind != "image":
+            raise ConfigError(f"model.arch = '{m.arch}' needs images, the data are vectors of shape {data.shape}")
+        if m.arch == "conv_map" and m.latent_channels < 1:
+            raise ConfigError(f"model.latent_channels must be at least 1, got {m.latent_channels}")
         if not (m.hidden if m.arch == "mlp" else m.channels):
             raise ConfigError(f"model.{'hidden' if m.arch == 'mlp' else 'channels'} must list at least one width")
         section = "ae" if self.deterministic else "vae"
@@ -118,7 +121,8 @@ class VAEFamily:
     def build_models(self) -> dict[str, nn.Module]:
         m = self.config.model
         vae = build_vae(self.data.shape, arch=m.arch, latent_dim=m.latent_dim, hidden=m.hidden, channels=m.channels,
-                        likelihood=self.px_given_z, deterministic=self.deterministic)
+                        likelihood=self.px_given_z, deterministic=self.deterministic,
+                        latent_channels=m.latent_channels)
         return {"vae": vae}
 
     def phases(self) -> list[Phase]:

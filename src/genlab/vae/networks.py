@@ -134,6 +134,54 @@ class ConvDecoder(nn.Module):
         return self.net(self.fc(z).view(-1, *self.top))
 
 
+class ConvMapEncoder(nn.Module):
+    """Fully convolutional: Conv 3x3, then [Conv 3x3 stride 2, SiLU, Conv 3x3, SiLU] per level, Conv 1x1 to `out`
+    maps: x (B, C, H, W) -> (B, out * h * w) flattened channel-major, so mu and log-variance maps are its two halves.
+
+    The latent is a small image (28x28 -> 7x7 with two levels), the first stage of latent diffusion (Rombach et al.
+    2022, sec. 3.1, a downsampling factor f = 2^levels).
+    """
+
+    def __init__(self, shape: tuple[int, ...], *, channels: tuple[int, ...], out: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(shape[0], channels[0], 3, padding=1), nn.SiLU()]
+        for a, b in zip((channels[0], *channels[:-1]), channels):
+            layers += [nn.Conv2d(a, b, 3, stride=2, padding=1), nn.SiLU(), nn.Conv2d(b, b, 3, padding=1), nn.SiLU()]
+        layers += [nn.Conv2d(channels[-1], out, 1), nn.Flatten()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+class ConvMapDecoder(nn.Module):
+    """z (B, c * h * w) viewed as (c, h, w) maps -> Conv 3x3 -> [Conv 3x3, SiLU, ConvTranspose 3x3 stride 2, SiLU]
+    per level -> Conv 3x3 -> (B, C, H, W), retracing ConvMapEncoder's sizes (odd sizes too)."""
+
+    def __init__(self, latent_channels: int, shape: tuple[int, ...], *, channels: tuple[int, ...]) -> None:
+        super().__init__()
+        c, h, w = shape
+        hs, ws = conv_sizes(h, len(channels)), conv_sizes(w, len(channels))
+        self.top = (latent_channels, hs[-1], ws[-1])
+        rev = tuple(reversed(channels))
+        layers: list[nn.Module] = [nn.Conv2d(latent_channels, rev[0], 3, padding=1), nn.SiLU()]
+        for i, (a, b) in enumerate(zip(rev, (*rev[1:], rev[-1]))):
+            level = len(channels) - i
+            pad = (hs[level - 1] - (2 * hs[level] - 1), ws[level - 1] - (2 * ws[level] - 1))
+            layers += [nn.Conv2d(a, a, 3, padding=1), nn.SiLU(),
+                       nn.ConvTranspose2d(a, b, 3, stride=2, padding=1, output_padding=pad), nn.SiLU()]
+        layers.append(nn.Conv2d(rev[-1], c, 3, padding=1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z.reshape(-1, *self.top))
+
+
+def latent_map_shape(shape: tuple[int, ...], *, channels: tuple[int, ...], latent_channels: int) -> tuple[int, int, int]:
+    """(c, h, w) of a conv_map VAE's latent for images of `shape` (C, H, W): each level halves H and W (rounding up)."""
+    return (latent_channels, conv_sizes(shape[1], len(channels))[-1], conv_sizes(shape[2], len(channels))[-1])
+
+
 class VAE(nn.Module):
     """q(z|x) = N(mu, diag sigma^2), p(z) = N(0, I), p(x|z) (Kingma & Welling 2014); `deterministic` = plain autoencoder.
 
@@ -179,9 +227,21 @@ class VAE(nn.Module):
         return self.decode_mean(self.encode(x)[0])
 
 
-def build_vae(shape: tuple[int, ...], *, arch: Literal["mlp", "conv"], latent_dim: int, hidden: tuple[int, ...],
-              channels: tuple[int, ...], likelihood: Likelihood, deterministic: bool = False) -> VAE:
-    """A VAE (or plain autoencoder) for items of `shape`: an MLP for any shape, convolutions for (C, H, W) images."""
+def build_vae(shape: tuple[int, ...], *, arch: Literal["mlp", "conv", "conv_map"], latent_dim: int,
+              hidden: tuple[int, ...], channels: tuple[int, ...], likelihood: Likelihood, deterministic: bool = False,
+              latent_channels: int = 4) -> VAE:
+    """A VAE (or plain autoencoder) for items of `shape`: an MLP for any shape, convolutions for (C, H, W) images.
+
+    arch = "conv_map" keeps the latent spatial, `latent_channels` maps of size H / 2^levels (latent_dim is then
+    latent_channels * h * w, whatever was asked).
+    """
+    if arch == "conv_map":
+        if len(shape) != 3:
+            raise ModelInputError(f"the conv_map VAE needs images (C, H, W), the data have shape {shape}")
+        maps = latent_map_shape(shape, channels=channels, latent_channels=latent_channels)
+        encoder_map = ConvMapEncoder(shape, channels=channels, out=latent_channels * (1 if deterministic else 2))
+        return VAE(encoder_map, ConvMapDecoder(latent_channels, shape, channels=channels), likelihood,
+                   latent_dim=math.prod(maps), shape=shape, deterministic=deterministic)
     out = latent_dim if deterministic else 2 * latent_dim
     if arch == "conv":
         if len(shape) != 3:

@@ -1,0 +1,58 @@
+"""The first stage of latent diffusion: a trained KL autoencoder as a frozen codec, latents scaled to unit variance.
+
+Rombach et al. 2022 (sec. 3.1, app. G) rescale the latents by 1 / std measured on the training data, so the
+diffusion's N(0, I) endpoint matches the data's spread whatever the autoencoder's KL weight made it.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from genlab.errors import CheckpointError, ModelInputError
+from genlab.vae.networks import VAE
+
+
+class LatentCodec(nn.Module):
+    """x (B, C, H, W) <-> z (B, c, h, w) = scale * (mu + sigma eps) of a conv_map VAE; `scale` is a stored buffer."""
+
+    def __init__(self, vae: VAE, *, latent_shape: tuple[int, int, int], scale: float = 1.0) -> None:
+        super().__init__()
+        if vae.latent_dim != latent_shape[0] * latent_shape[1] * latent_shape[2]:
+            raise CheckpointError(f"the autoencoder's latent has {vae.latent_dim} numbers, not {latent_shape}")
+        self.vae = vae
+        self.latent_shape = tuple(latent_shape)
+        self.register_buffer("scale", torch.tensor(float(scale)))
+        self.requires_grad_(False)
+
+    def encode(self, x: Tensor, *, noise: Tensor | None = None) -> Tensor:
+        """x: (B, C, H, W) in [-1, 1] -> scaled latents (B, c, h, w): scale * (mu + sigma * noise), or scale * mu
+        when noise is None. noise: (B, c * h * w) standard normal."""
+        mu, logvar = self.vae.encode(x)
+        z = mu if noise is None or logvar is None else mu + torch.exp(0.5 * logvar) * noise
+        return (z * self.scale).view(-1, *self.latent_shape)
+
+    def decode(self, z: Tensor) -> Tensor:
+        """Scaled latents z: (B, c, h, w) -> images E[x | z / scale] (B, C, H, W) in [-1, 1]."""
+        if tuple(z.shape[1:]) != self.latent_shape:
+            raise ModelInputError(f"latents must be (B, {', '.join(map(str, self.latent_shape))}), got {tuple(z.shape)}")
+        return self.vae.decode_mean((z / self.scale).reshape(len(z), -1).float())
+
+
+@torch.no_grad()
+def measure_scale(vae: VAE, x: Tensor, *, generator: torch.Generator, batch_size: int = 500) -> float:
+    """1 / std of posterior samples z = mu + sigma eps over images x: (N, C, H, W), to 4 significant digits.
+
+    The standard deviation is over every latent number of every item (one scalar, as Rombach et al. 2022);
+    rounding keeps the value identical when a resumed run measures it again with another thread count.
+    """
+    total, total_sq, count = 0.0, 0.0, 0
+    for chunk in x.split(batch_size):
+        mu, logvar = vae.encode(chunk)
+        z = mu if logvar is None else mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=generator)
+        z = z.double()
+        total, total_sq, count = total + z.sum().item(), total_sq + z.pow(2).sum().item(), count + z.numel()
+    mean = total / count
+    std = max(total_sq / count - mean * mean, 0.0) ** 0.5
+    if not std > 0:
+        raise ModelInputError("the autoencoder maps every image to the same latent; it cannot be a first stage")
+    return float(f"{1.0 / std:.4g}")

@@ -1,0 +1,152 @@
+"""Conditions for a diffusion denoiser: classes and text through cross-attention, images by concatenation.
+
+This is the "switch" of the latent diffusion paper (Rombach et al. 2022, sec. 3.3 and fig. 3): a sequence
+condition (a class token, the tokens of a prompt) enters the U-Net through cross-attention; a spatial
+condition (a low-resolution image) is resized to the input's size and concatenated to its channels. Every
+condition has a "null" value so one network also learns the unconditional model that classifier-free
+guidance needs (Ho & Salimans 2022, sec. 3.2): a null class token, a learned null prompt token, a zero image.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from genlab.errors import ConfigError, ModelInputError
+
+ConditionKind = Literal["none", "class", "text", "image"]
+Condition = Tensor | tuple[Tensor, Tensor]
+"""labels (B,) long | (context (B, L, D), mask (B, L) bool) | low-resolution images (B, C, h, w)."""
+
+
+@dataclass
+class ConditionConfig:
+    """What the denoiser is conditioned on, how, and how often the condition is dropped for guidance."""
+
+    kind: ConditionKind = "none"
+    via: Literal["cross_attention", "embedding"] = "cross_attention"   # for classes: a context token or AdaGN
+    label_dropout: float = 0.1         # p(condition replaced by null) per training item (Ho & Salimans 2022)
+    guidance: float = 1.0              # default guidance scale w at sampling (1: the conditional model)
+    context_dim: int = 64              # width of the class tokens (text uses the encoder's width)
+    low_res: int = 7                   # image condition: the side the images are reduced to (28 -> 7 is 4x)
+
+
+def check_condition_config(c: ConditionConfig, *, num_classes: int | None, kind: str) -> None:
+    """One-line errors for a [condition] section that cannot work with these data."""
+    if not 0.0 <= c.label_dropout < 1.0:
+        raise ConfigError(f"condition.label_dropout must be in [0, 1), got {c.label_dropout}")
+    if c.kind in ("class", "text") and not num_classes:
+        raise ConfigError(f"condition.kind = '{c.kind}' needs labelled data (labels drive the "
+                          f"{'captions' if c.kind == 'text' else 'classes'}); this dataset has none")
+    if c.kind != "none" and kind != "image":
+        raise ConfigError(f"condition.kind = '{c.kind}' needs images; the data are vectors")
+    if c.kind == "image" and c.low_res < 1:
+        raise ConfigError(f"condition.low_res must be at least 1, got {c.low_res}")
+
+
+def downsample_images(x: Tensor, size: int) -> Tensor:
+    """x: (B, C, H, W) -> (B, C, size, size) by area averaging (each low-res pixel is a block mean)."""
+    return F.adaptive_avg_pool2d(x, size)
+
+
+def upsample_images(x: Tensor, size: tuple[int, int], *, mode: Literal["bicubic", "nearest"] = "bicubic") -> Tensor:
+    """x: (B, C, h, w) -> (B, C, *size) by bicubic (a = -0.75, as PIL/OpenCV) or nearest interpolation."""
+    if mode == "nearest":
+        return F.interpolate(x, size=size, mode="nearest")
+    return F.interpolate(x, size=size, mode="bicubic", align_corners=False)
+
+
+class ConditionalUNet(nn.Module):
+    """eps_theta(x_t, t, c) around a genlab U-Net: class or text context by cross-attention, images by concatenation.
+
+    `drop` (B,) bool selects the null condition row by row, which is how training drops the condition and
+    how guidance asks for the unconditional prediction in the same batch.
+    """
+
+    def __init__(self, unet: nn.Module, *, kind: ConditionKind, num_classes: int | None = None,
+                 via: Literal["cross_attention", "embedding"] = "cross_attention", context_dim: int | None = None,
+                 out_channels: int | None = None) -> None:
+        super().__init__()
+        if kind == "none":
+            raise ConfigError("ConditionalUNet needs a condition kind: class, text or image")
+        self.unet, self.kind, self.via, self.num_classes = unet, kind, via, num_classes
+        self.out_channels = out_channels
+        if kind == "class" and via == "cross_attention":
+            self.class_tokens = nn.Embedding(num_classes + 1, context_dim)   # row num_classes = null class
+        if kind == "text":
+            self.null_token = nn.Parameter(torch.zeros(1, context_dim))     # the empty prompt, learned
+
+    def _class_context(self, y: Tensor, drop: Tensor) -> tuple[Tensor, Tensor]:
+        labels = torch.where(drop, torch.full_like(y, self.num_classes), y)
+        return self.class_tokens(labels)[:, None, :], torch.ones(len(y), 1, dtype=torch.bool, device=y.device)
+
+    def _text_context(self, context: Tensor, mask: Tensor, drop: Tensor) -> tuple[Tensor, Tensor]:
+        null = torch.zeros_like(context)
+        null[:, 0] = self.null_token.to(context.dtype)
+        null_mask = torch.zeros_like(mask)
+        null_mask[:, 0] = True
+        return torch.where(drop[:, None, None], null, context), torch.where(drop[:, None], null_mask, mask)
+
+    def forward(self, x: Tensor, t: Tensor, cond: Condition, *, drop: Tensor | None = None) -> Tensor:
+        """x: (B, C, H, W), t: (B,), cond (see Condition), drop: (B,) bool -> (B, C_out, H, W)."""
+        b = x.shape[0]
+        drop = torch.zeros(b, dtype=torch.bool, device=x.device) if drop is None else drop.to(x.device)
+        if self.kind == "class":
+            y = cond
+            if not isinstance(y, Tensor) or y.shape != (b,) or y.dtype != torch.long:
+                raise ModelInputError(f"a class-conditional model takes labels of shape ({b},) int64")
+            if bool(((y < 0) | (y >= self.num_classes)).any()):
+                raise ModelInputError(f"labels must be in 0..{self.num_classes - 1}, got {sorted(set(y.tolist()))}")
+            if self.via == "embedding":
+                return self.unet(x, t, y=torch.where(drop, torch.full_like(y, self.num_classes), y))
+            context, mask = self._class_context(y, drop)
+            return self.unet(x, t, context=context, context_mask=mask)
+        if self.kind == "text":
+            context, mask = cond
+            context, mask = self._text_context(context, mask, drop)
+            return self.unet(x, t, context=context, context_mask=mask)
+        low = cond
+        if not isinstance(low, Tensor) or low.ndim != 4 or low.shape[0] != b:
+            raise ModelInputError(f"an image-conditional model takes low-resolution images (B={b}, C, h, w)")
+        low = upsample_images(low, tuple(x.shape[2:])).to(x.dtype)
+        low = torch.where(drop[:, None, None, None], torch.zeros_like(low), low)
+        return self.unet(torch.cat([x, low], dim=1), t)
+
+
+def drop_mask(uniform: Tensor, p: float) -> Tensor:
+    """Rows whose condition is dropped in training: uniform (B,) in [0, 1) -> (B,) bool, True with probability p."""
+    return uniform < p
+
+
+def repeat_condition(cond: Condition, times: int) -> Condition:
+    """The condition of a batch stacked `times` times along the batch (for a guided, doubled batch)."""
+    if isinstance(cond, tuple):
+        return tuple(torch.cat([c] * times) for c in cond)  # type: ignore[return-value]
+    return torch.cat([cond] * times)
+
+
+def condition_rows(cond: Condition, rows: slice) -> Condition:
+    """The rows `rows` of a batch's condition."""
+    if isinstance(cond, tuple):
+        return tuple(c[rows] for c in cond)  # type: ignore[return-value]
+    return cond[rows]
+
+
+def guided_denoiser(net: ConditionalUNet, cond: Condition, scale: float, *, batch: int):
+    """model_fn(x_t, t) = eps_u + scale (eps_c - eps_u) for a conditional net (Ho & Salimans 2022, eq. 6).
+
+    scale = 1 is the conditional model and scale = 0 the unconditional one, each one network call; otherwise
+    the conditional and null rows run as one doubled batch (`drop` marks the null half).
+    """
+    from genlab.diffusion.guidance import classifier_free_guidance_batched
+
+    if scale == 1.0:
+        return lambda x, t: net(x, t, cond)
+    if scale == 0.0:
+        return lambda x, t: net(x, t, cond, drop=torch.ones(x.shape[0], dtype=torch.bool))
+    doubled = repeat_condition(cond, 2)
+    keep = torch.zeros(batch, dtype=torch.bool)
+    return classifier_free_guidance_batched(lambda x, t, drop: net(x, t, doubled, drop=drop), keep, ~keep, scale)

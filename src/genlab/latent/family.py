@@ -1,0 +1,100 @@
+"""Latent diffusion (Rombach et al. 2022) as a family of the one loop: DDPM on the latents of a trained autoencoder.
+
+The diffusion family is reused whole: its loss, samplers, guidance and conditioning run on z = codec(x)
+instead of x, and samples are decoded to pixels. The codec (the autoencoder's weights and the measured
+latent scale) is stored in every checkpoint as a frozen network, so a run samples from its own files once
+built; building it reads the autoencoder run's config for the architecture.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Mapping
+
+import torch
+from torch import Tensor, nn
+
+from genlab.config import TrainConfig
+from genlab.diffusion.family import DDPMConfig, DiffusionFamily
+from genlab.errors import CheckpointError, ConfigError, ModelInputError
+from genlab.latent.codec import LatentCodec, measure_scale
+from genlab.training.objective import Batch, DataInfo
+
+SCALE_ITEMS = 5000     # training images the latent scale is measured on
+
+
+@dataclass
+class LatentConfig:
+    """The first stage: which autoencoder run, and the latent scale (0: measured when training starts)."""
+
+    autoencoder: str = ""              # run folder of a `vae` run with model.arch = "conv_map"
+    scale_factor: float = 0.0          # latents are multiplied by it; 0 -> 1 / std on the training data
+    posterior: Literal["sample", "mean"] = "sample"   # train on z ~ q(z|x) (Rombach et al.) or on its mean
+
+
+@dataclass
+class LDMConfig(DDPMConfig):
+    """DDPM's sections plus [latent]."""
+
+    latent: LatentConfig = field(default_factory=LatentConfig)
+
+
+class LatentDiffusionFamily(DiffusionFamily):
+    """Diffusion in the latent space of a KL autoencoder, decoded to pixels (Rombach et al. 2022, sec. 3)."""
+
+    name: ClassVar[str] = "ldm"
+    Config: ClassVar[type] = LDMConfig
+    ema_modules = ("model",)
+
+    def __init__(self, config: LDMConfig, *, data: DataInfo, train: TrainConfig) -> None:
+        super().__init__(config, data=data, train=train)
+        from genlab.training.run import load_run
+        from genlab.vae.networks import latent_map_shape
+
+        path = config.latent.autoencoder
+        if not path:
+            raise ConfigError("latent diffusion needs a trained autoencoder: --autoencoder RUN "
+                              "(or latent.autoencoder = \"RUN\"), a `vae` run with model.arch = \"conv_map\"")
+        try:
+            self.autoencoder = load_run(path)
+        except CheckpointError as err:
+            raise ConfigError(f"latent.autoencoder: {err}") from None
+        ae = self.autoencoder
+        m = ae.config.sections.model
+        if ae.config.family != "vae" or m.arch != "conv_map":
+            raise ConfigError(f"latent.autoencoder {path} holds a '{ae.config.family}' run with model.arch = "
+                              f"'{getattr(m, 'arch', '?')}'; expected a 'vae' run with model.arch = 'conv_map'")
+        if tuple(ae.info.shape) != tuple(data.shape):
+            raise ConfigError(f"the autoencoder {path} was trained on images of shape {tuple(ae.info.shape)}, "
+                              f"these data have shape {tuple(data.shape)}")
+        self.shape = latent_map_shape(data.shape, channels=m.channels, latent_channels=m.latent_channels)
+        self.bounded = False
+
+    def build_models(self) -> dict[str, nn.Module]:
+        models = super().build_models()
+        latent = self.config.latent
+        vae = self.autoencoder.models["vae"]
+        if not latent.scale_factor > 0:
+            latent.scale_factor = self.measure_scale()      # kept in config.json as well as in the checkpoint
+        models["codec"] = LatentCodec(vae, latent_shape=self.shape, scale=latent.scale_factor)
+        return models
+
+    def measure_scale(self) -> float:
+        """1 / std of the latents of up to SCALE_ITEMS training images of the autoencoder's dataset (seeded)."""
+        from genlab.vae.runs import run_items
+        x, _ = run_items(self.autoencoder, split="train", limit=SCALE_ITEMS, seed=0)
+        return measure_scale(self.autoencoder.models["vae"], x, generator=torch.Generator().manual_seed(0))
+
+    def encode_batch(self, models: Mapping[str, nn.Module], batch: Batch) -> Tensor:
+        """Scaled latents of the batch, z = scale (mu + sigma eps) with eps from the batch randomness: (b, c, h, w)."""
+        codec: LatentCodec = models["codec"]  # type: ignore[assignment]
+        noise = batch.rng.randn(codec.vae.latent_dim) if self.config.latent.posterior == "sample" else None
+        with torch.no_grad():
+            return codec.encode(batch.x, noise=noise).float()
+
+    def decode(self, models: Mapping[str, nn.Module], x0: Tensor) -> Tensor:
+        """Latents (n, c, h, w) -> images (n, C, H, W) in [-1, 1] through the autoencoder's decoder."""
+        return models["codec"].decode(x0)  # type: ignore[operator]
+
+    def likelihood(self, models: Mapping[str, nn.Module], x: Tensor, **options: Any) -> dict[str, float]:
+        raise ModelInputError("bits/dim of a latent diffusion run would bound the latents' likelihood, not the "
+                              "images': use sample metrics (fid, ...) instead")
