@@ -354,3 +354,21 @@ def test_collapse_monitor_stops_after_patience_batches_of_d_winning():
     with pytest.raises(TrainingError, match="diverged"):
         wgan.observe_d(torch.full((4,), 5e3), torch.full((4,), -5e3))
     CollapseMonitor(loss="minimax", patience=0).observe_d(win_real, win_fake)  # 0: off
+
+
+# --- latent tools -----------------------------------------------------------------------------------------
+
+def test_latent_arithmetic_averages_each_concept_before_adding():
+    from genlab.gan.explore import attribute_direction, class_grid_latents, latent_arithmetic
+    a = torch.tensor([[1.0, 0.0], [3.0, 2.0]])          # mean (2, 1)
+    b = torch.tensor([[0.0, 1.0]])                      # mean (0, 1)
+    c = torch.tensor([[1.0, 1.0], [1.0, 3.0], [1.0, 2.0]])   # mean (1, 2)
+    torch.testing.assert_close(latent_arithmetic(a, b, c), torch.tensor([3.0, 2.0]))
+    z = torch.arange(20, dtype=torch.float32).reshape(10, 2)      # z_i = (2i, 2i + 1)
+    score = -torch.arange(10.0)                                    # highest score: item 0; lowest: item 9
+    torch.testing.assert_close(attribute_direction(z, score, fraction=0.2), torch.tensor([-16.0, -16.0]))
+    zz, labels = class_grid_latents(torch.randn(3, 4), 5)
+    assert zz.shape == (15, 4) and labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4]
+    torch.testing.assert_close(zz[:3], zz[12:])
+    with pytest.raises(ModelInputError, match="one d"):
+        latent_arithmetic(a, torch.zeros(1, 3), c)

@@ -17,6 +17,9 @@ what:
   attribute    items plus the mean-code difference of --label      (--label, --n)
   units        active units (Cov_x E_q[z] > 0.01), printed as JSON
   likelihood   ELBO and IWAE bound in nats per test item, as JSON   (--k, --n)
+GAN runs (genlab train gan) offer samples, interpolate (between random latents), and:
+  arithmetic   z + s * (mean z of boldest - mean z of thinnest samples), one row per z   (--n, --label)
+  classes      a conditional GAN's grid, one row per label, shared latents per column  (--n per row)
 
 examples:
   genlab explore runs/vae_mnist samples --out samples.png
@@ -28,7 +31,7 @@ Pictures go to RUN/explore/WHAT.png unless --out is given; items come from the r
 """
 
 WHATS = ("samples", "reconstruct", "interpolate", "traverse", "manifold", "scatter", "attribute", "units",
-         "likelihood")
+         "likelihood", "arithmetic", "classes")
 
 
 def add_parser(sub: Any) -> None:
@@ -66,7 +69,11 @@ def run(args: argparse.Namespace) -> int:
     from genlab.vae.likelihood import evaluate_likelihood
     from genlab.vae.runs import as_vae_run
 
-    run_ = as_vae_run(load_run(args.run_dir, ema=not args.raw))
+    loaded = load_run(args.run_dir, ema=not args.raw)
+    if loaded.config.family == "gan":
+        from genlab.gan.explore import explore_command
+        return explore_command(loaded, args)
+    run_ = as_vae_run(loaded)
     what = args.what
     common = dict(split=args.split, data=args.data)
     if what in ("units", "likelihood"):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,10 @@ examples:
   genlab sample runs/mnist --n 64 --sampler ddim --steps 50 --eta 0 --out grid.png
   genlab sample runs/mnist --n 16 --sampler ancestral --steps 1000 --out ancestral.png
   genlab sample runs/mnist --n 10000 --npz samples.npz      # uint8 images for `genlab eval`
+  genlab sample runs/gan_cond --n 64 --label 7              # class-conditional GAN: only sevens
+  genlab sample runs/cfg_mnist --label 7 --guidance 3        # conditional diffusion, classifier-free guidance
+  genlab sample runs/text_mnist --prompt "a handwritten seven" --guidance 3   # needs genlab[text]
+  genlab sample runs/sr_mnist --low-res digit_7x7.png --n 16 # super-resolution: 16 draws for one input
 Samples come from the EMA weights unless --raw is given; the same --seed gives the same samples.
 """
 
@@ -26,6 +31,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--steps", type=int, help="sampling steps (DDIM default 50; ancestral default T)")
     p.add_argument("--eta", type=float, help="DDIM eta: 0 deterministic, 1 ~ ancestral")
     p.add_argument("--spacing", choices=["leading", "trailing", "linspace"], help="timestep spacing")
+    p.add_argument("--label", type=int, help="class to draw, for class-conditional models (e.g. a gan with "
+                                         "model.condition=projection)")
+    p.add_argument("--prompt", help="text prompt, for text-conditional diffusion runs (needs genlab[text])")
+    p.add_argument("--guidance", type=float, metavar="W", help="classifier-free guidance scale of a conditional "
+                   "diffusion run: 0 unconditional, 1 conditional, >1 sharper (default: the run's)")
+    p.add_argument("--low-res", metavar="IMAGE", help="low-resolution PNG to upsample (super-resolution runs)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=256, help="samples drawn per chunk (memory stays flat)")
     p.add_argument("--precision", choices=["fp32", "bf16"], help="network precision while sampling")
@@ -45,7 +56,17 @@ def run(args: argparse.Namespace) -> int:
         raise ModelInputError(f"--n must be at least 1, got {args.n}")
     run_ = load_run(args.run_dir, ema=not args.raw)
     options = {k: v for k, v in dict(sampler=args.sampler, steps=args.steps, eta=args.eta, spacing=args.spacing,
-                                       precision=args.precision).items() if v is not None}
+                                       precision=args.precision, label=args.label, prompt=args.prompt,
+                                       guidance=args.guidance).items() if v is not None}
+    if args.low_res is not None:
+        from genlab.latent.superres import load_low_res
+        size = getattr(getattr(run_.config.sections, "condition", None), "low_res", 7)
+        options["low_res"] = load_low_res(args.low_res, channels=run_.info.shape[0], size=size)
+    accepted = inspect.signature(run_.family.sample).parameters
+    for key in options:
+        if key not in accepted:
+            need = " (it needs a class-conditional model)" if key == "label" else ""
+            raise ModelInputError(f"--{key} does not apply to {args.run_dir}, a '{run_.config.family}' run{need}")
     x = run_.sample(args.n, seed=args.seed, batch_size=args.batch_size, **options)
     out = Path(args.out) if args.out else run_.path / "samples" / "sample.png"
     out.parent.mkdir(parents=True, exist_ok=True)
