@@ -4,9 +4,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+from genlab.cli.main import main
 from genlab.config import apply_overrides, run_config_from_dict
 from genlab.errors import ConfigError, ModelInputError
 from genlab.latent.codec import LatentCodec, measure_scale
@@ -32,6 +34,16 @@ def run_config(family: str, *overrides: str):
 def autoencoder(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ae") / "run"
     train(run_config("vae", *AE), out, progress=False, sample_at_end=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def ldm_run(autoencoder, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ldm") / "run"
+    args = ["train", "ldm", "--data", "digits", "--autoencoder", str(autoencoder), "--out", str(out), "--quiet"]
+    for override in LDM[1:] + ["condition.kind=class", "train.sample_n=4"]:
+        args += ["--set", override]
+    assert main(args) == 0
     return out
 
 
@@ -64,10 +76,9 @@ def test_latent_scale_makes_unit_variance_and_cancels_on_decoding():
         codec.decode(torch.zeros(1, 2, 4, 4))
 
 
-def test_ldm_trains_on_latents_stores_its_scale_and_resumes(autoencoder, tmp_path):
-    out = tmp_path / "ldm"
-    cfg = run_config("ldm", *LDM, f"latent.autoencoder={autoencoder}", "condition.kind=class")
-    train(cfg, out, progress=False, sample_at_end=False)
+def test_ldm_trains_on_latents_stores_its_scale_and_resumes(autoencoder, ldm_run):
+    out = ldm_run
+    cfg = run_config("ldm", *LDM, f"latent.autoencoder={autoencoder}", "condition.kind=class", "train.sample_n=4")
     stored = json.loads((out / "config.json").read_text())["config"]["latent"]["scale_factor"]
     # The scale is 1 / std of posterior samples on the autoencoder's training data, measured independently here.
     from genlab.vae.runs import run_items
@@ -102,6 +113,19 @@ def test_ldm_refuses_a_missing_or_unsuitable_autoencoder(tmp_path):
           sample_at_end=False)
     with pytest.raises(ConfigError, match="expected a 'vae' run with model.arch = 'conv_map'"):
         build_family(run_config("ldm", *LDM, f"latent.autoencoder={flat}"), info)
+
+
+def test_sample_cli_draws_the_asked_class_and_refuses_a_prompt(ldm_run, tmp_path, capsys):
+    out = tmp_path / "sevens.png"
+    assert main(["sample", str(ldm_run), "--n", "3", "--label", "7", "--guidance", "3", "--steps", "2",
+                 "--out", str(out), "--npz", str(tmp_path / "s.npz")]) == 0
+    assert np.load(tmp_path / "s.npz")["x"].shape == (3, 1, 8, 8)
+    capsys.readouterr()
+    assert main(["sample", str(ldm_run), "--prompt", "a handwritten seven", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "class-conditional: --prompt needs a run trained with condition.kind = 'text'" in err
+    assert main(["sample", str(ldm_run), "--low-res", str(tmp_path / "missing.png"), "--out", str(out)]) == 2
+    assert "not found" in capsys.readouterr().err
 
 
 def test_psnr_closed_form():

@@ -19,6 +19,8 @@ examples:
   genlab train ddpm --data mnist --steps 3000 --out runs/mnist
   genlab train ddpm --data ring8 --steps 2000 --out runs/ring      # vectors: an MLP denoiser
   genlab train ddpm --config configs/ddpm_mnist.toml --set train.precision=bf16 --set train.lr=1e-3
+  genlab train ddpm --data mnist --set condition.kind=class --out runs/cfg   # classifier-free guidance
+  genlab train ldm --data mnist --autoencoder runs/ldm_ae --out runs/ldm    # latent diffusion
 """
 
 
@@ -35,6 +37,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--precision", choices=["fp32", "bf16"], help="bf16 autocast or fp32 (train.precision)")
     p.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop cleanly after this long")
     p.add_argument("--seed", type=int, help="seed of everything random (train.seed)")
+    p.add_argument("--autoencoder", metavar="RUN", help="ldm: the trained conv_map VAE run (latent.autoencoder)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set diffusion.schedule=cosine (repeatable)")
     p.add_argument("--out", required=True, help="run folder to create, or to resume")
@@ -53,7 +56,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     values["family"] = family
     flags = {"data.name": args.data, "train.steps": args.steps, "train.batch_size": args.batch_size,
              "train.lr": args.lr, "train.precision": args.precision, "train.time_budget": args.time_budget,
-             "train.seed": args.seed}
+             "train.seed": args.seed, "latent.autoencoder": args.autoencoder}
     for key, value in flags.items():
         if value is not None:
             set_value(values, key, value)
