@@ -105,6 +105,43 @@ def worker(a: argparse.Namespace) -> dict:
             "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def loss_check(a: argparse.Namespace) -> dict:
+    """bf16 autocast vs fp32 training on the same data, steps, t and noise: mean L_simple over windows of steps."""
+    import numpy as np
+    import torch
+
+    from genlab.data.builtin import load_digits
+    from genlab.data.transforms import to_float
+    from genlab.diffusion import NoiseSchedule, l_simple
+    from genlab.nn.runtime import tune_cpu
+    tune_cpu(threads=a.threads)
+    data = to_float(torch.from_numpy(load_digits("train").x))
+    schedule = NoiseSchedule.from_name("linear", T=1000)
+    curves = {}
+    for precision in ("fp32", "bf16"):
+        model = _model(a)
+        opt = torch.optim.AdamW(model.parameters(), lr=2e-4, fused=a.fused)
+        gen = torch.Generator().manual_seed(1)
+        losses = []
+        for _ in range(a.loss_steps):
+            idx = torch.randint(0, len(data), (a.batch,), generator=gen)
+            t = torch.randint(0, schedule.T, (a.batch,), generator=gen)
+            noise = torch.randn((a.batch, *data.shape[1:]), generator=gen)
+            with _amp(precision):
+                loss = l_simple(model, schedule, data[idx], t=t, noise=noise)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        windows = np.array(losses).reshape(-1, a.loss_steps // 5)
+        curves[precision + "_losses"] = losses
+        curves[precision] = {"window_means": windows.mean(1).round(4).tolist(),
+                             "window_std_of_mean": (windows.std(1) / np.sqrt(windows.shape[1])).round(4).tolist()}
+    diff = np.abs(np.array(curves.pop("fp32_losses")) - np.array(curves.pop("bf16_losses")))
+    return {"data": "digits 8x8 train split", "steps": a.loss_steps, "batch": a.batch, **curves,
+            "per_step_abs_diff": {"mean": float(diff.mean()), "max": float(diff.max())}}
+
+
 def matmul_peak(threads: int) -> dict:
     """Best GFLOP/s of a 2048^3 matrix product in fp32 and bf16 (the machine's practical peak)."""
     import torch
@@ -194,6 +231,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--worker", choices=["train", "sample"], help="run one measurement in this process")
     ap.add_argument("--peak", action="store_true", help="measure the matmul peak in this process")
+    ap.add_argument("--loss-check", action="store_true", help="bf16 vs fp32 loss curves on digits, same draws")
+    ap.add_argument("--loss-steps", type=int, default=500)
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--size", type=int, default=28)
@@ -216,11 +255,13 @@ def main() -> None:
         a.repeats, a.steps, a.warmup = 1, 3, 1
     if a.peak:
         out = matmul_peak(a.threads)
+    elif a.loss_check:
+        out = loss_check(a)
     elif a.worker:
         out = worker(a)
     else:
         out = orchestrate(a)
-    print(json.dumps(out, indent=None if (a.worker or a.peak) else 2))
+    print(json.dumps(out, indent=None if (a.worker or a.peak or a.loss_check) else 2))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,15 @@ from genlab.nn import (AdaGroupNorm, CrossAttention2d, MLPDenoiser, SelfAttentio
 PEER_PARAMS = 1_062_497  # diffusers UNet2DModel((32, 64, 64), layers_per_block=1, mid attention), counted in its venv
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny networks: one thread avoids OpenMP barrier waits when the cores are shared (13 s -> 3 s per test)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def small_unet(**kw) -> UNet:
     torch.manual_seed(0)
     return UNet(**{**dict(channels=(8, 16, 16), heads=2, groups=4), **kw})
@@ -168,3 +177,18 @@ def test_bad_config_raises():
         UNet(channels=(8, 12), groups=8)
     with pytest.raises(ConfigError):
         UNet.preset("huge")
+
+
+def test_channels_last_model_gives_the_same_output_and_gradients():
+    net = small_unet(attention_levels=(1,))
+    x, t = torch.randn(2, 1, 8, 8), torch.tensor([3, 900])
+    ref = net(x, t)
+    ref.square().sum().backward()
+    grads = {n: p.grad.clone() for n, p in net.named_parameters()}
+    net.zero_grad()
+    net = net.to(memory_format=torch.channels_last)
+    out = net(x.contiguous(memory_format=torch.channels_last), t)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-4)
+    out.square().sum().backward()
+    for n, p in net.named_parameters():
+        torch.testing.assert_close(p.grad, grads[n], atol=1e-4, rtol=1e-3, msg=n)
