@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from genlab.config import RunConfig
 from genlab.errors import ConfigError, TrainingError
+from genlab.nn.runtime import tune_cpu
 from genlab.training.checkpoint import (latest_checkpoint, load_module_state, read_trainer_state, read_weights,
                                         save_checkpoint, split_prefix, write_json_atomic)
 from genlab.training.ema import EMA
@@ -139,8 +140,7 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, data
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     device, rank, world = accelerator.device, accelerator.process_index, accelerator.num_processes
     main = accelerator.is_main_process
-    if tc.threads > 0:
-        torch.set_num_threads(tc.threads)
+    tune_cpu(threads=tc.threads or None)
     if tc.batch_size % (tc.grad_accum * world) != 0:
         raise ConfigError(f"train.batch_size = {tc.batch_size} must be divisible by grad_accum x processes "
                           f"= {tc.grad_accum} x {world}")
@@ -156,7 +156,8 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, data
     phases: list[Phase] = family.phases()
     optimizers = {
         ph.name: torch.optim.AdamW([p for m in ph.modules for p in models[m].parameters()], lr=ph.lr,
-                                   betas=ph.betas, weight_decay=ph.weight_decay)
+                                   betas=ph.betas, weight_decay=ph.weight_decay,
+                                   fused=device.type in ("cpu", "cuda"))
         for ph in phases
     }
     emas = {name: EMA(models[name], decay=tc.ema_decay) for name in family.ema_modules}
@@ -201,7 +202,7 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, data
         from genlab.viz import save_grid
         gen = torch.Generator().manual_seed(tc.seed)
         sample_models = {n: (emas[n].module if n in emas else m) for n, m in models.items()}
-        with torch.no_grad():
+        with torch.inference_mode():
             x = family.sample(sample_models, tc.sample_n, generator=gen)
         return save_grid(x, run_dir / "samples" / f"step_{step:07d}.png")
 

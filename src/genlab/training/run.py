@@ -83,7 +83,7 @@ class Run:
     models: dict[str, nn.Module]
     step: int
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def sample(self, n: int, *, seed: int = 0, batch_size: int = 256, **options: Any) -> Tensor:
         """n samples in data space ((n, C, H, W) in [-1, 1] or (n, D)), drawn in fixed-size chunks."""
         gen = torch.Generator().manual_seed(seed)
