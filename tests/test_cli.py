@@ -74,3 +74,13 @@ def test_bad_input_is_one_line_and_status_2(tmp_path, capsys, argv, fragment):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert len(err) == 1 and err[0].startswith("error: ") and fragment in err[0]
+
+
+def test_train_classifier_through_the_loop_and_export_its_weights(tmp_path, capsys):
+    run = tmp_path / "clf"
+    assert main(["train", "classifier", "--data", "mnist", "--steps", "40", "--batch-size", "64", "--out", str(run),
+                 "--quiet", "--set", "data.limit=4000", "--set", "train.lr=2e-3"]) == 0
+    info = json.loads((run / "mnist_classifier.json").read_text())
+    assert info["test_accuracy"] > 0.5                 # chance is 0.1; 40 steps of a small CNN reach ~0.8-0.9
+    assert (run / "mnist_classifier.safetensors").stat().st_size > 10_000
+    assert not list((run / "samples").glob("*.png"))  # a classifier draws no sample grids

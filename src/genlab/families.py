@@ -11,6 +11,7 @@ _FAMILIES: dict[str, str] = {
     "gan": "genlab.gan.family:GANFamily",
     "vae": "genlab.vae.family:VAEFamily",
     "ae": "genlab.vae.family:AEFamily",
+    "classifier": "genlab.metrics.classifier:ClassifierFamily",
     "ldm": "genlab.latent.family:LatentDiffusionFamily",
 }
 

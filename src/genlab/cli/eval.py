@@ -82,7 +82,8 @@ def print_table(result: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from genlab.metrics.evaluate import compute_metrics
-    from genlab.metrics.statistics import StatisticsCache
+    from genlab.metrics.features import get_extractor
+    from genlab.metrics.statistics import StatisticsCache, stats_key
     from genlab.training.run import load_run
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
@@ -114,8 +115,10 @@ def run(args: argparse.Namespace) -> int:
             options = {k: v for k, v in dict(sampler=args.sampler, steps=args.steps).items() if v is not None}
             fake = sample_batches(run_, args.n, batch_size=args.batch_size, seed=args.seed, **options)
             name, split = parse_source(ref_spec)
-            key = f"{name.replace('/', '_')}-{split}-{args.extractor.replace('/', '_')}-n{args.n}"
-            result.update(compute_metrics(fake, ref, metrics=sample_metrics, extractor=args.extractor, n=args.n,
+            extractor = get_extractor(args.extractor)
+            key = stats_key(dataset=name, split=split, extractor=extractor.name, resize=extractor.resize_policy,
+                            n=args.n)
+            result.update(compute_metrics(fake, ref, metrics=sample_metrics, extractor=extractor, n=args.n,
                                           batch_size=args.batch_size, ref_cache=StatisticsCache(), ref_key=key,
                                           progress=not args.quiet))
         if likelihoods:

@@ -197,7 +197,7 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, data
         accelerator.wait_for_everyone()
 
     def sample_grid(step: int) -> Path | None:
-        if not main or info.kind != "image":
+        if not main or info.kind != "image" or not getattr(family, "can_sample", True):
             return None
         from genlab.viz import save_grid
         gen = torch.Generator().manual_seed(tc.seed)
