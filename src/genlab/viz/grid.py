@@ -1,0 +1,80 @@
+"""Image grids and strips (denoising trajectories, interpolations) written as PNG with PIL."""
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from genlab.data.transforms import to_uint8
+from genlab.errors import ModelInputError
+from genlab.viz.files import atomic_target
+
+ImageBatch = Tensor | np.ndarray
+
+
+def as_uint8_images(images: ImageBatch) -> np.ndarray:
+    """uint8 or float-in-[-1, 1] images (N, C, H, W), C in {1, 3} -> uint8 numpy (N, C, H, W)."""
+    x = torch.as_tensor(images).detach().cpu()
+    if x.ndim != 4 or x.shape[1] not in (1, 3):
+        raise ModelInputError(f"expected images (N, C, H, W) with C = 1 or 3, got shape {tuple(x.shape)}")
+    if x.dtype != torch.uint8:
+        x = to_uint8(x.float())
+    return x.numpy()
+
+
+def tile(rows: Sequence[np.ndarray], *, padding: int, scale: int, pad_value: int) -> np.ndarray:
+    """Rows of uint8 images (K_i, C, H, W) -> one picture uint8 (H_total, W_total, C); short rows end in padding.
+
+    Each image is enlarged `scale` times (nearest neighbour) and surrounded by `padding` pixels of `pad_value`.
+    """
+    if scale < 1 or padding < 0:
+        raise ModelInputError(f"scale must be >= 1 and padding >= 0, got scale={scale}, padding={padding}")
+    shapes = {r.shape[1:] for r in rows if len(r)}
+    if len(shapes) != 1:
+        raise ModelInputError(f"expected non-empty rows of images sharing one (C, H, W), got {sorted(shapes)}")
+    (c, h, w), = shapes
+    cell_h, cell_w = h * scale + padding, w * scale + padding
+    ncol = max(len(r) for r in rows)
+    canvas = np.full((padding + len(rows) * cell_h, padding + ncol * cell_w, c), pad_value, dtype=np.uint8)
+    for i, row in enumerate(rows):
+        for j, img in enumerate(row):
+            big = img.transpose(1, 2, 0).repeat(scale, axis=0).repeat(scale, axis=1)
+            top, left = padding + i * cell_h, padding + j * cell_w
+            canvas[top:top + h * scale, left:left + w * scale] = big
+    return canvas
+
+
+def save_picture(canvas: np.ndarray, path: str | os.PathLike[str]) -> Path:
+    """Write uint8 (H, W, C) as an image file (format from the suffix, PNG by default), atomically."""
+    path = Path(path)
+    img = Image.fromarray(canvas[..., 0] if canvas.shape[2] == 1 else canvas)
+    image_format = Image.registered_extensions().get(path.suffix.lower(), "PNG")
+    with atomic_target(path) as tmp:
+        img.save(tmp, format=image_format)
+    return path
+
+
+def save_grid(images: ImageBatch, path: str | os.PathLike[str], *, nrow: int | None = None, padding: int = 2,
+              scale: int = 1, pad_value: int = 255) -> Path:
+    """Images (N, C, H, W), uint8 or float in [-1, 1], as a grid of `nrow` per row (default ceil(sqrt(N)))."""
+    x = as_uint8_images(images)
+    if len(x) == 0:
+        raise ModelInputError("save_grid needs at least one image, got none")
+    nrow = nrow or math.ceil(math.sqrt(len(x)))
+    rows = [x[i:i + nrow] for i in range(0, len(x), nrow)]
+    return save_picture(tile(rows, padding=padding, scale=scale, pad_value=pad_value), path)
+
+
+def save_strip(rows: Sequence[ImageBatch], path: str | os.PathLike[str], *, padding: int = 2, scale: int = 1,
+               pad_value: int = 255) -> Path:
+    """One picture row per entry of `rows` (each (K, C, H, W)): e.g. x_T ... x_0 of a few samples."""
+    if not rows:
+        raise ModelInputError("save_strip needs at least one row of images, got none")
+    return save_picture(tile([as_uint8_images(r) for r in rows], padding=padding, scale=scale,
+                             pad_value=pad_value), path)
