@@ -171,7 +171,8 @@ class GANFamily:
         if y.numel() == 1:
             y = y.expand(n).clone()
         if y.shape != (n,) or int(y.min()) < 0 or int(y.max()) >= k:
-            raise ModelInputError(f"label must be a class in 0..{k - 1} (or n such classes), got {label!r}")
+            got = label if isinstance(label, int) else f"labels of shape {tuple(y.shape)}, range {int(y.min())}..{int(y.max())}"
+            raise ModelInputError(f"label must be a class in 0..{k - 1} (or {n} such classes), got {got}")
         return y
 
     @torch.no_grad()
