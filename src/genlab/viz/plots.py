@@ -70,14 +70,17 @@ def plot_curves(series: Mapping[str, tuple[ArrayLike, ArrayLike]], path: str | o
 def plot_points(x: ArrayLike, path: str | os.PathLike[str], *, colors: ArrayLike | None = None,
                 centres: ArrayLike | None = None, title: str = "", size: float = 2.0,
                 limits: tuple[float, float] | None = None) -> Path:
-    """2-D samples x: (N, 2) as a scatter, coloured by per-point values `colors` (N,), true modes `centres` (K, 2)."""
+    """2-D samples x: (N, 2) as a scatter coloured by `colors` (N,) (labels or values), true modes `centres` (K, 2)."""
     pts = _numpy(x)
     if pts.ndim != 2 or pts.shape[1] != 2:
         raise ModelInputError(f"plot_points expects points (N, 2), got shape {pts.shape}")
     fig = Figure(figsize=(5.0, 5.0))
     ax = fig.add_subplot()
     c = None if colors is None else _numpy(colors)
-    ax.scatter(pts[:, 0], pts[:, 1], s=size, c=c, cmap=None if c is None else "tab20", alpha=0.6, linewidths=0)
+    if c is not None and np.all(c == np.round(c)):  # integer labels: one distinct colour each (cycling past 10)
+        c = [f"C{int(k) % 10}" for k in c]
+    ax.scatter(pts[:, 0], pts[:, 1], s=size, c=c, cmap=None if c is None or isinstance(c, list) else "viridis",
+               alpha=0.6, linewidths=0)
     if centres is not None:
         cen = _numpy(centres)
         ax.scatter(cen[:, 0], cen[:, 1], marker="x", s=40, color="red", label="modes")
