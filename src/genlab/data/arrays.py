@@ -27,6 +27,9 @@ def images_to_nchw(x: np.ndarray, *, where: str) -> np.ndarray:
 
 def load_npz(path: Path) -> Dataset:
     """`x`: uint8 images NCHW/NHWC/NHW or numeric vectors (N, D); optional `y`: integer labels (N,)."""
+    if not zipfile.is_zipfile(path):  # np.load would hand back a bare array for an .npy, or guess at text
+        raise DataError(f"{path}: expected a numpy .npz archive (a zip of .npy arrays) with array 'x', "
+                        "found another kind of file")
     try:
         with np.load(path, allow_pickle=False) as archive:
             if "x" not in archive.files:
@@ -64,6 +67,9 @@ def load_csv(path: Path) -> Dataset:
     if not rows:
         raise DataError(f"{path}: expected rows of numbers below the header, found none")
     width = len(rows[0])
+    if header is not None and len(header) != width:
+        raise DataError(f"{path}: the header names {len(header)} columns but line 2 has {width}; expected one name "
+                        "per column")
     for line, row in enumerate(rows, start=2 if header else 1):
         if len(row) != width:
             raise DataError(f"{path}: line {line} has {len(row)} columns, expected {width}")

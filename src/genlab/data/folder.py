@@ -7,11 +7,11 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from genlab.data.dataset import Dataset, subset_indices
-from genlab.data.imaging import pil_to_chw
+from genlab.data.imaging import check_image_options, pil_to_chw
 from genlab.errors import DataError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
-GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F"})
+GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 
 
 def _image_files(root: Path) -> list[Path]:
@@ -35,8 +35,10 @@ def load_image_folder(root: Path, *, image_size: int | None, channels: int | Non
     """Images under `root`; if every image sits in a first-level sub-folder, those folder names are the classes.
 
     Each image is converted to `channels` (default: 1 if all are grey, else 3), its shorter side resized to
-    `image_size` and the centre square cropped; without `image_size` all images must already share one size.
+    `image_size` and the centre square cropped; without `image_size` all images must already share one size,
+    which is kept (square or not).
     """
+    check_image_options(image_size=image_size, channels=channels, where=str(root))
     files = _image_files(root)
     if not files:
         raise DataError(f"{root}: expected image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder, found none")
@@ -48,17 +50,15 @@ def load_image_folder(root: Path, *, image_size: int | None, channels: int | Non
     headers = [_header(path) for path in files]  # (mode, size), read without decoding the pixels
     if channels is None:
         channels = 1 if all(mode in GREY_MODES for mode, _ in headers) else 3
-    if channels not in (1, 3):
-        raise DataError(f"{root}: channels must be 1 or 3, got {channels}")
     if image_size is None:
         sizes = {size for _, size in headers}
         if len(sizes) > 1:
             raise DataError(f"{root}: images have {len(sizes)} different sizes (e.g. {sorted(sizes)[:3]}); "
                             "set image_size to resize and centre-crop them")
         (width, height), = sizes
-        if width != height:
-            image_size = min(width, height)
-    x = np.empty((len(files), channels, image_size or height, image_size or width), dtype=np.uint8)
+    else:
+        width = height = image_size
+    x = np.empty((len(files), channels, height, width), dtype=np.uint8)
     for i, path in enumerate(files):
         with _open(path) as img:
             try:

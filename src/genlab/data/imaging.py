@@ -20,7 +20,10 @@ def fit_square(img: Image.Image, size: int) -> Image.Image:
 
 
 def to_mode(img: Image.Image, channels: int) -> Image.Image:
-    """Convert to "L" (1 channel) or "RGB" (3), laying transparent pixels over white."""
+    """Convert to "L" (1 channel) or "RGB" (3), laying transparent pixels over white; 16-bit grey is scaled by 1/257."""
+    if img.mode.startswith("I;16"):  # PIL's own convert("L") would clip every level above 255 to white
+        levels = np.asarray(img, dtype=np.float64) / 257.0
+        img = Image.fromarray(np.round(levels).clip(0, 255).astype(np.uint8), "L")
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -43,12 +46,17 @@ def luminance(x: np.ndarray) -> np.ndarray:
     return ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16).astype(np.uint8)[:, None]
 
 
-def conform(x: np.ndarray, *, image_size: int | None, channels: int | None, where: str) -> np.ndarray:
-    """uint8 (N, C, H, W) -> uint8 (N, channels, image_size, image_size); unset options keep what is there."""
+def check_image_options(*, image_size: int | None, channels: int | None, where: str) -> None:
+    """Refuse an image_size below one pixel or a channel count other than 1 or 3, before any file is read."""
     if channels is not None and channels not in (1, 3):
         raise DataError(f"{where}: channels must be 1 or 3, got {channels}")
     if image_size is not None and image_size < 1:
         raise DataError(f"{where}: image_size must be a positive number of pixels, got {image_size}")
+
+
+def conform(x: np.ndarray, *, image_size: int | None, channels: int | None, where: str) -> np.ndarray:
+    """uint8 (N, C, H, W) -> uint8 (N, channels, image_size, image_size); unset options keep what is there."""
+    check_image_options(image_size=image_size, channels=channels, where=where)
     c = x.shape[1]
     if channels is not None and channels != c:
         if c == 1:

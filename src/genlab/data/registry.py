@@ -11,7 +11,7 @@ from genlab.data.cifar import is_cifar10_folder, load_cifar10
 from genlab.data.dataset import Dataset, DatasetInfo, subset_indices
 from genlab.data.folder import load_image_folder
 from genlab.data.idx import is_idx_source, load_idx
-from genlab.data.imaging import conform
+from genlab.data.imaging import check_image_options, conform
 from genlab.data.toy import TOY_SETS, sample_toy
 from genlab.errors import DataError
 
@@ -85,7 +85,8 @@ def load_dataset(spec: str, *, split: Split = "train", image_size: int | None = 
     test split returns the same items for both splits, and says so in `source`.
     """
     if split not in ("train", "test"):
-        raise DataError(f"split must be 'train' or 'test', got {split!r}")
+        raise DataError(f"{spec}: split must be 'train' or 'test', got {split!r}")
+    check_image_options(image_size=image_size, channels=channels, where=spec)
     has_splits = True
     if spec in TOY_SETS:
         data = sample_toy(spec, n_toy, seed=seed, split=split)
