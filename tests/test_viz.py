@@ -1,0 +1,83 @@
+"""Picture helpers: grid and strip geometry and pixels, atomic writes, curves and point plots."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from genlab.errors import ModelInputError
+from genlab.viz import plot_curves, plot_points, save_grid, save_strip, smooth
+from genlab.viz.files import atomic_target
+
+
+def test_grid_size_and_pixels(tmp_path):
+    x = torch.stack([torch.full((1, 8, 8), 20 * i, dtype=torch.uint8) for i in range(10)])
+    path = save_grid(x, tmp_path / "g.png", nrow=4, padding=2, scale=3)
+    img = np.asarray(Image.open(path))
+    # 3 rows of 4 cells; each cell 8 * 3 pixels plus 2 of padding, plus one outer padding
+    assert img.shape == (2 + 3 * 26, 2 + 4 * 26)
+    for i in range(10):
+        r, c = divmod(i, 4)
+        top, left = 2 + r * 26, 2 + c * 26
+        assert np.all(img[top:top + 24, left:left + 24] == 20 * i)
+    assert np.all(img[0] == 255) and np.all(img[:, 1] == 255)
+    assert np.all(img[2 + 2 * 26:, 2 + 2 * 26:] == 255)  # the two empty cells of the last row
+
+
+def test_grid_float_and_rgb(tmp_path):
+    x = torch.tensor([-1.0, 1.0]).view(2, 1, 1, 1).expand(2, 3, 4, 4)
+    img = np.asarray(Image.open(save_grid(x, tmp_path / "rgb.png", padding=0)))
+    assert img.shape == (4, 8, 3)  # ceil(sqrt(2)) = 2 per row
+    assert np.all(img[:, :4] == 0) and np.all(img[:, 4:] == 255)
+
+
+def test_strip_rows_may_differ_in_length(tmp_path):
+    rows = [torch.zeros(5, 1, 6, 6, dtype=torch.uint8), torch.full((3, 1, 6, 6), 255, dtype=torch.uint8)]
+    img = np.asarray(Image.open(save_strip(rows, tmp_path / "s.png", padding=1, pad_value=128)))
+    assert img.shape == (1 + 2 * 7, 1 + 5 * 7)
+    assert np.all(img[1:7, 1:7] == 0) and np.all(img[8:14, 1:7] == 255) and np.all(img[8:14, 22:] == 128)
+
+
+def test_bad_images_are_refused(tmp_path):
+    with pytest.raises(ModelInputError, match="C = 1 or 3"):
+        save_grid(torch.zeros(2, 4, 8, 8), tmp_path / "a.png")
+    with pytest.raises(ModelInputError):
+        save_grid(torch.zeros(8, 8), tmp_path / "b.png")
+    with pytest.raises(ModelInputError):
+        save_strip([torch.zeros(2, 1, 8, 8), torch.zeros(2, 1, 4, 4)], tmp_path / "c.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writes_are_atomic(tmp_path):
+    target = tmp_path / "sub" / "pic.png"
+    save_grid(torch.zeros(1, 1, 4, 4, dtype=torch.uint8), target, padding=0)
+    save_grid(torch.full((1, 1, 4, 4), 9, dtype=torch.uint8), target, padding=0)  # overwrite
+    assert np.all(np.asarray(Image.open(target)) == 9)
+    assert [p.name for p in target.parent.iterdir()] == ["pic.png"]
+    with pytest.raises(RuntimeError), atomic_target(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("crash while writing")
+    assert np.all(np.asarray(Image.open(target)) == 9)  # the old picture survives
+    assert [p.name for p in target.parent.iterdir()] == ["pic.png"]
+
+
+def test_smooth_is_a_debiased_ema():
+    assert np.allclose(smooth([1.0, 0.0, 0.0], span=3), [1.0, 1 / 3, 1 / 7])  # weight 1/2
+    assert np.allclose(smooth([4.0, 4.0, 4.0, 4.0]), 4.0)
+    assert np.array_equal(smooth([1.0, 5.0, 2.0], span=1), [1.0, 5.0, 2.0])
+
+
+def test_plots_write_pngs(tmp_path):
+    steps = np.arange(200)
+    path = plot_curves({"loss": (steps, np.exp(-steps / 50) + 0.01), "other": (steps, torch.ones(200))},
+                       tmp_path / "curves.png", title="t", ylabel="loss", logy=True)
+    assert Image.open(path).format == "PNG" and Image.open(path).size[0] > 100
+    pts = np.random.default_rng(0).normal(size=(300, 2))
+    path = plot_points(pts, tmp_path / "pts.png", colors=np.arange(300) % 8, centres=np.zeros((1, 2)))
+    assert Image.open(path).format == "PNG"
+    with pytest.raises(ModelInputError):
+        plot_points(np.zeros((5, 3)), tmp_path / "bad.png")
+    with pytest.raises(ModelInputError):
+        plot_curves({"x": ([1, 2], [1.0])}, tmp_path / "bad.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.png", "pts.png"]
