@@ -143,8 +143,8 @@ def test_swissroll_follows_the_spiral_r_equal_t():
     x = sample_toy("swissroll", 5000, seed=3).x.astype(np.float64) * 5.0   # back to (t cos t, t sin t)
     t = np.hypot(x[:, 0], x[:, 1])
     assert t.min() > 1.5 * np.pi - 1.5 and t.max() < 4.5 * np.pi + 1.5
-    angle_gap = np.arctan2(x[:, 1], x[:, 0]) - t                          # the angle of (t cos t, t sin t) is t
-    assert np.mean(np.cos(angle_gap) > 0.95) > 0.99
+    angle_gap = np.arctan2(x[:, 1], x[:, 0]) - t       # the angle of (t cos t, t sin t) is t; noise 0.25 in t
+    assert np.mean(np.cos(angle_gap) > 0.5) > 0.995 and np.mean(np.cos(angle_gap)) > 0.9
     assert t.mean() == pytest.approx(3 * np.pi, abs=0.15)               # t ~ U[1.5 pi, 4.5 pi]
 
 

@@ -6,6 +6,7 @@ from typing import Literal
 
 import numpy as np
 
+from genlab.data.order import seeded_generator
 from genlab.errors import DataError
 
 Kind = Literal["image", "vector"]
@@ -79,4 +80,4 @@ def subset_indices(n: int, *, limit: int | None, seed: int) -> np.ndarray:
         return np.arange(n)
     if limit < 1:
         raise DataError(f"limit must be a positive number of items, got {limit}")
-    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+    return np.sort(seeded_generator(seed).choice(n, size=limit, replace=False))

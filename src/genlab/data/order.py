@@ -10,11 +10,18 @@ import numpy as np
 from genlab.errors import DataError
 
 
+def seeded_generator(seed: int, *streams: int) -> np.random.Generator:
+    """numpy's generator for (seed, *streams); a negative seed is a one-line DataError, not numpy's ValueError."""
+    if seed < 0:
+        raise DataError(f"seed must be a non-negative integer, got {seed}")
+    return np.random.default_rng([seed, *streams])
+
+
 def epoch_permutation(n: int, *, seed: int, epoch: int) -> np.ndarray:
     """The order of the n items in `epoch`: int64 (n,), a permutation seeded by (seed, epoch)."""
     if n < 1 or epoch < 0:
         raise DataError(f"epoch_permutation needs n >= 1 and epoch >= 0, got n={n}, epoch={epoch}")
-    return np.random.default_rng([seed, epoch]).permutation(n).astype(np.int64)
+    return seeded_generator(seed, epoch).permutation(n).astype(np.int64)
 
 
 def batch_indices(n: int, *, batch_size: int, step: int, seed: int) -> np.ndarray:

@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 
 from genlab.data.dataset import Dataset
+from genlab.data.order import seeded_generator
 from genlab.errors import DataError
 
 MODE_STD = 0.02
@@ -100,7 +101,7 @@ def sample_toy(name: str, n: int, *, seed: int = 0, split: Literal["train", "tes
         raise DataError(f"unknown toy set {name!r}; expected one of {', '.join(TOY_SETS)}")
     if n < 1:
         raise DataError(f"{name}: number of toy samples must be positive, got {n}")
-    rng = np.random.default_rng([seed, 0 if split == "train" else 1])
+    rng = seeded_generator(seed, 0 if split == "train" else 1)
     x, y = toy.sample(rng, n)
     return Dataset(x=x.astype(np.float32), y=None if y is None else y.astype(np.int64), name=name, kind="vector",
                    num_classes=toy.num_classes, source=f"exact sampler: {toy.description} (seed {seed}, {split})")
