@@ -81,3 +81,47 @@ def test_plots_write_pngs(tmp_path):
     with pytest.raises(ModelInputError):
         plot_curves({"x": ([1, 2], [1.0])}, tmp_path / "bad.png")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.png", "pts.png"]
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_one_image_round_trips_exactly_and_scales_by_nearest_neighbour(tmp_path, channels):
+    x = torch.randint(0, 256, (1, channels, 5, 7), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    picture = np.asarray(Image.open(save_grid(x, tmp_path / "one.png", padding=0)))
+    expected = x[0].permute(1, 2, 0).numpy()
+    assert np.array_equal(picture, expected[..., 0] if channels == 1 else expected)
+    big = np.asarray(Image.open(save_grid(x, tmp_path / "big.png", padding=0, scale=3)))
+    assert big.shape[:2] == (15, 21)
+    for dy in range(3):
+        for dx in range(3):
+            assert np.array_equal(big[dy::3, dx::3], picture)
+
+
+def test_default_row_length_is_the_ceiling_of_the_square_root(tmp_path):
+    x = torch.zeros(5, 1, 3, 4, dtype=torch.uint8)                   # 5 images -> 3 per row, 2 rows
+    assert Image.open(save_grid(x, tmp_path / "g.png", padding=1)).size == (1 + 3 * 5, 1 + 2 * 4)
+    assert Image.open(save_grid(x, tmp_path / "h.png", nrow=9, padding=0)).size == (5 * 4, 3)  # one short row
+
+
+def test_float_images_are_clamped_to_the_byte_range(tmp_path):
+    x = torch.tensor([-5.0, 0.0, 5.0]).view(3, 1, 1, 1)
+    picture = np.asarray(Image.open(save_grid(x, tmp_path / "c.png", nrow=3, padding=0)))
+    assert picture.tolist() == [[0, 128, 255]]
+
+
+def test_plots_are_drawn_not_blank(tmp_path):
+    steps = np.arange(50)
+    curves = np.asarray(Image.open(plot_curves({"loss": (steps, 1.0 / (1 + steps))}, tmp_path / "c.png"))
+                        .convert("RGB")).astype(int)
+    assert len(np.unique(curves.reshape(-1, 3), axis=0)) > 10     # axes, ticks and a line, not one flat colour
+    ring = 2 * np.stack([np.cos(np.arange(400) / 10), np.sin(np.arange(400) / 10)], axis=1)
+    points = np.asarray(Image.open(plot_points(ring, tmp_path / "p.png", colors=np.linspace(0, 1, 400),
+                                               limits=(-3, 3))).convert("RGB")).astype(int)
+    assert len(np.unique(points.reshape(-1, 3), axis=0)) > 10
+    with pytest.raises(ModelInputError, match=r"colors.*\(400,\)"):
+        plot_points(ring, tmp_path / "bad.png", colors=np.zeros(7))
+    with pytest.raises(ModelInputError, match="centres"):
+        plot_points(ring, tmp_path / "bad.png", centres=np.zeros(3))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.png", "p.png"]
+    odd = plot_curves({"loss": (steps, steps)}, tmp_path / "curves.out")   # an unknown suffix gets PNG bytes
+    assert Image.open(odd).format == "PNG"
+    assert Image.open(plot_curves({"loss": (steps, steps)}, tmp_path / "curves.jpg")).format == "JPEG"

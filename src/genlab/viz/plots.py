@@ -37,9 +37,11 @@ def smooth(values: ArrayLike, *, span: int | None = None) -> np.ndarray:
 
 def _save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
-    FigureCanvasAgg(fig)
+    canvas = FigureCanvasAgg(fig)
+    suffix = path.suffix.lstrip(".").lower()
+    image_format = suffix if suffix in canvas.get_supported_filetypes() else "png"  # as save_grid: PNG by default
     with atomic_target(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".").lower() or "png", dpi=120, bbox_inches="tight")
+        fig.savefig(tmp, format=image_format, dpi=120, bbox_inches="tight")
     return path
 
 
@@ -74,15 +76,19 @@ def plot_points(x: ArrayLike, path: str | os.PathLike[str], *, colors: ArrayLike
     pts = _numpy(x)
     if pts.ndim != 2 or pts.shape[1] != 2:
         raise ModelInputError(f"plot_points expects points (N, 2), got shape {pts.shape}")
+    c = None if colors is None else _numpy(colors)
+    if c is not None and c.shape != (len(pts),):
+        raise ModelInputError(f"plot_points: colors must hold one value per point, shape ({len(pts)},), got {c.shape}")
+    cen = None if centres is None else _numpy(centres)
+    if cen is not None and (cen.ndim != 2 or cen.shape[1] != 2):
+        raise ModelInputError(f"plot_points: centres must be (K, 2), got shape {cen.shape}")
     fig = Figure(figsize=(5.0, 5.0))
     ax = fig.add_subplot()
-    c = None if colors is None else _numpy(colors)
     if c is not None and np.all(c == np.round(c)):  # integer labels: one distinct colour each (cycling past 10)
         c = [f"C{int(k) % 10}" for k in c]
     ax.scatter(pts[:, 0], pts[:, 1], s=size, c=c, cmap=None if c is None or isinstance(c, list) else "viridis",
                alpha=0.6, linewidths=0)
-    if centres is not None:
-        cen = _numpy(centres)
+    if cen is not None:
         ax.scatter(cen[:, 0], cen[:, 1], marker="x", s=40, color="red", label="modes")
         ax.legend(loc="upper right")
     if limits is not None:
