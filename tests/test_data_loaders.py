@@ -125,6 +125,27 @@ def test_image_folder_without_image_size_keeps_the_native_size(tmp_path):
     assert x.shape == (1, 3, 4, 8) and x[0, 0, :, :2].min() == 255 and x[0, 2, :, 6:].min() == 255
 
 
+def test_hidden_files_and_folders_are_not_data(tmp_path):
+    for label in ("a", "b", ".ipynb_checkpoints"):
+        (tmp_path / label).mkdir()
+        Image.new("L", (4, 4), 50).save(tmp_path / label / "x.png")
+    (tmp_path / "a" / "._x.png").write_bytes(b"\0\5\x16\7 resource fork")          # macOS copies leave these
+    data = load_dataset(tmp_path)                                                   # a Path works as well as a str
+    assert len(data) == 2 and data.class_names == ("a", "b") and data.y.tolist() == [0, 1]
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    stored = np.zeros((2, 4), dtype=np.uint8)
+    stored[:, 2:] = 255                                       # 4 wide, 2 high: left half black, right half white
+    exif = Image.Exif()
+    exif[0x0112] = 6                                          # "rotate 90 degrees clockwise to display"
+    Image.fromarray(stored, "L").save(tmp_path / "phone.jpg", exif=exif, quality=100)
+    Image.fromarray(np.full((4, 2), 128, dtype=np.uint8), "L").save(tmp_path / "upright.png")
+    x = load_dataset(tmp_path).x.astype(int)                 # both 2 wide, 4 high as displayed
+    assert x.shape == (2, 1, 4, 2)
+    assert np.all(x[0, 0, :2] < 30) and np.all(x[0, 0, 2:] > 225)   # the black half is now on top
+
+
 def test_image_folder_with_train_and_test_subfolders_gives_the_splits(tmp_path):
     for split, n in (("train", 3), ("test", 2)):
         for label in ("a", "b"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from genlab.data.dataset import Dataset, subset_indices
 from genlab.data.imaging import check_image_options, pil_to_chw
@@ -12,10 +12,15 @@ from genlab.errors import DataError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
 GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+EXIF_ORIENTATION = 0x0112
+TRANSPOSED_ORIENTATIONS = frozenset({5, 6, 7, 8})  # EXIF orientations that swap width and height
+EXIF_IN_HEADER = frozenset({"JPEG", "MPO", "TIFF", "WEBP"})  # formats whose EXIF is read without decoding pixels
 
 
 def _image_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    """Image files below root, sorted; hidden files and folders (.ipynb_checkpoints, ._x.png) are not data."""
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
 def _open(path: Path) -> Image.Image:
@@ -25,9 +30,23 @@ def _open(path: Path) -> Image.Image:
         raise DataError(f"{path}: expected a readable image file ({err})") from None
 
 
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation (1 = upright) of camera formats; other formats are taken as stored."""
+    if img.format not in EXIF_IN_HEADER:
+        return 1
+    try:
+        return int(img.getexif().get(EXIF_ORIENTATION, 1))
+    except (OSError, ValueError, SyntaxError):  # a damaged EXIF block: the pixels may still be fine
+        return 1
+
+
 def _header(path: Path) -> tuple[str, tuple[int, int]]:
+    """(mode, (width, height)) as the picture is meant to be seen, i.e. after its EXIF orientation."""
     with _open(path) as img:
-        return img.mode, img.size
+        width, height = img.size
+        if _orientation(img) in TRANSPOSED_ORIENTATIONS:
+            width, height = height, width
+        return img.mode, (width, height)
 
 
 def load_image_folder(root: Path, *, image_size: int | None, channels: int | None, limit: int | None,
@@ -62,7 +81,8 @@ def load_image_folder(root: Path, *, image_size: int | None, channels: int | Non
     for i, path in enumerate(files):
         with _open(path) as img:
             try:
-                x[i] = pil_to_chw(img, channels=channels, size=image_size)
+                upright = ImageOps.exif_transpose(img) if _orientation(img) != 1 else img
+                x[i] = pil_to_chw(upright, channels=channels, size=image_size)
             except OSError as err:  # truncated or corrupt pixel data shows up only when decoding
                 raise DataError(f"{path}: expected a readable image file ({err})") from None
 

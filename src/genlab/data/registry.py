@@ -1,6 +1,7 @@
 """One entry point for every data source: built-in names, toy sets and user paths (`load_dataset`)."""
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Literal
@@ -76,7 +77,7 @@ def _load_path(path: Path, split: Split, *, image_size: int | None, channels: in
                     "or a path to an image folder, .npz, .csv, idx files or cifar10:folder")
 
 
-def load_dataset(spec: str, *, split: Split = "train", image_size: int | None = None, channels: int | None = None,
+def load_dataset(spec: str | os.PathLike[str], *, split: Split = "train", image_size: int | None = None, channels: int | None = None,
                  limit: int | None = None, seed: int = 0, n_toy: int = 50_000) -> Dataset:
     """Load a built-in set (`digits`, `mnist`, a toy set) or user data from a path; images come out uint8 NCHW.
 
@@ -84,6 +85,7 @@ def load_dataset(spec: str, *, split: Split = "train", image_size: int | None = 
     seeded random subset in source order; toy sets draw `n_toy` samples with `seed`. A source without its own
     test split returns the same items for both splits, and says so in `source`.
     """
+    spec = os.fspath(spec)
     if split not in ("train", "test"):
         raise DataError(f"{spec}: split must be 'train' or 'test', got {split!r}")
     check_image_options(image_size=image_size, channels=channels, where=spec)
