@@ -299,6 +299,11 @@ def test_csv_with_a_label_column_and_without(tmp_path):
     assert bare.x.tolist() == [[1, 2, 3], [4, 5, 6]] and bare.y is None
     (tmp_path / "named.csv").write_text("x1,x2\n1,2\n")
     assert load_dataset(str(tmp_path / "named.csv")).x.tolist() == [[1, 2]]
+    (tmp_path / "excel.csv").write_bytes(b"\xef\xbb\xbfy,a\r\n1,0.5\r\n0,2\r\n")   # UTF-8 byte-order mark, CRLF
+    excel = load_dataset(str(tmp_path / "excel.csv"))
+    assert excel.y.tolist() == [1, 0] and excel.x.tolist() == [[0.5], [2.0]]
+    (tmp_path / "excel_bare.csv").write_bytes(b"\xef\xbb\xbf1,2\r\n3,4\r\n")
+    assert load_dataset(str(tmp_path / "excel_bare.csv")).x.tolist() == [[1, 2], [3, 4]]
 
 
 def test_bad_csv_files(tmp_path):

@@ -55,7 +55,7 @@ def load_npz(path: Path) -> Dataset:
 def load_csv(path: Path) -> Dataset:
     """Rows of numbers as float32 vectors (N, D); an optional header, and a `label` or `y` column for labels."""
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: drop the byte-order mark Excel writes
             rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
     except (OSError, UnicodeDecodeError) as err:
         raise DataError(f"{path}: expected a readable CSV text file ({err})") from None
