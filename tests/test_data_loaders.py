@@ -315,6 +315,8 @@ def test_bad_csv_files(tmp_path):
     one_line_error(str(tmp_path / "ragged.csv"), "ragged.csv", "line 2", "expected 2")
     (tmp_path / "wide_header.csv").write_text("a,b,label\n1,2,0,5\n")
     one_line_error(str(tmp_path / "wide_header.csv"), "wide_header.csv", "header", "3", "4")
+    (tmp_path / "semicolons.csv").write_text("1;2\n3;4\n")
+    one_line_error(str(tmp_path / "semicolons.csv"), "semicolons.csv", "'3;4'", "commas")
     (tmp_path / "empty.csv").write_text("\n\n")
     one_line_error(str(tmp_path / "empty.csv"), "empty.csv", "empty")
     (tmp_path / "half.csv").write_text("a,label\n1,0.5\n")
@@ -390,6 +392,8 @@ def test_missing_path_unknown_name_and_unsupported_files(tmp_path):
     assert "swissroll" in message
     (tmp_path / "model.bin").write_bytes(b"\0" * 10)
     one_line_error(str(tmp_path / "model.bin"), "model.bin", ".npz", ".csv")
+    one_line_error("", "built-in name", "digits")
+    one_line_error("digits", "digits", "seed", "-2", seed=-2)
 
 
 def test_empty_and_non_image_folders(tmp_path):

@@ -75,7 +75,8 @@ def load_csv(path: Path) -> Dataset:
             raise DataError(f"{path}: line {line} has {len(row)} columns, expected {width}")
         for col, cell in enumerate(row, start=1):
             if not _is_number(cell):
-                raise DataError(f"{path}: line {line} column {col} holds {cell.strip()!r}, expected a number")
+                hint = " (columns must be separated by commas)" if ";" in cell or "\t" in cell else ""
+                raise DataError(f"{path}: line {line} column {col} holds {cell.strip()!r}, expected a number{hint}")
     table = np.array(rows, dtype=np.float64)
     y = None
     label_col = next((header.index(name) for name in LABEL_COLUMNS if header and name in header), None)

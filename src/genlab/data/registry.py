@@ -86,6 +86,10 @@ def load_dataset(spec: str | os.PathLike[str], *, split: Split = "train", image_
     test split returns the same items for both splits, and says so in `source`.
     """
     spec = os.fspath(spec)
+    if not spec.strip():
+        raise DataError(f"expected a dataset: a built-in name ({', '.join(known_names())}) or a path, got {spec!r}")
+    if seed < 0:
+        raise DataError(f"{spec}: seed must be a non-negative integer, got {seed}")
     if split not in ("train", "test"):
         raise DataError(f"{spec}: split must be 'train' or 'test', got {split!r}")
     check_image_options(image_size=image_size, channels=channels, where=spec)
