@@ -125,3 +125,14 @@ def test_plots_are_drawn_not_blank(tmp_path):
     odd = plot_curves({"loss": (steps, steps)}, tmp_path / "curves.out")   # an unknown suffix gets PNG bytes
     assert Image.open(odd).format == "PNG"
     assert Image.open(plot_curves({"loss": (steps, steps)}, tmp_path / "curves.jpg")).format == "JPEG"
+
+
+def test_integer_images_are_bytes_and_bad_options_are_one_line_errors(tmp_path):
+    x = torch.tensor([0, 7, 255]).view(3, 1, 1, 1)                    # int64 pixel values, not [-1, 1] floats
+    picture = np.asarray(Image.open(save_grid(x, tmp_path / "int.png", nrow=3, padding=0)))
+    assert picture.tolist() == [[0, 7, 255]]
+    for bad, match in ((dict(images=x * 2), "0..255"), (dict(nrow=-2), "nrow"), (dict(nrow=0), "nrow"),
+                       (dict(pad_value=300), "pad_value"), (dict(scale=0), "scale")):
+        with pytest.raises(ModelInputError, match=match):
+            save_grid(bad.pop("images", x), tmp_path / "bad.png", **bad)
+    assert [p.name for p in tmp_path.iterdir()] == ["int.png"]

@@ -19,13 +19,16 @@ ImageBatch = Tensor | np.ndarray
 
 
 def as_uint8_images(images: ImageBatch) -> np.ndarray:
-    """uint8 or float-in-[-1, 1] images (N, C, H, W), C in {1, 3} -> uint8 numpy (N, C, H, W)."""
+    """Images (N, C, H, W), C in {1, 3}: bytes (any integer dtype, 0..255) or float in [-1, 1] -> uint8 numpy."""
     x = torch.as_tensor(images).detach().cpu()
     if x.ndim != 4 or x.shape[1] not in (1, 3):
         raise ModelInputError(f"expected images (N, C, H, W) with C = 1 or 3, got shape {tuple(x.shape)}")
-    if x.dtype != torch.uint8:
-        x = to_uint8(x.float())
-    return x.numpy()
+    if x.is_floating_point():
+        return to_uint8(x).numpy()
+    if x.dtype != torch.uint8 and x.numel() and (x.min() < 0 or x.max() > 255):
+        raise ModelInputError(f"integer images must hold bytes 0..255, got {x.dtype} values "
+                              f"{x.min().item()}..{x.max().item()} (pass float images in [-1, 1] instead)")
+    return x.to(torch.uint8).numpy()
 
 
 def tile(rows: Sequence[np.ndarray], *, padding: int, scale: int, pad_value: int) -> np.ndarray:
@@ -33,8 +36,9 @@ def tile(rows: Sequence[np.ndarray], *, padding: int, scale: int, pad_value: int
 
     Each image is enlarged `scale` times (nearest neighbour) and surrounded by `padding` pixels of `pad_value`.
     """
-    if scale < 1 or padding < 0:
-        raise ModelInputError(f"scale must be >= 1 and padding >= 0, got scale={scale}, padding={padding}")
+    if scale < 1 or padding < 0 or not 0 <= pad_value <= 255:
+        raise ModelInputError(f"expected scale >= 1, padding >= 0 and pad_value in 0..255, got scale={scale}, "
+                              f"padding={padding}, pad_value={pad_value}")
     shapes = {r.shape[1:] for r in rows if len(r)}
     if len(shapes) != 1:
         raise ModelInputError(f"expected non-empty rows of images sharing one (C, H, W), got {sorted(shapes)}")
@@ -66,6 +70,8 @@ def save_grid(images: ImageBatch, path: str | os.PathLike[str], *, nrow: int | N
     x = as_uint8_images(images)
     if len(x) == 0:
         raise ModelInputError("save_grid needs at least one image, got none")
+    if nrow is not None and nrow < 1:
+        raise ModelInputError(f"save_grid needs nrow >= 1 images per row, got {nrow}")
     nrow = nrow or math.ceil(math.sqrt(len(x)))
     rows = [x[i:i + nrow] for i in range(0, len(x), nrow)]
     return save_picture(tile(rows, padding=padding, scale=scale, pad_value=pad_value), path)
