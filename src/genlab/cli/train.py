@@ -38,6 +38,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop cleanly after this long")
     p.add_argument("--seed", type=int, help="seed of everything random (train.seed)")
     p.add_argument("--autoencoder", metavar="RUN", help="ldm: the trained conv_map VAE run (latent.autoencoder)")
+    p.add_argument("--arch", help="network: unet|mlp (ddpm), mlp|conv (vae), dcgan|mlp (gan) (model.arch)")
+    p.add_argument("--loss", help="gan: minimax|nonsaturating|wgan-gp|lsgan|hinge (gan.loss)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set diffusion.schedule=cosine (repeatable)")
     p.add_argument("--out", required=True, help="run folder to create, or to resume")
@@ -56,7 +58,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     values["family"] = family
     flags = {"data.name": args.data, "train.steps": args.steps, "train.batch_size": args.batch_size,
              "train.lr": args.lr, "train.precision": args.precision, "train.time_budget": args.time_budget,
-             "train.seed": args.seed, "latent.autoencoder": args.autoencoder}
+             "train.seed": args.seed, "latent.autoencoder": args.autoencoder,
+             "model.arch": args.arch, "gan.loss": args.loss}
     for key, value in flags.items():
         if value is not None:
             set_value(values, key, value)

@@ -87,8 +87,13 @@ class Run:
     def sample(self, n: int, *, seed: int = 0, batch_size: int = 256, **options: Any) -> Tensor:
         """n samples in data space ((n, C, H, W) in [-1, 1] or (n, D)), drawn in fixed-size chunks."""
         gen = torch.Generator().manual_seed(seed)
-        out = [self.family.sample(self.models, min(batch_size, n - i), generator=gen, **options)
-               for i in range(0, n, batch_size)]
+        out = []
+        for i in range(0, n, batch_size):
+            b = min(batch_size, n - i)
+            # per-item options (labels (n,), initial noise (n, ...)) follow their chunk
+            chunk = {k: (v[i:i + b] if isinstance(v, Tensor) and v.ndim > 0 and len(v) == n else v)
+                     for k, v in options.items()}
+            out.append(self.family.sample(self.models, b, generator=gen, **chunk))
         return torch.cat(out) if out else torch.empty(0)
 
 
