@@ -99,6 +99,20 @@ def test_ldm_trains_on_latents_stores_its_scale_and_resumes(autoencoder, ldm_run
         run.family.likelihood(run.models, torch.zeros(2, 1, 8, 8, dtype=torch.uint8))
 
 
+def test_ldm_super_resolution_concatenates_the_low_res_image_to_the_latents(autoencoder):
+    from genlab.training.objective import Batch, BatchRandom, DataInfo
+    from genlab.training.run import build_family
+    fam = build_family(run_config("ldm", *LDM, f"latent.autoencoder={autoencoder}", "condition.kind=image",
+                                  "condition.low_res=2"), DataInfo(kind="image", shape=(1, 8, 8), num_classes=10))
+    models = fam.build_models()
+    assert models["model"].unet.conv_in.in_channels == 3 + 1          # 3 latent maps + 1 image channel
+    rng = BatchRandom(torch.Generator().manual_seed(0), global_size=4, start=0, size=4)
+    loss, _ = fam.loss("denoise", models, Batch(x=torch.rand(4, 1, 8, 8) * 2 - 1, y=None, rng=rng))
+    assert torch.isfinite(loss)
+    x = fam.sample(models, 2, generator=torch.Generator(), low_res=torch.zeros(1, 1, 2, 2), steps=2)
+    assert x.shape == (2, 1, 8, 8)
+
+
 def test_ldm_refuses_a_missing_or_unsuitable_autoencoder(tmp_path):
     info_cfg = run_config("ldm", *LDM)
     from genlab.training.run import build_family

@@ -94,7 +94,8 @@ class DiffusionFamily:
             from genlab.nn.unet import UNet
             channels = self.shape[0]
             context_dim = {"text": TEXT_DIM, "class": c.context_dim if c.via == "cross_attention" else None}
-            net: nn.Module = UNet(in_channels=2 * channels if c.kind == "image" else channels, out_channels=channels,
+            extra = info.shape[0] if c.kind == "image" else 0          # the low-res image's channels, concatenated
+            net: nn.Module = UNet(in_channels=channels + extra, out_channels=channels,
                                   channels=m.channels, blocks_per_level=m.blocks_per_level,
                                   attention_levels=m.attention_levels, mid_attention=m.mid_attention, heads=m.heads,
                                   groups=m.groups, time_embedding=m.time_embedding, dropout=m.dropout,
