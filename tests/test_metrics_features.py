@@ -15,13 +15,7 @@ from genlab.metrics.statistics import StatisticsCache
 from genlab.training.objective import Batch, BatchRandom, DataInfo
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on shared cores OpenMP threads mostly wait on each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

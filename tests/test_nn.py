@@ -13,13 +13,7 @@ from genlab.nn import (AdaGroupNorm, CrossAttention2d, MLPDenoiser, SelfAttentio
 PEER_PARAMS = 1_062_497  # diffusers UNet2DModel((32, 64, 64), layers_per_block=1, mid attention), counted in its venv
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks: one thread avoids OpenMP barrier waits when the cores are shared (13 s -> 3 s per test)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small_unet(**kw) -> UNet:

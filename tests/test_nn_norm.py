@@ -8,13 +8,7 @@ from genlab.nn.norm import GroupNorm, group_norm
 from genlab.nn.runtime import keep_freed_memory
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks: one thread avoids OpenMP barrier waits when the cores are shared (13 s -> 3 s per test)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def closed_form(x, groups, weight, bias, scale=None, shift=None, eps=1e-5):
