@@ -5,7 +5,7 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
@@ -20,8 +20,10 @@ examples:
   genlab eval runs/mnist --metrics fid --n 10000 --ref mnist:test           # standard FID (Inception)
   genlab eval runs/mnist --metrics bpd --n 256 --ref mnist:test
   genlab eval --real mnist:test --fake samples.npz --metrics fid
-Samples are drawn in chunks (memory stays flat), seeded by --seed; the results are printed as a table and
-written as JSON beside the run (RUN/eval/*.json). Reference statistics are cached and reused.
+  torchrun --nproc_per_node 2 -m genlab.cli.main eval runs/mnist --metrics fid --n 10000   # 2 processes
+Samples are drawn in chunks (memory stays flat), seeded by --seed (the same samples for any number of
+processes); the results are printed as a table and written as JSON beside the run (RUN/eval/*.json).
+Reference statistics are cached and reused.
 """
 
 
@@ -65,14 +67,6 @@ def load_images(spec: str) -> Any:
     return ds
 
 
-def sample_batches(run: Any, n: int, *, batch_size: int, seed: int, **options: Any) -> Iterator[torch.Tensor]:
-    """n samples of a run, yielded chunk by chunk so memory does not grow with n."""
-    gen = torch.Generator().manual_seed(seed)
-    for start in range(0, n, batch_size):
-        with torch.no_grad():
-            yield run.family.sample(run.models, min(batch_size, n - start), generator=gen, **options)
-
-
 def print_table(result: dict[str, Any]) -> None:
     width = max(len(k) for k in result)
     for key, value in result.items():
@@ -84,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from genlab.metrics.evaluate import compute_metrics
     from genlab.metrics.features import get_extractor
     from genlab.metrics.statistics import StatisticsCache, stats_key
+    from genlab.training.distributed import extract_sharded, process_rank
     from genlab.training.run import load_run
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
@@ -113,9 +108,12 @@ def run(args: argparse.Namespace) -> int:
                 raise ModelInputError("fid/kid/is/pr need an image model; this run generates vectors")
             ref = load_images(ref_spec)
             options = {k: v for k, v in dict(sampler=args.sampler, steps=args.steps).items() if v is not None}
-            fake = sample_batches(run_, args.n, batch_size=args.batch_size, seed=args.seed, **options)
             name, split = parse_source(ref_spec)
             extractor = get_extractor(args.extractor)
+            # every process samples and extracts its share of the chunks; rank 0 computes and reports
+            fake = extract_sharded(run_, args.n, extractor, batch_size=args.batch_size, seed=args.seed, **options)
+            if process_rank()[0] != 0:
+                return 0
             key = stats_key(dataset=name, split=split, extractor=extractor.name, resize=extractor.resize_policy,
                             n=args.n)
             result.update(compute_metrics(fake, ref, metrics=sample_metrics, extractor=extractor, n=args.n,

@@ -128,8 +128,9 @@ def compute_metrics(fake: Any, ref: Any = None, *, metrics: Sequence[Metric] = (
     if need_ref and ref is None:
         raise DataError("metrics other than 'is' need reference images (ref), got none")
     keep = bool(_NEEDS_FEATURES & set(metrics))
-    fake_pass = extract(fake, extractor, n=n, batch_size=batch_size, keep_features=keep,
-                        keep_probs="is" in metrics, desc="fake features", progress=progress)
+    fake_pass = fake if isinstance(fake, ExtractedFeatures) else extract(   # already extracted (sharded)
+        fake, extractor, n=n, batch_size=batch_size, keep_features=keep, keep_probs="is" in metrics,
+        desc="fake features", progress=progress)
     result: dict[str, float | int | str] = {"extractor": extractor.name, "n_fake": fake_pass.stats.n}
     if "is" in metrics:
         result["is_mean"], result["is_std"] = inception_score(fake_pass.prob_matrix(), splits=10)

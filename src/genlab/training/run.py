@@ -14,6 +14,7 @@ from genlab.config import DataConfig, RunConfig, run_config_from_dict
 from genlab.errors import CheckpointError, ConfigError, GenlabError
 from genlab.families import get_family
 from genlab.training.checkpoint import latest_checkpoint, load_module_state, read_weights, split_prefix
+from genlab.training.distributed import chunk_slices, sample_chunk
 from genlab.training.objective import DataInfo
 
 RUN_FORMAT = "genlab-run"
@@ -83,17 +84,14 @@ class Run:
     models: dict[str, nn.Module]
     step: int
 
-    @torch.inference_mode()
     def sample(self, n: int, *, seed: int = 0, batch_size: int = 256, **options: Any) -> Tensor:
-        """n samples in data space ((n, C, H, W) in [-1, 1] or (n, D)), drawn in fixed-size chunks."""
-        gen = torch.Generator().manual_seed(seed)
-        out = []
-        for i in range(0, n, batch_size):
-            b = min(batch_size, n - i)
-            # per-item options (labels (n,), initial noise (n, ...)) follow their chunk
-            chunk = {k: (v[i:i + b] if isinstance(v, Tensor) and v.ndim > 0 and len(v) == n else v)
-                     for k, v in options.items()}
-            out.append(self.family.sample(self.models, b, generator=gen, **chunk))
+        """n samples in data space ((n, C, H, W) in [-1, 1] or (n, D)), drawn in fixed-size chunks.
+
+        Chunk k draws from the stream (seed, k) (see `genlab.training.distributed`), so the samples are the
+        same whether one process or many draw them.
+        """
+        out = [sample_chunk(self.family, self.models, n, k, seed=seed, batch_size=batch_size, **options)
+               for k in range(len(chunk_slices(n, batch_size)))]
         return torch.cat(out) if out else torch.empty(0)
 
 

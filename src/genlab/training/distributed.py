@@ -1,0 +1,107 @@
+"""Inference sharded across processes (torchrun / accelerate launch): sampling and feature extraction.
+
+n samples are cut into fixed chunks of `batch_size`; chunk k always draws from the random stream (seed, k),
+whatever the number of processes. Rank r takes chunks r, r + world, r + 2 world, ...; a gather puts the
+chunks back in order, so N processes return exactly the samples one process would. Memory per process
+stays one chunk of images (plus the gathered result, which the caller asked for).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from genlab.errors import ModelInputError
+
+
+def process_rank() -> tuple[int, int]:
+    """(rank, world size) of this process; joins the launcher's process group when there is one."""
+    from accelerate import PartialState
+
+    state = PartialState(cpu=not torch.cuda.is_available())
+    return state.process_index, state.num_processes
+
+
+def chunk_generator(seed: int, k: int) -> torch.Generator:
+    """The random stream of chunk k: a function of (seed, k) only (numpy's SeedSequence mixes the pair)."""
+    if seed < 0:
+        raise ModelInputError(f"the sampling seed must be >= 0, got {seed}")
+    state = int(np.random.SeedSequence([seed, k]).generate_state(1, dtype=np.uint64)[0])
+    return torch.Generator().manual_seed(state)
+
+
+def chunk_slices(n: int, batch_size: int) -> list[slice]:
+    """The fixed chunks [0, b), [b, 2b), ... of n items."""
+    if batch_size < 1:
+        raise ModelInputError(f"batch size must be at least 1, got {batch_size}")
+    return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+
+
+def shard(n_chunks: int, *, rank: int, world: int) -> list[int]:
+    """The chunk ids this rank draws: rank, rank + world, ... (round robin keeps the shares within one chunk)."""
+    return list(range(rank, n_chunks, world))
+
+
+def sample_chunk(family: Any, models: dict[str, nn.Module], n: int, k: int, *, seed: int, batch_size: int,
+                 **options: Any) -> Tensor:
+    """Chunk k of n samples ((b, C, H, W) or (b, D)); per-item options (labels (n,), noise (n, ...)) are sliced."""
+    sl = chunk_slices(n, batch_size)[k]
+    size = sl.stop - sl.start
+    chunk = {key: (v[sl] if isinstance(v, Tensor) and v.ndim > 0 and len(v) == n else v) for key, v in options.items()}
+    with torch.inference_mode():
+        return family.sample(models, size, generator=chunk_generator(seed, k), **chunk)
+
+
+def gather_chunks(mine: list[tuple[int, Any]], *, world: int) -> list[Any]:
+    """Every rank's (chunk id, value) pairs, gathered to all ranks and put in chunk order."""
+    if world > 1:
+        from accelerate.utils import gather_object
+
+        mine = gather_object(mine)
+    return [value for _, value in sorted(mine, key=lambda kv: kv[0])]
+
+
+def sample_sharded(run: Any, n: int, *, seed: int = 0, batch_size: int = 256, **options: Any) -> Tensor:
+    """n samples of a loaded `Run`, drawn by all processes (each its share of chunks) and gathered on every rank."""
+    rank, world = process_rank()
+    n_chunks = len(chunk_slices(n, batch_size))
+    mine = [(k, sample_chunk(run.family, run.models, n, k, seed=seed, batch_size=batch_size, **options))
+            for k in shard(n_chunks, rank=rank, world=world)]
+    return torch.cat(gather_chunks(mine, world=world))
+
+
+def _my_chunks(run: Any, n: int, *, seed: int, batch_size: int, rank: int, world: int,
+               **options: Any) -> Iterator[tuple[int, Tensor]]:
+    for k in shard(len(chunk_slices(n, batch_size)), rank=rank, world=world):
+        yield k, sample_chunk(run.family, run.models, n, k, seed=seed, batch_size=batch_size, **options)
+
+
+def extract_sharded(run: Any, n: int, extractor: Any, *, seed: int = 0, batch_size: int = 100,
+                    **options: Any) -> Any:
+    """Features of n samples of a run, each process sampling and extracting its chunks, gathered in chunk order.
+
+    Returns an `ExtractedFeatures` (running statistics, features (n, dim), and class probabilities when the
+    extractor has a classifier head) equal on every rank to what one process computes; `compute_metrics`
+    takes it in place of the fake images. Only one chunk of images exists at a time on each process.
+    """
+    from genlab.metrics.evaluate import ExtractedFeatures, checked_uint8
+    from genlab.metrics.features import as_uint8_images
+    from genlab.metrics.statistics import RunningStatistics
+
+    rank, world = process_rank()
+    mine = []
+    with torch.no_grad():
+        for k, images in _my_chunks(run, n, seed=seed, batch_size=batch_size, rank=rank, world=world, **options):
+            feats, logits = extractor.features_and_logits(as_uint8_images(checked_uint8(images)))
+            probs = None if logits is None else logits.double().softmax(dim=1).numpy()
+            mine.append((k, (feats.numpy().astype(np.float32), probs)))
+    out = ExtractedFeatures(RunningStatistics(extractor.dim))
+    for feats, probs in gather_chunks(mine, world=world):
+        out.stats.update(feats)
+        out.features.append(feats)
+        if probs is not None:
+            out.probs.append(probs)
+    return out
+

@@ -1,0 +1,172 @@
+"""Scale-out and memory: accelerate launch trains like one process; sampling and feature extraction shard over
+processes and give the single-process result; sampling and eval never hold more than one chunk of images."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from genlab.cli.main import main
+from genlab.config import apply_overrides, run_config_from_dict
+from genlab.data import to_uint8
+from genlab.training.distributed import chunk_slices, shard
+from genlab.training.loop import train
+from genlab.training.run import load_run
+
+TINY = ["data.name=digits", "model.channels=[32, 32]", "model.groups=8", "train.batch_size=16", "train.log_every=1",
+        "train.checkpoint_every=1000", "train.warmup_steps=2", "diffusion.T=100"]
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def _losses(run_dir: Path) -> list[float]:
+    return [json.loads(line)["loss"] for line in (run_dir / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("dist") / "run"
+    # 28 x 28 (digits upscaled) so that genlab's MNIST classifier can judge the samples
+    config = run_config_from_dict(apply_overrides({"family": "ddpm"}, TINY + ["train.steps=2", "data.image_size=28"]))
+    train(config, run_dir, progress=False, sample_at_end=False)
+    return run_dir
+
+
+def test_shards_cover_every_chunk_once_for_any_world_size():
+    assert [s.stop - s.start for s in chunk_slices(10, 4)] == [4, 4, 2]
+    for world in (1, 2, 3, 7):
+        ids = sorted(k for r in range(world) for k in shard(5, rank=r, world=world))
+        assert ids == [0, 1, 2, 3, 4]
+
+
+def _free_port() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return str(s.getsockname()[1])
+
+
+def _world_of(stderr: str) -> int:
+    lines = [line for line in stderr.splitlines() if line.startswith("WORLD ")]
+    return int(lines[0].split()[1]) if lines else 0
+
+
+# The CLI entry point, reporting the world size it was started in (rank 0, on stderr).
+LAUNCHED = """
+import sys
+from genlab.cli.main import main
+from genlab.training.distributed import process_rank
+rank, world = process_rank()
+if rank == 0:
+    print("WORLD", world, file=sys.stderr)
+"""
+
+
+def test_accelerate_launch_trains_like_one_process(tmp_path):
+    script = tmp_path / "launched.py"
+    script.write_text(LAUNCHED + "sys.exit(main(sys.argv[1:]))\n")
+    common = ["train", "ddpm", "--quiet", "--steps", "6", *[a for kv in TINY for a in ("--set", kv)]]
+    subprocess.run([sys.executable, "-m", "genlab.cli.main", *common, "--out", str(tmp_path / "one")], check=True,
+                   env=ENV, capture_output=True)
+    config = Path(__file__).parents[1] / "configs" / "accelerate_cpu2.yaml"
+    two = subprocess.run([str(BIN / "accelerate"), "launch", "--config_file", str(config), "--main_process_port",
+                          _free_port(), str(script), *common, "--out", str(tmp_path / "two")],
+                         env=ENV, capture_output=True, text=True)
+    assert two.returncode == 0, two.stderr[-2000:]
+    assert _world_of(two.stderr) == 2
+    assert _losses(tmp_path / "one") == pytest.approx(_losses(tmp_path / "two"), rel=1e-5)
+    assert len(_losses(tmp_path / "two")) == 6                      # logged once, not once per rank
+
+
+def _reference_images(tmp_path: Path) -> str:
+    """20 random 28 x 28 images as an .npz (the MNIST classifier needs 28 x 28; digits are 8 x 8)."""
+    path = tmp_path / "ref.npz"
+    np.savez(path, x=np.random.default_rng(0).integers(0, 256, (20, 1, 28, 28), dtype=np.uint8))
+    return str(path)
+
+
+SHARDED = LAUNCHED + """
+run, ref, out = sys.argv[1:4]
+main(["sample", run, "--n", "10", "--batch-size", "3", "--steps", "2", "--out", out + "/g.png",
+      "--npz", out + "/s.npz"])
+main(["eval", run, "--metrics", "fid,is", "--extractor", "classifier", "--ref", ref, "--n", "10",
+      "--batch-size", "3", "--steps", "2", "--out", out + "/e.json", "--quiet"])
+"""
+
+
+def test_sampling_and_eval_sharded_over_two_processes_equal_one_process(tiny_run, tmp_path):
+    script = tmp_path / "sharded.py"
+    script.write_text(SHARDED)
+    ref = _reference_images(tmp_path)
+    env = {**ENV, "GENLAB_CACHE": str(tmp_path / "cache")}
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+    subprocess.run([sys.executable, str(script), str(tiny_run), ref, str(tmp_path / "one")], check=True, env=env,
+                   capture_output=True)
+    two = subprocess.run([str(BIN / "torchrun"), "--nproc_per_node", "2", "--master_port", _free_port(), str(script),
+                          str(tiny_run), ref, str(tmp_path / "two")], env=env, capture_output=True, text=True)
+    assert two.returncode == 0, two.stderr[-2000:]
+    assert _world_of(two.stderr) == 2
+    a, b = np.load(tmp_path / "one" / "s.npz")["x"], np.load(tmp_path / "two" / "s.npz")["x"]
+    assert a.shape == (10, 1, 28, 28) and np.array_equal(a, b)
+    # ... and they are Run.sample's in a notebook, chunk for chunk
+    assert np.array_equal(a, to_uint8(load_run(tiny_run).sample(10, seed=0, batch_size=3, steps=2)).numpy())
+    ea, eb = (json.loads((tmp_path / n / "e.json").read_text()) for n in ("one", "two"))
+    assert ea["n_fake"] == eb["n_fake"] == 10
+    assert ea["fid"] > 0 and eb["fid"] == pytest.approx(ea["fid"], rel=1e-9, abs=1e-9)
+    assert eb["is_mean"] == pytest.approx(ea["is_mean"], rel=1e-9)
+
+
+class _SpyFamily:
+    """Delegates to a family and records how many items each sample call asked for."""
+
+    def __init__(self, family) -> None:
+        self.family, self.sizes = family, []
+
+    def sample(self, models, n, **options):
+        self.sizes.append(n)
+        return self.family.sample(models, n, **options)
+
+
+def test_sampling_any_n_asks_the_family_for_at_most_one_chunk(tiny_run):
+    run = load_run(tiny_run)
+    run.family = _SpyFamily(run.family)
+    x = run.sample(11, seed=5, batch_size=4, steps=2)
+    assert x.shape == (11, 1, 28, 28)
+    assert max(run.family.sizes) == 4 and sum(run.family.sizes) == 11
+    # drawing more samples does not change the first chunks (chunk k depends on (seed, k) only)
+    assert torch.equal(run.sample(8, seed=5, batch_size=4, steps=2), x[:8])
+    assert not torch.equal(x[:4], x[4:8])
+
+
+def test_eval_fake_pass_holds_one_chunk_of_images_at_a_time(tiny_run, tmp_path, monkeypatch):
+    import genlab.metrics.features as features
+
+    seen: list[int] = []
+    real_get = features.get_extractor
+
+    def spy_get(name, **kw):
+        extractor = real_get(name, **kw)
+        inner = extractor.features_and_logits
+
+        def counted(images):
+            seen.append(len(images))
+            return inner(images)
+
+        extractor.features_and_logits = counted
+        return extractor
+
+    monkeypatch.setattr(features, "get_extractor", spy_get)
+    monkeypatch.setenv("GENLAB_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "e.json"
+    assert main(["eval", str(tiny_run), "--metrics", "fid", "--extractor", "classifier",
+                 "--ref", _reference_images(tmp_path),
+                 "--n", "14", "--batch-size", "4", "--steps", "2", "--out", str(out), "--quiet"]) == 0
+    assert json.loads(out.read_text())["n_fake"] == 14
+    assert max(seen) == 4 and sum(seen) == 14 + 20                # fake (14) and reference (20) images, 4 at a time
