@@ -15,12 +15,11 @@ import json
 import platform
 import resource
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_diffusion import _amp, _flops_per_image, _median, _run  # noqa: E402  (same measurement helpers)
+from bench_diffusion import _amp, _flops_per_image, _median, _run, _timed  # noqa: E402  (same measurement helpers)
 
 SHAPES = {28: 1, 32: 3, 64: 3}          # image size -> channels
 BATCHES = (16, 64, 256)
@@ -46,18 +45,15 @@ def worker(a: argparse.Namespace) -> dict:
         with _amp(a.precision):
             return model(x, t).float()
 
-    def step() -> None:
-        loss = l_simple(model_fn, schedule, x0, t=torch.randint(0, schedule.T, (a.batch,)), noise=torch.randn_like(x0))
+    def step() -> None:  # one DDPM step as bench_diffusion's worker takes it
+        t = torch.randint(0, schedule.T, (a.batch,))
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        l_simple(model_fn, schedule, x0, t=t, noise=torch.randn_like(x0)).backward()
         opt.step()
 
     for _ in range(a.warmup):
         step()
-    start = time.perf_counter()
-    for _ in range(a.steps):
-        step()
-    seconds = time.perf_counter() - start
+    seconds = _timed(lambda: [step() for _ in range(a.steps)])
     images = a.batch * a.steps
     return {"batch": a.batch, "shape": [channels, a.size, a.size], "precision": a.precision,
             "images_per_s": images / seconds, "gflop_per_image": flops / 1e9,
