@@ -132,6 +132,18 @@ def _sync_grads(params: list[nn.Parameter], accelerator: Accelerator) -> None:
         offset += n
 
 
+def _raise_together(failure: TrainingError | None, accelerator: Accelerator, world: int) -> None:
+    """Stop every process when any one of them failed (NaN loss, GAN collapse), instead of leaving the others
+    waiting in the next all-reduce; the failing process's message is the one shown."""
+    if world > 1:
+        flag = accelerator.reduce(torch.tensor([0.0 if failure is None else 1.0], device=accelerator.device),
+                                  reduction="sum")
+        if failure is None and flag.item() > 0:
+            failure = TrainingError("another process stopped training (NaN loss or divergence); see its message")
+    if failure is not None:
+        raise failure
+
+
 def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, dataset: Any = None,
           sample_at_end: bool = True) -> TrainResult:
     """Train (or resume) the run in `run_dir` to `config.train.steps` steps; returns what happened."""
@@ -239,6 +251,7 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, data
                 params = [p for m in ph.modules for p in models[m].parameters()]
                 for r in range(ph.repeats):
                     opt.zero_grad(set_to_none=True)
+                    failure: TrainingError | None = None
                     for micro in range(tc.grad_accum):
                         idx = batch_indices(n_items, batch_size=micro_global, step=step * batches_per_step + k,
                                             seed=tc.seed)[rank * micro_local:(rank + 1) * micro_local]
@@ -250,19 +263,24 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, data
                         rng = BatchRandom(torch.Generator().manual_seed(_seed_for(tc.seed, step, pi, r, micro)),
                                           global_size=micro_global, start=rank * micro_local, size=micro_local,
                                           device=device)
-                        with autocast:
-                            loss, logs = family.loss(ph.name, models, Batch(x=xb, y=yb, rng=rng))
-                        loss = loss.float()
-                        value = loss.item()
-                        if not math.isfinite(value):
-                            last = latest_checkpoint(run_dir)
-                            raise TrainingError(
-                                f"{ph.name} loss became {value} at step {step}; stopped without saving "
-                                f"(last good checkpoint: {last if last else 'none yet'}); try a lower train.lr "
-                                f"or train.precision=fp32")
+                        try:
+                            with autocast:
+                                loss, logs = family.loss(ph.name, models, Batch(x=xb, y=yb, rng=rng))
+                            loss = loss.float()
+                            value = loss.item()
+                            if not math.isfinite(value):
+                                last = latest_checkpoint(run_dir)
+                                raise TrainingError(
+                                    f"{ph.name} loss became {value} at step {step}; stopped without saving "
+                                    f"(last good checkpoint: {last if last else 'none yet'}); try a lower "
+                                    f"train.lr or train.precision=fp32")
+                        except TrainingError as err:
+                            failure = err
+                            break
                         (loss / tc.grad_accum).backward()
                         for key, v in {f"{ph.name}_loss" if len(phases) > 1 else "loss": value, **logs}.items():
                             window.setdefault(key, []).append(float(v))
+                    _raise_together(failure, accelerator, world)
                     if world > 1:
                         _sync_grads(params, accelerator)
                     if ph.grad_clip:
