@@ -53,6 +53,7 @@ def main() -> None:
     ap.add_argument("--out", default="runs/quality")
     ap.add_argument("--no-inception", action="store_true")
     ap.add_argument("--skip-peer", action="store_true")
+    ap.add_argument("--genlab-run", help="judge this finished `genlab demo` run folder instead of training anew")
     a = ap.parse_args()
     from genlab.data import load_dataset, to_uint8
     from genlab.demo import SAMPLING_RESERVE, run_demo
@@ -78,14 +79,19 @@ def main() -> None:
         save_grid(torch.from_numpy(samples[:64]), out / "diffusers_grid.png", nrow=8, scale=2)
         report["diffusers"] = {**peer, **judge(samples, n=a.n, inception=not a.no_inception)}
 
-    demo = run_demo(out / "genlab", minutes=(a.seconds + SAMPLING_RESERVE) / 60.0, progress=False)
-    run = load_run(out / "genlab")
+    if a.genlab_run:
+        run_dir = Path(a.genlab_run)
+        summary = json.loads((run_dir / "demo_summary.json").read_text())
+    else:
+        run_dir = out / "genlab"
+        summary = run_demo(run_dir, minutes=(a.seconds + SAMPLING_RESERVE) / 60.0, progress=False).summary
+    run = load_run(run_dir)
     t0 = time.perf_counter()
     samples = torch.cat([to_uint8(run.sample(min(250, a.n - i), seed=100 + i)) for i in range(0, a.n, 250)]).numpy()
     sample_seconds = time.perf_counter() - t0
     save_grid(torch.from_numpy(samples[:64]), out / "genlab_grid.png", nrow=8, scale=2)
-    report["genlab"] = {"steps": demo.summary["steps"], "train_seconds": demo.summary["train_seconds"],
-                        "images_per_s": demo.summary["train_images_per_s"], "final_loss": demo.summary["final_loss"],
+    report["genlab"] = {"steps": summary["steps"], "train_seconds": summary["train_seconds"],
+                        "images_per_s": summary["train_images_per_s"], "final_loss": summary["final_loss"],
                         "sample_seconds": round(sample_seconds, 1), "samples_per_s": round(a.n / sample_seconds, 2),
                         **judge(samples, n=a.n, inception=not a.no_inception)}
     (out / "quality.json").write_text(json.dumps(report, indent=2) + "\n")
