@@ -169,4 +169,4 @@ def test_eval_fake_pass_holds_one_chunk_of_images_at_a_time(tiny_run, tmp_path, 
                  "--ref", _reference_images(tmp_path),
                  "--n", "14", "--batch-size", "4", "--steps", "2", "--out", str(out), "--quiet"]) == 0
     assert json.loads(out.read_text())["n_fake"] == 14
-    assert max(seen) == 4 and sum(seen) == 14 + 20                # fake (14) and reference (20) images, 4 at a time
+    assert max(seen) == 4 and sum(seen) == 14 + 14     # 14 fake and the first 14 reference images, 4 at a time
