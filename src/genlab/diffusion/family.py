@@ -253,7 +253,10 @@ class DiffusionFamily:
             cond = tuple(c_.to(device) for c_ in cond) if isinstance(cond, tuple) else cond.to(device)
             model = guided_denoiser(model, cond, scale, batch=n)
         fn = self.model_fn(model, precision=precision or self.train.precision, device=device)
-        clip = (d.clip_x0 and self.bounded) if clip_x0 is None else clip_x0  # vectors and latents are unbounded
+        # Vectors and latents are unbounded. Guided pixel sampling does not clip x0 either: DDIM's direction keeps
+        # the network's (extrapolated) eps, and pairing it with a clipped x0 pulls samples off the data (docs/latent.md).
+        guided = cond is not None and scale not in (0.0, 1.0)
+        clip = (d.clip_x0 and self.bounded and not guided) if clip_x0 is None else clip_x0
         if sampler == "ddim":
             x0 = sample_ddim(fn, x, self.schedule, ts, prediction=d.prediction, eta=d.eta if eta is None else eta,
                              clip_x0=clip, generator=generator, callback=callback)
@@ -263,7 +266,7 @@ class DiffusionFamily:
                                   callback=callback)
         else:
             raise ConfigError(f"unknown sampler {sampler!r}; expected 'ddim' or 'ancestral'")
-        return self.decode(models, x0)
+        return self.decode(models, x0.clamp(-1.0, 1.0) if self.bounded else x0)
 
     @torch.no_grad()
     def likelihood(self, models: Mapping[str, nn.Module], x: Tensor, *, batch_size: int = 100, seed: int = 0,

@@ -106,7 +106,8 @@ def super_resolution_table(run: Run, *, n: int = 200, k: int = 4, steps: int = 2
 def speed(run: Run, *, batch_size: int = 64, train_iters: int = 10, n_sample: int = 50, steps: int = 50,
           repeats: int = 3) -> dict[str, float]:
     """Training throughput (items/s of forward + backward of the denoiser, codec included) and per-image
-    sampling time (DDIM `steps`, guided at w = 3 when conditional, decoding included), best of `repeats`."""
+    sampling time (DDIM `steps`, guided at w = 3 when conditional, decoding included), best of `repeats`;
+    both in float32 on the current torch threads."""
     from genlab.training.objective import Batch, BatchRandom
 
     fam, models = run.family, run.models
@@ -125,7 +126,7 @@ def speed(run: Run, *, batch_size: int = 64, train_iters: int = 10, n_sample: in
         models["model"].zero_grad(set_to_none=True)
         models["model"].eval()
         t0 = time.perf_counter()
-        run.sample(n_sample, seed=r, steps=steps, **({"guidance": 3.0} if conditional else {}))
+        run.sample(n_sample, seed=r, steps=steps, precision="fp32", **({"guidance": 3.0} if conditional else {}))
         sample_s.append(time.perf_counter() - t0)
     return {"train_items_per_s": round(batch_size * train_iters / min(train_s), 1),
             "sample_ms_per_image": round(1000 * min(sample_s) / n_sample, 2), "steps": steps,
