@@ -147,3 +147,18 @@ def test_psnr_closed_form():
     assert psnr(x + 0.1, x).tolist() == pytest.approx([10 * torch.log10(torch.tensor(4 / 0.01)).item()] * 2)
     with pytest.raises(ModelInputError, match="one shape"):
         psnr(x, torch.zeros(2, 1, 4, 5))
+
+
+def test_low_res_png_is_read_as_a_condition_in_minus_one_to_one(tmp_path):
+    from PIL import Image
+
+    from genlab.errors import DataError
+    from genlab.latent.superres import load_low_res
+    pixels = np.arange(49, dtype=np.uint8).reshape(7, 7) * 5
+    Image.fromarray(pixels).save(tmp_path / "low.png")
+    low = load_low_res(tmp_path / "low.png", channels=1, size=7)
+    assert low.shape == (1, 1, 7, 7)
+    torch.testing.assert_close(low[0, 0], torch.from_numpy(pixels.astype(np.float32)) / 127.5 - 1.0)
+    (tmp_path / "bad.png").write_text("not an image")
+    with pytest.raises(DataError, match="not an image"):
+        load_low_res(tmp_path / "bad.png", channels=1, size=7)

@@ -33,7 +33,7 @@ def load_low_res(path: str | Path, *, channels: int, size: int) -> Tensor:
             arr = pil_to_chw(img, channels=channels, size=size)
     except (UnidentifiedImageError, OSError):
         raise DataError(f"{p} is not an image PIL can read (expected a PNG or JPEG file)") from None
-    return torch.from_numpy(arr).float()[None] / 127.5 - 1.0
+    return torch.tensor(arr, dtype=torch.float32)[None] / 127.5 - 1.0
 
 
 def psnr_mean(values: Tensor) -> float:
