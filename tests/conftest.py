@@ -1,8 +1,17 @@
 """Shared test fixtures."""
 from __future__ import annotations
 
+import socket
+
 import pytest
 import torch
+
+
+def free_port() -> str:
+    """A TCP port nobody listens on now, for a launcher's rendezvous (two launches must not share 29500)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return str(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import free_port
 from genlab.cli.main import main
 from genlab.config import apply_overrides, run_config_from_dict
 from genlab.data import to_uint8
@@ -46,12 +46,6 @@ def test_shards_cover_every_chunk_once_for_any_world_size():
         assert ids == [0, 1, 2, 3, 4]
 
 
-def _free_port() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return str(s.getsockname()[1])
-
-
 def _world_of(stderr: str) -> int:
     lines = [line for line in stderr.splitlines() if line.startswith("WORLD ")]
     return int(lines[0].split()[1]) if lines else 0
@@ -76,7 +70,7 @@ def test_accelerate_launch_trains_like_one_process(tmp_path):
                    env=ENV, capture_output=True)
     config = Path(__file__).parents[1] / "configs" / "accelerate_cpu2.yaml"
     two = subprocess.run([str(BIN / "accelerate"), "launch", "--config_file", str(config), "--main_process_port",
-                          _free_port(), str(script), *common, "--out", str(tmp_path / "two")],
+                          free_port(), str(script), *common, "--out", str(tmp_path / "two")],
                          env=ENV, capture_output=True, text=True)
     assert two.returncode == 0, two.stderr[-2000:]
     assert _world_of(two.stderr) == 2
@@ -109,7 +103,7 @@ def test_sampling_and_eval_sharded_over_two_processes_equal_one_process(tiny_run
         (tmp_path / name).mkdir()
     subprocess.run([sys.executable, str(script), str(tiny_run), ref, str(tmp_path / "one")], check=True, env=env,
                    capture_output=True)
-    two = subprocess.run([str(BIN / "torchrun"), "--nproc_per_node", "2", "--master_port", _free_port(), str(script),
+    two = subprocess.run([str(BIN / "torchrun"), "--nproc_per_node", "2", "--master_port", free_port(), str(script),
                           str(tiny_run), ref, str(tmp_path / "two")], env=env, capture_output=True, text=True)
     assert two.returncode == 0, two.stderr[-2000:]
     assert _world_of(two.stderr) == 2

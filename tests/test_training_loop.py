@@ -14,6 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from conftest import free_port
 from genlab.config import apply_overrides, run_config_from_dict
 from genlab.errors import CheckpointError, ConfigError, TrainingError
 from genlab.training import loop as loop_module
@@ -181,7 +182,8 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
     common = ["train", "ddpm", "--quiet", "--steps", "6", *[a for kv in TINY for a in ("--set", kv)]]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run(_cli(*common, "--out", str(tmp_path / "one")), check=True, env=env, capture_output=True)
-    two = subprocess.run([str(torchrun), "--nproc_per_node", "2", "-m", "genlab.cli.main", *common, "--out",
+    two = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", free_port(), "-m",
+                          "genlab.cli.main", *common, "--out",
                           str(tmp_path / "two")], env=env, capture_output=True, text=True)
     assert two.returncode == 0, two.stderr[-2000:]
     assert losses(tmp_path / "one") == pytest.approx(losses(tmp_path / "two"), rel=1e-5)

@@ -198,7 +198,10 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, data
         write_json_atomic(run_dir / "config.json", record)
     accelerator.wait_for_everyone()
 
+    saved = {"step": start_step if ckpt is not None else None}   # decided from loop state, the same on every rank
+
     def checkpoint(step: int) -> None:
+        saved["step"] = step
         if main:
             tensors = {f"model.{n}.{k}": v for n, m in models.items() for k, v in m.state_dict().items()}
             tensors.update({f"ema.{n}.{k}": v for n, e in emas.items() for k, v in e.module.state_dict().items()})
@@ -329,7 +332,7 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, data
                 break
     bar.close()
     seconds = time.perf_counter() - t0
-    if latest_checkpoint(run_dir) is None or latest_checkpoint(run_dir).name != f"step_{step:07d}":
+    if saved["step"] != step:
         checkpoint(step)
     if stopped != "interrupted" and sample_at_end:
         sample_grid(step)
