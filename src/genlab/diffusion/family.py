@@ -47,7 +47,7 @@ class DiffusionConfig:
 
     schedule: Literal["linear", "cosine", "sigmoid", "scaled_linear", "geodiff_sigmoid"] = "linear"
     T: int = 1000
-    prediction: Literal["eps", "x0", "v"] = "eps"
+    prediction: Literal["eps", "x0", "v"] = "eps"        # Algorithm 1; prefer "v" under bf16 (demo.py)
     weighting: Literal["none", "min_snr"] = "none"
     sampler: Literal["ddim", "ancestral"] = "ddim"
     sample_steps: int = 50
