@@ -16,14 +16,14 @@ import numpy as np
 import torch
 
 from genlab.config import apply_overrides, run_config_from_dict
+from genlab.demo import DEMO_CONFIG
 from genlab.errors import ConfigError
 
 # Per-family recipes for images and for vectors; [data] and the budget are filled in by `compare`.
 RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     "ddpm": {
-        "image": {"train": {"batch_size": 128, "lr": 2e-3, "warmup_steps": 200, "lr_schedule": "cosine",
-                            "precision": "bf16", "ema_decay": 0.999},
-                  "model": {"channels": [32, 64, 64]}, "diffusion": {"sampler": "ddim", "sample_steps": 50}},
+        "image": {"train": {k: v for k, v in DEMO_CONFIG["train"].items() if k not in ("steps", "time_budget")},
+                  "model": DEMO_CONFIG["model"], "diffusion": DEMO_CONFIG["diffusion"]},     # the demo's recipe
         "vector": {"train": {"batch_size": 256, "lr": 1e-3, "warmup_steps": 100, "lr_schedule": "cosine"},
                    "model": {"arch": "mlp"}, "diffusion": {"schedule": "cosine", "sample_steps": 50}},
     },
