@@ -19,7 +19,7 @@ from genlab.errors import DataError
 RNG = np.random.default_rng(1234)
 
 
-def one_line_error(spec: str, *must_contain: str, **options) -> str:
+def assert_one_line_error(spec: str, *must_contain: str, **options) -> str:
     """Load `spec`, expect a DataError whose one-line message holds every string of `must_contain`."""
     with pytest.raises(DataError) as info:
         load_dataset(spec, **options)
@@ -216,20 +216,20 @@ def test_npz_float_vectors_with_and_without_labels(tmp_path):
 
 def test_bad_npz_files(tmp_path):
     np.savez(tmp_path / "nox.npz", images=np.zeros((2, 4, 4), dtype=np.uint8))
-    one_line_error(str(tmp_path / "nox.npz"), str(tmp_path / "nox.npz"), "'x'", "images")
+    assert_one_line_error(str(tmp_path / "nox.npz"), str(tmp_path / "nox.npz"), "'x'", "images")
     np.save(tmp_path / "plain.npy", np.zeros((2, 3)))
     (tmp_path / "plain.npy").rename(tmp_path / "plain.npz")       # an .npy under an .npz name
-    one_line_error(str(tmp_path / "plain.npz"), str(tmp_path / "plain.npz"), ".npz")
+    assert_one_line_error(str(tmp_path / "plain.npz"), str(tmp_path / "plain.npz"), ".npz")
     (tmp_path / "text.npz").write_text("not an archive")
-    one_line_error(str(tmp_path / "text.npz"), str(tmp_path / "text.npz"), ".npz")
+    assert_one_line_error(str(tmp_path / "text.npz"), str(tmp_path / "text.npz"), ".npz")
     np.savez(tmp_path / "float_images.npz", x=np.zeros((2, 1, 4, 4), dtype=np.float32))
-    one_line_error(str(tmp_path / "float_images.npz"), "uint8 images")
+    assert_one_line_error(str(tmp_path / "float_images.npz"), "uint8 images")
     np.savez(tmp_path / "short_y.npz", x=np.zeros((3, 2)), y=np.array([0, 1]))
-    one_line_error(str(tmp_path / "short_y.npz"), "short_y.npz", "(3,)")
+    assert_one_line_error(str(tmp_path / "short_y.npz"), "short_y.npz", "(3,)")
     np.savez(tmp_path / "nan.npz", x=np.array([[0.0, np.nan]]))
-    one_line_error(str(tmp_path / "nan.npz"), "nan.npz", "finite")
+    assert_one_line_error(str(tmp_path / "nan.npz"), "nan.npz", "finite")
     np.savez(tmp_path / "vec.npz", x=np.zeros((3, 2)))
-    one_line_error(str(tmp_path / "vec.npz"), "vec", "image_size", image_size=8)
+    assert_one_line_error(str(tmp_path / "vec.npz"), "vec", "image_size", image_size=8)
 
 
 # ---------------------------------------------------------------- IDX
@@ -274,16 +274,16 @@ def test_idx_images_without_labels_file(tmp_path):
 def test_bad_idx_files(tmp_path):
     good = _idx_bytes(np.zeros((4, 3, 3), dtype=np.uint8))
     (tmp_path / "magic-images-idx3-ubyte").write_bytes(b"\x12\x34" + good[2:])
-    one_line_error(str(tmp_path / "magic-images-idx3-ubyte"), "magic-images-idx3-ubyte", "magic", "12 34")
+    assert_one_line_error(str(tmp_path / "magic-images-idx3-ubyte"), "magic-images-idx3-ubyte", "magic", "12 34")
     (tmp_path / "cut-images-idx3-ubyte").write_bytes(good[:-5])
-    one_line_error(str(tmp_path / "cut-images-idx3-ubyte"), "cut-images-idx3-ubyte", "(4, 3, 3)")
+    assert_one_line_error(str(tmp_path / "cut-images-idx3-ubyte"), "cut-images-idx3-ubyte", "(4, 3, 3)")
     (tmp_path / "head-images-idx3-ubyte").write_bytes(good[:7])
-    one_line_error(str(tmp_path / "head-images-idx3-ubyte"), "head-images-idx3-ubyte", "3 dimensions")
+    assert_one_line_error(str(tmp_path / "head-images-idx3-ubyte"), "head-images-idx3-ubyte", "3 dimensions")
     (tmp_path / "few-images-idx3-ubyte").write_bytes(good)
     (tmp_path / "few-labels-idx1-ubyte").write_bytes(_idx_bytes(np.zeros(3, dtype=np.uint8)))
-    one_line_error(str(tmp_path / "few-images-idx3-ubyte"), "few-labels-idx1-ubyte", "(4,)")
+    assert_one_line_error(str(tmp_path / "few-images-idx3-ubyte"), "few-labels-idx1-ubyte", "(4,)")
     (tmp_path / "bad-images-idx3-ubyte.gz").write_bytes(b"not gzip at all")
-    one_line_error(str(tmp_path / "bad-images-idx3-ubyte.gz"), "bad-images-idx3-ubyte.gz", "IDX")
+    assert_one_line_error(str(tmp_path / "bad-images-idx3-ubyte.gz"), "bad-images-idx3-ubyte.gz", "IDX")
 
 
 # ---------------------------------------------------------------- CSV
@@ -308,21 +308,21 @@ def test_csv_with_a_label_column_and_without(tmp_path):
 
 def test_bad_csv_files(tmp_path):
     (tmp_path / "text.csv").write_text("1,2,3\n4,five,6\n")
-    one_line_error(str(tmp_path / "text.csv"), "text.csv", "line 2 column 2", "'five'", "expected a number")
+    assert_one_line_error(str(tmp_path / "text.csv"), "text.csv", "line 2 column 2", "'five'", "expected a number")
     (tmp_path / "text_header.csv").write_text("a,b\n1,2\n3,x\n")
-    one_line_error(str(tmp_path / "text_header.csv"), "text_header.csv", "line 3 column 2", "'x'")
+    assert_one_line_error(str(tmp_path / "text_header.csv"), "text_header.csv", "line 3 column 2", "'x'")
     (tmp_path / "ragged.csv").write_text("1,2\n3\n")
-    one_line_error(str(tmp_path / "ragged.csv"), "ragged.csv", "line 2", "expected 2")
+    assert_one_line_error(str(tmp_path / "ragged.csv"), "ragged.csv", "line 2", "expected 2")
     (tmp_path / "wide_header.csv").write_text("a,b,label\n1,2,0,5\n")
-    one_line_error(str(tmp_path / "wide_header.csv"), "wide_header.csv", "header", "3", "4")
+    assert_one_line_error(str(tmp_path / "wide_header.csv"), "wide_header.csv", "header", "3", "4")
     (tmp_path / "semicolons.csv").write_text("1;2\n3;4\n")
-    one_line_error(str(tmp_path / "semicolons.csv"), "semicolons.csv", "'3;4'", "commas")
+    assert_one_line_error(str(tmp_path / "semicolons.csv"), "semicolons.csv", "'3;4'", "commas")
     (tmp_path / "empty.csv").write_text("\n\n")
-    one_line_error(str(tmp_path / "empty.csv"), "empty.csv", "empty")
+    assert_one_line_error(str(tmp_path / "empty.csv"), "empty.csv", "empty")
     (tmp_path / "half.csv").write_text("a,label\n1,0.5\n")
-    one_line_error(str(tmp_path / "half.csv"), "half.csv", "whole numbers")
+    assert_one_line_error(str(tmp_path / "half.csv"), "half.csv", "whole numbers")
     (tmp_path / "binary.csv").write_bytes(b"\xff\xfe\x00\x81")
-    one_line_error(str(tmp_path / "binary.csv"), "binary.csv", "CSV")
+    assert_one_line_error(str(tmp_path / "binary.csv"), "binary.csv", "CSV")
 
 
 # ---------------------------------------------------------------- CIFAR-10 binary
@@ -377,47 +377,47 @@ def test_bad_cifar10_folders(tmp_path):
     folder.mkdir()
     raw, _, _ = _cifar_records(2, first_label=0)
     (folder / "test_batch.bin").write_bytes(raw[:-100])
-    one_line_error(f"cifar10:{folder}", "test_batch.bin", "3073", split="test")
-    one_line_error(f"cifar10:{folder}", "data_batch_1.bin", str(folder), split="train")
+    assert_one_line_error(f"cifar10:{folder}", "test_batch.bin", "3073", split="test")
+    assert_one_line_error(f"cifar10:{folder}", "data_batch_1.bin", str(folder), split="train")
     (folder / "test_batch.bin").write_bytes(bytes([12]) + raw[1:])
-    one_line_error(f"cifar10:{folder}", "test_batch.bin", "0..9", split="test")
-    one_line_error("cifar10", "cifar10:")
+    assert_one_line_error(f"cifar10:{folder}", "test_batch.bin", "0..9", split="test")
+    assert_one_line_error("cifar10", "cifar10:")
 
 
 # ---------------------------------------------------------------- missing and unsupported sources
 
 def test_missing_path_unknown_name_and_unsupported_files(tmp_path):
-    one_line_error(str(tmp_path / "nope.npz"), str(tmp_path / "nope.npz"), "no such file")
-    message = one_line_error("mnsit", "mnsit", "digits", "mnist", "ring8", "grid25", "moons", "checkerboard")
+    assert_one_line_error(str(tmp_path / "nope.npz"), str(tmp_path / "nope.npz"), "no such file")
+    message = assert_one_line_error("mnsit", "mnsit", "digits", "mnist", "ring8", "grid25", "moons", "checkerboard")
     assert "swissroll" in message
     (tmp_path / "model.bin").write_bytes(b"\0" * 10)
-    one_line_error(str(tmp_path / "model.bin"), "model.bin", ".npz", ".csv")
-    one_line_error("", "built-in name", "digits")
-    one_line_error("digits", "digits", "seed", "-2", seed=-2)
+    assert_one_line_error(str(tmp_path / "model.bin"), "model.bin", ".npz", ".csv")
+    assert_one_line_error("", "built-in name", "digits")
+    assert_one_line_error("digits", "digits", "seed", "-2", seed=-2)
 
 
 def test_empty_and_non_image_folders(tmp_path):
     (tmp_path / "empty").mkdir()
-    one_line_error(str(tmp_path / "empty"), str(tmp_path / "empty"), "image files", ".png")
+    assert_one_line_error(str(tmp_path / "empty"), str(tmp_path / "empty"), "image files", ".png")
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "readme.txt").write_text("hello")
-    one_line_error(str(tmp_path / "notes"), "notes", "image files")
+    assert_one_line_error(str(tmp_path / "notes"), "notes", "image files")
     (tmp_path / "fake").mkdir()
     (tmp_path / "fake" / "photo.png").write_text("this is not a picture")
-    one_line_error(str(tmp_path / "fake"), "photo.png", "image file")
+    assert_one_line_error(str(tmp_path / "fake"), "photo.png", "image file")
     (tmp_path / "cut").mkdir()
     Image.fromarray(RNG.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(tmp_path / "cut" / "c.png")
     raw = (tmp_path / "cut" / "c.png").read_bytes()
     (tmp_path / "cut" / "c.png").write_bytes(raw[: len(raw) // 2])
-    one_line_error(str(tmp_path / "cut"), "c.png", "image file")
+    assert_one_line_error(str(tmp_path / "cut"), "c.png", "image file")
 
 
 def test_image_folder_options_are_checked(tmp_path):
     Image.new("RGB", (5, 4)).save(tmp_path / "a.png")
     Image.new("RGB", (6, 6)).save(tmp_path / "b.png")
-    one_line_error(str(tmp_path), str(tmp_path), "image_size")     # mixed sizes need image_size
+    assert_one_line_error(str(tmp_path), str(tmp_path), "image_size")     # mixed sizes need image_size
     for bad in (0, -3):
-        one_line_error(str(tmp_path), "image_size", str(bad), image_size=bad)
-    one_line_error(str(tmp_path), "channels", "1 or 3", channels=2, image_size=4)
-    one_line_error(str(tmp_path), "limit", limit=0, image_size=4)
-    one_line_error(str(tmp_path), "split", split="valid")
+        assert_one_line_error(str(tmp_path), "image_size", str(bad), image_size=bad)
+    assert_one_line_error(str(tmp_path), "channels", "1 or 3", channels=2, image_size=4)
+    assert_one_line_error(str(tmp_path), "limit", limit=0, image_size=4)
+    assert_one_line_error(str(tmp_path), "split", split="valid")

@@ -35,7 +35,7 @@ def _schedule(name: str = "linear") -> NoiseSchedule:
     return NoiseSchedule.from_name(name, T=T, **SCHEDULE_OPTIONS[name])
 
 
-def _close(actual, expected, atol: float = ATOL, rtol: float = 0.0) -> None:
+def assert_close(actual, expected, atol: float = ATOL, rtol: float = 0.0) -> None:
     np.testing.assert_allclose(np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64),
                                rtol=rtol, atol=atol)
 
@@ -43,11 +43,11 @@ def _close(actual, expected, atol: float = ATOL, rtol: float = 0.0) -> None:
 @pytest.mark.parametrize("name", list(SCHEDULE_OPTIONS))
 def test_schedule_tables_match_diffusers(name):
     s = _schedule(name)
-    _close(s.betas, REF[f"betas_{name}"])
-    _close(s.alphas_cumprod, REF[f"alphas_cumprod_{name}"])
+    assert_close(s.betas, REF[f"betas_{name}"])
+    assert_close(s.alphas_cumprod, REF[f"alphas_cumprod_{name}"])
     # fixed_small is beta-tilde (diffusers clamps beta-tilde_0 = 0 to 1e-20); fixed_large is beta
-    _close(s.posterior_variance, REF[f"fixed_small_{name}"], atol=1e-6)
-    _close(s.betas, REF[f"fixed_large_{name}"], atol=1e-6)
+    assert_close(s.posterior_variance, REF[f"fixed_small_{name}"], atol=1e-6)
+    assert_close(s.betas, REF[f"fixed_large_{name}"], atol=1e-6)
 
 
 @pytest.mark.parametrize("name", list(SCHEDULE_OPTIONS))
@@ -55,8 +55,8 @@ def test_respaced_variances_match_diffusers(name):
     s, steps = _schedule(name), REF[f"sub50_timesteps_{name}"]
     abar = np.append(s.alphas_cumprod[steps], 1.0)
     beta = 1.0 - abar[:-1] / abar[1:]
-    _close(beta * (1.0 - abar[1:]) / (1.0 - abar[:-1]), REF[f"sub50_fixed_small_{name}"], atol=1e-6)
-    _close(beta, REF[f"sub50_fixed_large_{name}"], atol=1e-6)
+    assert_close(beta * (1.0 - abar[1:]) / (1.0 - abar[:-1]), REF[f"sub50_fixed_small_{name}"], atol=1e-6)
+    assert_close(beta, REF[f"sub50_fixed_large_{name}"], atol=1e-6)
 
 
 @pytest.mark.parametrize("spacing", ["leading", "trailing", "linspace"])
@@ -85,8 +85,8 @@ def test_ddpm_step_matches_diffusers(i):
     # diffusers forms beta = 1 - abar_t / abar_prev in float32; near t = 1 (beta ~ 1e-4) that cancellation
     # costs it ~5e-5 relative, so |x| ~ 2 needs 1e-4 relative on top of 1e-4 absolute. genlab's float64
     # value is checked against the closed form to 1e-6 in test_ddpm_step_is_ho_eq_7_in_float64.
-    _close(x0, c("x0"), rtol=ATOL)
-    _close(x_prev, c("prev_sample"), rtol=ATOL)
+    assert_close(x0, c("x0"), rtol=ATOL)
+    assert_close(x_prev, c("prev_sample"), rtol=ATOL)
 
 
 @pytest.mark.parametrize("i", range(len(REF["ddpm_step_t"])))
@@ -105,7 +105,7 @@ def test_ddpm_step_is_ho_eq_7_in_float64(i):
     x_prev, _ = ddpm_step(torch.from_numpy(c("output")), torch.from_numpy(c("x")), alpha_bar_t=float(a_t),
                           alpha_bar_prev=float(a_prev), prediction=str(c("prediction")), variance=str(c("variance")),
                           clip_x0=bool(c("clip")), noise=None if c("prev") < 0 else torch.from_numpy(c("noise")))
-    _close(x_prev, expected, atol=1e-5, rtol=1e-6)
+    assert_close(x_prev, expected, atol=1e-5, rtol=1e-6)
 
 
 @pytest.mark.parametrize("i", range(len(REF["ddim_step_t"])))
@@ -116,8 +116,8 @@ def test_ddim_step_matches_diffusers(i):
     x_prev, x0 = ddim_step(c("output"), c("x"), alpha_bar_t=float(abar[c("t")]),
                            alpha_bar_prev=final if c("prev") < 0 else float(abar[c("prev")]),
                            prediction=c("prediction"), eta=c("eta"), clip_x0=c("clip"), noise=c("noise"))
-    _close(x0, c("x0"))
-    _close(x_prev, c("prev_sample"))
+    assert_close(x0, c("x0"))
+    assert_close(x_prev, c("prev_sample"))
 
 
 def _trajectory(sampler, spacing: str = "leading", **options):
@@ -136,18 +136,18 @@ def _trajectory(sampler, spacing: str = "leading", **options):
 def test_ddim_50_step_trajectory_matches_diffusers(spacing):
     np.testing.assert_array_equal(timesteps(T, 50, spacing=spacing).numpy(), REF[f"traj_ddim_{spacing}_timesteps"])
     states, x0s = _trajectory(sample_ddim, spacing, eta=0.0)
-    _close(states, REF[f"traj_ddim_{spacing}"])
-    _close(x0s, REF[f"traj_ddim_{spacing}_x0"])
+    assert_close(states, REF[f"traj_ddim_{spacing}"])
+    assert_close(x0s, REF[f"traj_ddim_{spacing}_x0"])
 
 
 def test_stochastic_ddim_trajectory_draws_noise_as_diffusers():
     seed = int(REF["traj_generator_seeds"][0])
     states, _ = _trajectory(sample_ddim, eta=1.0, generator=torch.Generator().manual_seed(seed))
-    _close(states, REF["traj_ddim_eta1"])
+    assert_close(states, REF["traj_ddim_eta1"])
 
 
 @pytest.mark.parametrize("variance", ["beta_tilde", "beta"])
 def test_ancestral_trajectory_matches_diffusers_ddpm(variance):
     seed = int(REF["traj_generator_seeds"][1])
     states, _ = _trajectory(sample_ancestral, variance=variance, generator=torch.Generator().manual_seed(seed))
-    _close(states, REF[f"traj_ddpm_{variance}"])
+    assert_close(states, REF[f"traj_ddpm_{variance}"])
