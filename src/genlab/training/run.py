@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from genlab import __version__
 from genlab.config import DataConfig, RunConfig, run_config_from_dict
-from genlab.errors import CheckpointError, ConfigError, GenlabError
+from genlab.errors import CheckpointError, ConfigError
 from genlab.families import get_family
 from genlab.training.checkpoint import latest_checkpoint, load_module_state, read_weights, split_prefix
 from genlab.training.distributed import chunk_slices, sample_chunk
@@ -121,4 +121,4 @@ def load_run(run_dir: str | Path, *, ema: bool = True) -> Run:
     return Run(path=run_dir, config=config, info=info, family=family, models=models, step=int(meta.get("step", 0)))
 
 
-__all__ = ["Run", "TrainData", "load_run", "prepare_data", "build_family", "config_record", "GenlabError"]
+__all__ = ["Run", "TrainData", "load_run", "prepare_data", "build_family", "config_record"]
