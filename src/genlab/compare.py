@@ -17,7 +17,7 @@ import torch
 
 from genlab.config import apply_overrides, run_config_from_dict
 from genlab.demo import DEMO_CONFIG
-from genlab.errors import ConfigError
+from genlab.errors import ConfigError, DataError
 
 # Per-family recipes for images and for vectors; [data] and the budget are filled in by `compare`.
 RECIPES: dict[str, dict[str, dict[str, Any]]] = {
@@ -87,7 +87,7 @@ def judge(samples: np.ndarray, *, data: str, kind: str, n: int) -> dict[str, flo
                                            ref.mean(0), np.cov(ref, rowvar=False))), "extractor": "raw 2-D"}
     try:
         centres, std = toy_modes(data)
-    except Exception:                      # no discrete modes (moons, swiss roll, checkerboard)
+    except DataError:                      # no discrete modes (moons, swiss roll, checkerboard)
         return result
     cov = mode_coverage(samples, centres, std)
     result.update(modes_covered=cov.modes_covered, num_modes=cov.num_modes, high_quality=cov.high_quality)
