@@ -35,10 +35,7 @@ def _model(a: argparse.Namespace):
 
     from genlab.nn import UNet
     torch.manual_seed(0)
-    model = UNet.preset("mnist-1m", time_embedding=a.time_embedding)
-    if a.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    return model
+    return UNet.preset(a.preset, time_embedding=a.time_embedding, channels_last=a.channels_last)
 
 
 def _flops_per_image(model, x, t, *, train: bool) -> float:
@@ -181,8 +178,9 @@ def _median(runs: list[dict]) -> dict:
 def orchestrate(a: argparse.Namespace) -> dict:
     common = ["--batch", str(a.batch), "--size", str(a.size), "--steps", str(a.steps), "--warmup", str(a.warmup),
               "--sample-steps", str(a.sample_steps), "--threads", str(a.threads)]
-    ours = common + ["--time-embedding", a.time_embedding] + (["--channels-last"] if a.channels_last else []) + (
-        [] if a.fused else ["--no-fused"]) + ([] if a.allocator else ["--no-allocator-tuning"])
+    ours = common + ["--time-embedding", a.time_embedding, "--preset", a.preset] + (
+        ["--channels-last"] if a.channels_last else []) + ([] if a.fused else ["--no-fused"]) + (
+        [] if a.allocator else ["--no-allocator-tuning"])
     peer_env = None
     if a.peer_allocator_tuning:  # the same three mallopt values as genlab.nn.runtime.keep_freed_memory
         peer_env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 34),
@@ -207,7 +205,7 @@ def orchestrate(a: argparse.Namespace) -> dict:
     report = {"machine": {"cpu": platform.processor() or platform.machine(), "threads": a.threads,
                           "python": platform.python_version(), "matmul_peak_gflop_s": peak},
               "settings": {"batch": a.batch, "size": a.size, "train_steps": a.steps, "sample_steps": a.sample_steps,
-                           "repeats": a.repeats, "time_embedding": a.time_embedding,
+                           "repeats": a.repeats, "time_embedding": a.time_embedding, "preset": a.preset,
                            "channels_last": a.channels_last, "fused_adamw": a.fused,
                            "allocator_tuning": a.allocator, "peer_allocator_tuning": a.peer_allocator_tuning},
               "results": results}
@@ -242,6 +240,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3, help="fresh processes per figure (median)")
     ap.add_argument("--time-embedding", choices=["scale_shift", "add"], default="scale_shift")
+    ap.add_argument("--preset", choices=["mnist-1m-efficient", "mnist-1m"], default="mnist-1m-efficient",
+                    help="genlab U-Net (genlab.nn.unet.UNET_PRESETS); mnist-1m has the peer's exact layer shapes")
     ap.add_argument("--channels-last", action="store_true", help="channels-last tensors (measured slower here)")
     ap.add_argument("--no-fused", dest="fused", action="store_false", help="foreach AdamW instead of fused")
     ap.add_argument("--no-allocator-tuning", dest="allocator", action="store_false",

@@ -1,4 +1,4 @@
-"""Training throughput of the mnist-1m U-Net over batch size and image size, and FLOPs of the DDPM CIFAR-10 model.
+"""Training throughput of a genlab U-Net preset over batch size and image size, and FLOPs of the DDPM CIFAR-10 model.
 
 Prints JSON: for batch 16/64/256 and images 1x28x28, 3x32x32, 3x64x64, DDPM training images/s in fp32 and
 bf16 autocast (median of `--repeats` fresh processes), model FLOPs per image per training step counted by
@@ -35,7 +35,7 @@ def worker(a: argparse.Namespace) -> dict:
     tune_cpu(threads=a.threads)
     torch.manual_seed(0)
     channels = SHAPES[a.size]
-    model = UNet.preset("mnist-1m", in_channels=channels)
+    model = UNet.preset(a.preset, in_channels=channels)
     schedule = NoiseSchedule.from_name("linear", T=1000)
     x0 = torch.rand(a.batch, channels, a.size, a.size) * 2 - 1
     flops = _flops_per_image(model, x0[:2], torch.tensor([10, 900]), train=True)
@@ -79,7 +79,7 @@ def cifar10_flops() -> dict:
 
 
 def orchestrate(a: argparse.Namespace) -> dict:
-    common = ["--steps", str(a.steps), "--warmup", str(a.warmup), "--threads", str(a.threads)]
+    common = ["--steps", str(a.steps), "--warmup", str(a.warmup), "--threads", str(a.threads), "--preset", a.preset]
     rows = []
     for size in SHAPES:
         for batch in BATCHES:
@@ -91,7 +91,7 @@ def orchestrate(a: argparse.Namespace) -> dict:
                 print(f"{size}px batch {batch} {precision}: {row['images_per_s']:.1f} img/s", file=sys.stderr)
     return {"machine": {"cpu": platform.processor() or platform.machine(), "threads": a.threads,
                         "python": platform.python_version()},
-            "settings": {"model": "mnist-1m", "train_steps": a.steps, "warmup": a.warmup, "repeats": a.repeats},
+            "settings": {"model": a.preset, "train_steps": a.steps, "warmup": a.warmup, "repeats": a.repeats},
             "training": rows, "ddpm_cifar10": cifar10_flops()}
 
 
@@ -102,6 +102,8 @@ def main() -> None:
     ap.add_argument("--size", type=int, choices=sorted(SHAPES), default=28)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    ap.add_argument("--preset", choices=["mnist-1m-efficient", "mnist-1m"], default="mnist-1m-efficient",
+                    help="genlab.nn.unet.UNET_PRESETS entry")
     ap.add_argument("--steps", type=int, default=10, help="timed training steps per process")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)

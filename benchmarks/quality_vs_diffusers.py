@@ -53,6 +53,8 @@ def main() -> None:
     ap.add_argument("--out", default="runs/quality")
     ap.add_argument("--no-inception", action="store_true")
     ap.add_argument("--skip-peer", action="store_true")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override genlab's demo recipe (like `genlab demo --set`), e.g. model.upsample=conv_resize")
     ap.add_argument("--genlab-run", help="judge this finished `genlab demo` run folder instead of training anew")
     a = ap.parse_args()
     from genlab.data import load_dataset, to_uint8
@@ -84,7 +86,8 @@ def main() -> None:
         summary = json.loads((run_dir / "demo_summary.json").read_text())
     else:
         run_dir = out / "genlab"
-        summary = run_demo(run_dir, minutes=(a.seconds + SAMPLING_RESERVE) / 60.0, progress=False).summary
+        summary = run_demo(run_dir, minutes=(a.seconds + SAMPLING_RESERVE) / 60.0,
+                           overrides=a.set, progress=False).summary
     run = load_run(run_dir)
     t0 = time.perf_counter()
     samples = torch.cat([to_uint8(run.sample(min(250, a.n - i), seed=100 + i)) for i in range(0, a.n, 250)]).numpy()

@@ -9,6 +9,7 @@ from torch.nn import functional as F
 
 from genlab.errors import ConfigError, ModelInputError
 from genlab.nn import (AdaGroupNorm, CrossAttention2d, MLPDenoiser, SelfAttention2d, UNet, sinusoidal_embedding)
+from genlab.nn.resample import Upsample
 
 PEER_PARAMS = 1_062_497  # diffusers UNet2DModel((32, 64, 64), layers_per_block=1, mid attention), counted in its venv
 
@@ -39,13 +40,60 @@ def test_mlp_output_shape():
     assert net(torch.randn(4, 5), torch.tensor([1, 2, 3, 4])).shape == (4, 5)
 
 
-@pytest.mark.parametrize("time_embedding,expected", [("add", PEER_PARAMS), ("scale_shift", None)])
-def test_preset_matches_peer_size(time_embedding, expected):
-    net = UNet.preset("mnist-1m", time_embedding=time_embedding)
+@pytest.mark.parametrize("preset,time_embedding,expected", [("mnist-1m", "add", PEER_PARAMS),
+                                                              ("mnist-1m", "scale_shift", None),
+                                                              ("mnist-1m-efficient", "scale_shift", None)])
+def test_preset_matches_peer_size(preset, time_embedding, expected):
+    net = UNet.preset(preset, time_embedding=time_embedding)
     n = sum(p.numel() for p in net.parameters())
     assert abs(n - PEER_PARAMS) <= 0.10 * PEER_PARAMS
     if expected is not None:  # the same layers as the peer: equal counts
         assert n == expected
+    # the peer's attention placement: one self-attention, in the middle, and none in the levels
+    attention = [name for name, mod in net.named_modules() if isinstance(mod, SelfAttention2d)]
+    assert attention == ["mid_attn"]
+
+
+def _flops(fn) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+    counter = FlopCounterMode(display=False)
+    with counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def test_conv_first_upsample_is_a_quarter_of_the_flops_and_blockwise_constant():
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 7, 7)
+    late, early = Upsample(8), Upsample(8, conv_first=True)
+    early.load_state_dict(late.state_dict())   # the same weights in either order
+    assert _flops(lambda: early(x, (14, 14))) * 4 == _flops(lambda: late(x, (14, 14)))
+    out = early(x, (14, 14))
+    for dy, dx in ((0, 1), (1, 0), (1, 1)):     # nearest resize after the convolution: constant 2x2 blocks
+        torch.testing.assert_close(out[..., dy::2, dx::2], out[..., ::2, ::2])
+    torch.testing.assert_close(out[..., ::2, ::2], early.conv(x))
+    assert Upsample(8, 4, conv_first=True)(x, (13, 13)).shape == (2, 4, 13, 13)   # narrows, odd target size
+
+
+@pytest.mark.parametrize("size", [(28, 28), (7, 7), (9, 14)])
+def test_conv_resize_unet_shapes_and_fewer_flops(size):
+    torch.manual_seed(0)
+    net = small_unet(upsample="conv_resize", attention_levels=(1,))
+    x, t = torch.randn(2, 1, *size), torch.tensor([3, 900])
+    assert net(x, t).shape == (2, 1, *size)
+    assert _flops(lambda: net(x, t)) < _flops(lambda: small_unet(attention_levels=(1,))(x, t))
+
+
+def test_efficient_preset_halves_the_training_flops_of_the_peer_shape():
+    x, t = torch.randn(2, 1, 28, 28), torch.tensor([1, 999])
+
+    def train_flops(name: str) -> float:
+        net = UNet.preset(name)
+        return _flops(lambda: net(x, t).square().mean().backward()) / 2
+
+    peer_shape, efficient = train_flops("mnist-1m"), train_flops("mnist-1m-efficient")
+    assert 1.0e9 < peer_shape < 1.2e9      # the figure for the peer: about 1.12 GFLOP per image and step
+    assert efficient < 0.6 * peer_shape
 
 
 def test_sinusoidal_embedding_closed_form():
@@ -171,6 +219,8 @@ def test_bad_config_raises():
         UNet(channels=(8, 12), groups=8)
     with pytest.raises(ConfigError):
         UNet.preset("huge")
+    with pytest.raises(ConfigError, match="upsample"):
+        UNet(upsample="bilinear")
 
 
 def test_channels_last_model_gives_the_same_output_and_gradients():
@@ -180,8 +230,13 @@ def test_channels_last_model_gives_the_same_output_and_gradients():
     ref.square().sum().backward()
     grads = {n: p.grad.clone() for n, p in net.named_parameters()}
     net.zero_grad()
-    net = net.to(memory_format=torch.channels_last)
-    out = net(x.contiguous(memory_format=torch.channels_last), t)
+    net.channels_last = True      # the same weights; every activation after conv_in is channels-last
+    seen = []
+    hook = net.down[0].blocks[0].register_forward_hook(
+        lambda mod, inp, out: seen.append(out.is_contiguous(memory_format=torch.channels_last)))
+    out = net(x, t)
+    hook.remove()
+    assert seen == [True] and out.is_contiguous()
     torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-4)
     out.square().sum().backward()
     for n, p in net.named_parameters():

@@ -12,20 +12,23 @@ import torch
 from genlab.config import apply_overrides, run_config_from_dict
 from genlab.training.checkpoint import latest_checkpoint
 
-# The recipe for a 10-minute CPU budget: the ~1M-parameter U-Net of the diffusers peer in bf16 autocast (+44%
-# images/s, BENCHMARKS.md), a short warm-up to a high learning rate decaying to zero exactly at the budget
-# (cosine; steps calibrated by a probe), v-prediction (Salimans & Ho 2022: near t = T, x0 = alpha x_t - sigma v
-# stays well-conditioned, where eps-prediction under bf16 loses the image mean and leaves grey backgrounds),
-# min-SNR-5 loss weights (Hang et al. 2023; in a 500-step A/B on MNIST: classifier FD 903 vs 933, precision
-# 0.46 vs 0.39), EMA whose warm-up min(0.999, (1+n)/(10+n))
-# averages over roughly the last 10% of a 1,500-step run, and 50 DDIM steps from the EMA weights.
+# The recipe for a 10-minute CPU budget: a ~1M-parameter U-Net with the peer's attention placement, shaped for
+# speed (UNet.preset "mnist-1m-efficient": 0.60 instead of 1.12 GFLOP per training image; after 466 s of
+# training, classifier FD 29.3 against 33.6 for the peer-shaped net, BENCHMARKS.md) in bf16 autocast, a short
+# warm-up to a high learning rate decaying to zero exactly at the budget (cosine; steps calibrated by a probe),
+# v-prediction (Salimans & Ho 2022: near t = T, x0 = alpha x_t - sigma v stays well-conditioned, where
+# eps-prediction under bf16 loses the image mean and leaves grey backgrounds), min-SNR-5 loss weights (Hang et
+# al. 2023; in a 500-step A/B on MNIST: classifier FD 903 vs 933, precision 0.46 vs 0.39), EMA whose warm-up
+# min(0.999, (1+n)/(10+n)) averages over roughly the last 10% of a 1,500-step run, and 50 DDIM steps from the
+# EMA weights.
 DEMO_CONFIG: dict[str, Any] = {
     "family": "ddpm",
     "data": {"name": "mnist"},
     "train": {"steps": 4000, "batch_size": 128, "lr": 2e-3, "warmup_steps": 200, "lr_schedule": "cosine",
               "precision": "bf16", "ema_decay": 0.999, "checkpoint_every": 500, "log_every": 25,
               "time_budget": 480.0},
-    "model": {"channels": [32, 64, 64], "blocks_per_level": 1, "mid_attention": True},
+    "model": {"channels": [16, 64, 72], "blocks_per_level": 1, "mid_attention": True, "groups": 8,
+              "upsample": "conv_resize"},
     "diffusion": {"schedule": "linear", "T": 1000, "prediction": "v", "weighting": "min_snr", "sampler": "ddim",
                   "sample_steps": 50},
 }
@@ -103,8 +106,10 @@ def run_demo(out: str | Path = "runs/demo", *, minutes: float = 10.0, overrides:
 
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines() if line.strip()]
     steps = [r["step"] for r in log]
-    loss_plot = plot_curves({"L_simple (train)": (steps, [r["loss"] for r in log])}, out / "demo_loss.png",
-                            title="DDPM on MNIST: training loss", xlabel="step", ylabel="MSE on eps", logy=True)
+    target = f"MSE on {values['diffusion']['prediction']}" + (
+        ", min-SNR weighted" if values["diffusion"].get("weighting") == "min_snr" else "")
+    loss_plot = plot_curves({"training loss": (steps, [r["loss"] for r in log])}, out / "demo_loss.png",
+                            title="DDPM on MNIST: training loss", xlabel="step", ylabel=target, logy=True)
     summary = {
         "steps": result.step, "train_seconds": round(result.seconds, 1),
         "train_images_per_s": round(result.items_per_s, 1), "final_loss": round(result.last_loss, 5),

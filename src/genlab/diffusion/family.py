@@ -37,6 +37,7 @@ class DenoiserConfig:
     groups: int = 32
     time_embedding: Literal["scale_shift", "add"] = "scale_shift"
     dropout: float = 0.0
+    upsample: Literal["resize_conv", "conv_resize"] = "resize_conv"   # conv_resize: Saharia et al. 2022, app. B.1
     hidden: int = 256                                    # MLP width
     layers: int = 4                                      # MLP depth
 
@@ -99,7 +100,7 @@ class DiffusionFamily:
                                   channels=m.channels, blocks_per_level=m.blocks_per_level,
                                   attention_levels=m.attention_levels, mid_attention=m.mid_attention, heads=m.heads,
                                   groups=m.groups, time_embedding=m.time_embedding, dropout=m.dropout,
-                                  num_classes=info.num_classes if c.kind == "class" and c.via == "embedding" else None,
+                                  upsample=m.upsample, num_classes=info.num_classes if c.kind == "class" and c.via == "embedding" else None,
                                   context_dim=context_dim.get(c.kind))
             if c.kind != "none":
                 from genlab.latent.conditioning import ConditionalUNet
