@@ -164,3 +164,12 @@ def test_eval_fake_pass_holds_one_chunk_of_images_at_a_time(tiny_run, tmp_path, 
                  "--n", "14", "--batch-size", "4", "--steps", "2", "--out", str(out), "--quiet"]) == 0
     assert json.loads(out.read_text())["n_fake"] == 14
     assert max(seen) == 4 and sum(seen) == 14 + 14     # 14 fake and the first 14 reference images, 4 at a time
+
+
+def test_run_networks_go_to_the_process_device(tiny_run, monkeypatch):
+    from genlab.training.distributed import process_device
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert process_device() == torch.device("cpu")          # no GPU: the CPU, launched or not
+    run = load_run(tiny_run, device=None)
+    assert {p.device for m in run.models.values() for p in m.parameters()} == {torch.device("cpu")}
+    assert run.sample(2, seed=0, steps=2).device == torch.device("cpu")

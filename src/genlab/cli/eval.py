@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from genlab.metrics.evaluate import compute_metrics
     from genlab.metrics.features import get_extractor
     from genlab.metrics.statistics import StatisticsCache, stats_key
-    from genlab.training.distributed import extract_sharded, process_rank
+    from genlab.training.distributed import extract_sharded, process_device, process_rank
     from genlab.training.run import load_run
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
@@ -100,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not args.run_dir:
             raise ModelInputError("give a run folder, or --real and --fake")
-        run_ = load_run(args.run_dir)
+        # sampling metrics run on this process's GPU when there is one; likelihoods stay on the CPU
+        run_ = load_run(args.run_dir, device=None if not likelihoods else "cpu")
         ref_spec = args.ref or f"{run_.config.data.name}:test"
         result = {"run": str(run_.path), "step": run_.step, "ref": ref_spec}
         if sample_metrics:
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
             ref = load_images(ref_spec)
             options = {k: v for k, v in dict(sampler=args.sampler, steps=args.steps).items() if v is not None}
             name, split = parse_source(ref_spec)
-            extractor = get_extractor(args.extractor)
+            extractor = get_extractor(args.extractor, device=process_device())
             # every process samples and extracts its share of the chunks; rank 0 computes and reports
             fake = extract_sharded(run_, args.n, extractor, batch_size=args.batch_size, seed=args.seed, **options)
             if process_rank()[0] != 0:

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise ModelInputError(f"--n must be at least 1, got {args.n}")
-    run_ = load_run(args.run_dir, ema=not args.raw)
+    run_ = load_run(args.run_dir, ema=not args.raw, device=None)     # this process's GPU when there is one
     options = {k: v for k, v in dict(sampler=args.sampler, steps=args.steps, eta=args.eta, spacing=args.spacing,
                                        precision=args.precision, label=args.label, prompt=args.prompt,
                                        guidance=args.guidance).items() if v is not None}

@@ -24,6 +24,13 @@ def process_rank() -> tuple[int, int]:
     return state.process_index, state.num_processes
 
 
+def process_device() -> torch.device:
+    """This process's device: cuda:LOCAL_RANK under a launcher on a GPU machine (cuda:0 alone), else the CPU."""
+    from accelerate import PartialState
+
+    return PartialState(cpu=not torch.cuda.is_available()).device
+
+
 def chunk_generator(seed: int, k: int) -> torch.Generator:
     """The random stream of chunk k: a function of (seed, k) only (numpy's SeedSequence mixes the pair)."""
     if seed < 0:
@@ -51,7 +58,7 @@ def sample_chunk(family: Any, models: dict[str, nn.Module], n: int, k: int, *, s
     size = sl.stop - sl.start
     chunk = {key: (v[sl] if isinstance(v, Tensor) and v.ndim > 0 and len(v) == n else v) for key, v in options.items()}
     with torch.inference_mode():
-        return family.sample(models, size, generator=chunk_generator(seed, k), **chunk)
+        return family.sample(models, size, generator=chunk_generator(seed, k), **chunk).cpu()
 
 
 def gather_chunks(mine: list[tuple[int, Any]], *, world: int) -> list[Any]:
@@ -95,8 +102,8 @@ def extract_sharded(run: Any, n: int, extractor: Any, *, seed: int = 0, batch_si
     with torch.no_grad():
         for k, images in _my_chunks(run, n, seed=seed, batch_size=batch_size, rank=rank, world=world, **options):
             feats, logits = extractor.features_and_logits(as_uint8_images(checked_uint8(images)))
-            probs = None if logits is None else logits.double().softmax(dim=1).numpy()
-            mine.append((k, (feats.numpy().astype(np.float32), probs)))
+            probs = None if logits is None else logits.double().softmax(dim=1).cpu().numpy()
+            mine.append((k, (feats.cpu().numpy().astype(np.float32), probs)))
     out = ExtractedFeatures(RunningStatistics(extractor.dim))
     for feats, probs in gather_chunks(mine, world=world):
         out.stats.update(feats)

@@ -14,7 +14,7 @@ from genlab.config import DataConfig, RunConfig, run_config_from_dict
 from genlab.errors import CheckpointError, ConfigError
 from genlab.families import get_family
 from genlab.training.checkpoint import latest_checkpoint, load_module_state, read_weights, split_prefix
-from genlab.training.distributed import chunk_slices, sample_chunk
+from genlab.training.distributed import chunk_slices, process_device, sample_chunk
 from genlab.training.objective import DataInfo
 
 RUN_FORMAT = "genlab-run"
@@ -95,8 +95,12 @@ class Run:
         return torch.cat(out) if out else torch.empty(0)
 
 
-def load_run(run_dir: str | Path, *, ema: bool = True) -> Run:
-    """Load a run folder's config and newest checkpoint; `ema=False` takes the raw weights instead."""
+def load_run(run_dir: str | Path, *, ema: bool = True, device: str | torch.device | None = "cpu") -> Run:
+    """Load a run folder's config and newest checkpoint; `ema=False` takes the raw weights instead.
+
+    The networks go to `device`; None means this process's device (`process_device()`: its own GPU under
+    torchrun / accelerate launch on a GPU machine, else the CPU). Samples always come back on the CPU.
+    """
     run_dir = Path(run_dir)
     record = load_config_record(run_dir)
     try:
@@ -117,7 +121,7 @@ def load_run(run_dir: str | Path, *, ema: bool = True) -> Run:
         if state is None:
             raise CheckpointError(f"checkpoint {ckpt} has no weights for the '{name}' network")
         load_module_state(module, state, what=f"the '{name}' network of {run_dir}")
-        module.eval()
+        module.to(process_device() if device is None else torch.device(device)).eval()
     return Run(path=run_dir, config=config, info=info, family=family, models=models, step=int(meta.get("step", 0)))
 
 
