@@ -100,7 +100,8 @@ class DiffusionFamily:
                                   channels=m.channels, blocks_per_level=m.blocks_per_level,
                                   attention_levels=m.attention_levels, mid_attention=m.mid_attention, heads=m.heads,
                                   groups=m.groups, time_embedding=m.time_embedding, dropout=m.dropout,
-                                  upsample=m.upsample, num_classes=info.num_classes if c.kind == "class" and c.via == "embedding" else None,
+                                  upsample=m.upsample,
+                                  num_classes=info.num_classes if c.kind == "class" and c.via == "embedding" else None,
                                   context_dim=context_dim.get(c.kind))
             if c.kind != "none":
                 from genlab.latent.conditioning import ConditionalUNet
