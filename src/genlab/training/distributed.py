@@ -16,19 +16,22 @@ from torch import Tensor, nn
 from genlab.errors import ModelInputError
 
 
-def process_rank() -> tuple[int, int]:
-    """(rank, world size) of this process; joins the launcher's process group when there is one."""
+def _process_state() -> Any:
+    """Accelerate's view of this process (joins the launcher's process group when there is one)."""
     from accelerate import PartialState
 
-    state = PartialState(cpu=not torch.cuda.is_available())
+    return PartialState(cpu=not torch.cuda.is_available())
+
+
+def process_rank() -> tuple[int, int]:
+    """(rank, world size) of this process; joins the launcher's process group when there is one."""
+    state = _process_state()
     return state.process_index, state.num_processes
 
 
 def process_device() -> torch.device:
     """This process's device: cuda:LOCAL_RANK under a launcher on a GPU machine (cuda:0 alone), else the CPU."""
-    from accelerate import PartialState
-
-    return PartialState(cpu=not torch.cuda.is_available()).device
+    return _process_state().device
 
 
 def chunk_generator(seed: int, k: int) -> torch.Generator:
