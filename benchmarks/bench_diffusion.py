@@ -226,6 +226,7 @@ def orchestrate(a: argparse.Namespace) -> dict:
 
 
 def main() -> None:
+    from genlab.nn.unet import UNET_PRESETS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--worker", choices=["train", "sample"], help="run one measurement in this process")
     ap.add_argument("--peak", action="store_true", help="measure the matmul peak in this process")
@@ -240,7 +241,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3, help="fresh processes per figure (median)")
     ap.add_argument("--time-embedding", choices=["scale_shift", "add"], default="scale_shift")
-    ap.add_argument("--preset", choices=["mnist-1m-efficient", "mnist-1m"], default="mnist-1m-efficient",
+    ap.add_argument("--preset", choices=sorted(UNET_PRESETS), default="mnist-1m-efficient",
                     help="genlab U-Net (genlab.nn.unet.UNET_PRESETS); mnist-1m has the peer's exact layer shapes")
     ap.add_argument("--channels-last", action="store_true", help="channels-last tensors (measured slower here)")
     ap.add_argument("--no-fused", dest="fused", action="store_false", help="foreach AdamW instead of fused")

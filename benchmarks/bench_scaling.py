@@ -96,13 +96,14 @@ def orchestrate(a: argparse.Namespace) -> dict:
 
 
 def main() -> None:
+    from genlab.nn.unet import UNET_PRESETS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--worker", action="store_true", help="one measurement in this process")
     ap.add_argument("--flops-only", action="store_true", help="only the CIFAR-10 model's FLOPs")
     ap.add_argument("--size", type=int, choices=sorted(SHAPES), default=28)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-    ap.add_argument("--preset", choices=["mnist-1m-efficient", "mnist-1m"], default="mnist-1m-efficient",
+    ap.add_argument("--preset", choices=sorted(UNET_PRESETS), default="mnist-1m-efficient",
                     help="genlab.nn.unet.UNET_PRESETS entry")
     ap.add_argument("--steps", type=int, default=10, help="timed training steps per process")
     ap.add_argument("--warmup", type=int, default=2)
