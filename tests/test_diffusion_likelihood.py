@@ -8,7 +8,7 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from genlab.diffusion import (NoiseSchedule, bits_per_dim, discretized_gaussian_log_likelihood, normal_kl,
+from genlab.diffusion import (Denoiser, NoiseSchedule, bits_per_dim, discretized_gaussian_log_likelihood, normal_kl,
                               prior_kl, vb_terms)
 from genlab.errors import ConfigError
 
@@ -72,7 +72,7 @@ def _decoder_nll_of_x0() -> float:
 def test_bound_of_the_exact_denoiser_is_its_decoder_plus_prior():
     # With beta-tilde variance the exact denoiser's reverse step is the true posterior, so every KL term is 0,
     # and the decoder N(x0, beta-tilde_1) puts mass 2 Phi(h / sigma) - 1 on an inner bin (the end bins get more).
-    bound = bits_per_dim(_point_mass_denoiser(LINEAR, X0), LINEAR, X0, generator=torch.Generator().manual_seed(0))
+    bound = bits_per_dim(Denoiser(_point_mass_denoiser(LINEAR, X0), LINEAR), X0, generator=torch.Generator().manual_seed(0))
     assert torch.all(bound.terms[:, 1:].abs() < 1e-9)
     to_bits = 1 / (4 * math.log(2))
     assert bound.decoder.item() == pytest.approx(_decoder_nll_of_x0() * to_bits, rel=1e-6)
@@ -83,7 +83,7 @@ def test_bound_of_the_exact_denoiser_is_its_decoder_plus_prior():
 
 def test_beta_variance_terms_are_the_variance_mismatch_kl():
     schedule = NoiseSchedule.from_name("cosine", T=50)
-    bound = bits_per_dim(_point_mass_denoiser(schedule, X0), schedule, X0, variance="beta",
+    bound = bits_per_dim(Denoiser(_point_mass_denoiser(schedule, X0), schedule), X0, variance="beta",
                          generator=torch.Generator().manual_seed(0))
     b, bt = schedule.betas[1:], schedule.posterior_variance[1:]
     kl_bits = 4 * 0.5 * (np.log(b / bt) + bt / b - 1) / (4 * math.log(2))
@@ -93,26 +93,26 @@ def test_beta_variance_terms_are_the_variance_mismatch_kl():
 
 def test_subset_estimate_is_unbiased():
     schedule = NoiseSchedule.from_name("cosine", T=50)
-    model = _point_mass_denoiser(schedule, X0)
-    full = bits_per_dim(model, schedule, X0, variance="beta").total.item()
+    model = Denoiser(_point_mass_denoiser(schedule, X0), schedule)
+    full = bits_per_dim(model, X0, variance="beta").total.item()
     g = torch.Generator().manual_seed(3)
-    assert bits_per_dim(model, schedule, X0, variance="beta", num_terms=49, generator=g).total.item() == \
+    assert bits_per_dim(model, X0, variance="beta", num_terms=49, generator=g).total.item() == \
         pytest.approx(full, rel=1e-9)
-    estimates = np.array([bits_per_dim(model, schedule, X0, variance="beta", num_terms=5, generator=g).total.item()
+    estimates = np.array([bits_per_dim(model, X0, variance="beta", num_terms=5, generator=g).total.item()
                           for _ in range(300)])
     assert abs(estimates.mean() - full) < 4 * estimates.std() / math.sqrt(len(estimates))
     assert estimates.std() > 0
     with pytest.raises(ConfigError, match="num_terms"):
-        bits_per_dim(model, schedule, X0, num_terms=50)
+        bits_per_dim(model, X0, num_terms=50)
 
 
 def test_vb_terms_use_the_decoder_at_t0_and_the_kl_elsewhere():
     x0 = X0.expand(2, 4)
-    model = _point_mass_denoiser(LINEAR, x0)
+    model = Denoiser(_point_mass_denoiser(LINEAR, x0), LINEAR)
     t = torch.tensor([0, 7])
     x_t = x0 + 0.01
-    got = vb_terms(model, LINEAR, x0, x_t, t)
+    got = vb_terms(model, x0, x_t, t)
     assert got[1].abs().item() < 1e-9  # exact posterior, zero KL
     assert got[0].item() == pytest.approx(_decoder_nll_of_x0(), rel=1e-6)  # the mean at t = 0 is x0 whatever x_t
     with pytest.raises(ConfigError, match="variance"):
-        vb_terms(model, LINEAR, x0, x_t, t, variance="learned")
+        vb_terms(model, x0, x_t, t, variance="learned")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genlab.diffusion import (NoiseSchedule, classifier_free_guidance, classifier_free_guidance_batched,
+from genlab.diffusion import (Denoiser, NoiseSchedule, classifier_free_guidance, classifier_free_guidance_batched,
                               l_simple, min_snr_weight)
 from genlab.errors import ConfigError, ModelInputError
 
@@ -33,15 +33,15 @@ def test_the_true_target_scores_zero_and_zero_scores_its_square(prediction):
         torch.testing.assert_close(x_t, a * x0 + s * noise)  # the network sees x_t of Algorithm 1
         return target
 
-    assert l_simple(oracle, SCHEDULE, x0, t=t, noise=noise, prediction=prediction).item() < 1e-12
-    loss = l_simple(lambda x_t, t_in: torch.zeros_like(x_t), SCHEDULE, x0, t=t, noise=noise, prediction=prediction)
+    assert l_simple(Denoiser(oracle, SCHEDULE, prediction=prediction), x0, t=t, noise=noise).item() < 1e-12
+    loss = l_simple(Denoiser(lambda x_t, t_in: torch.zeros_like(x_t), SCHEDULE, prediction=prediction), x0, t=t, noise=noise)
     assert loss.item() == pytest.approx(target.pow(2).mean().item(), rel=1e-6)
 
 
 def test_per_example_losses_and_gradients():
     x0, t, noise = _batch(1)
     w = torch.zeros((), requires_grad=True)
-    per = l_simple(lambda x_t, t_in: w * x_t, SCHEDULE, x0, t=t, noise=noise, reduction="none")
+    per = l_simple(Denoiser(lambda x_t, t_in: w * x_t, SCHEDULE), x0, t=t, noise=noise, reduction="none")
     assert per.shape == (4,)
     per.mean().backward()
     assert w.grad is not None and w.grad.abs() > 0
@@ -58,8 +58,8 @@ def test_min_snr_weights(prediction):
     assert got.tolist() == pytest.approx(expected, rel=1e-6)
     x0, _, noise = _batch(2)
     zero = lambda x_t, t_in: torch.zeros_like(x_t)  # noqa: E731
-    plain = l_simple(zero, SCHEDULE, x0[:3], t=t, noise=noise[:3], prediction=prediction, reduction="none")
-    weighted = l_simple(zero, SCHEDULE, x0[:3], t=t, noise=noise[:3], prediction=prediction, reduction="none",
+    plain = l_simple(Denoiser(zero, SCHEDULE, prediction=prediction), x0[:3], t=t, noise=noise[:3], reduction="none")
+    weighted = l_simple(Denoiser(zero, SCHEDULE, prediction=prediction), x0[:3], t=t, noise=noise[:3], reduction="none",
                         weighting="min_snr", snr_gamma=gamma)
     torch.testing.assert_close(weighted, plain * torch.tensor(expected, dtype=torch.float32))
 
@@ -67,15 +67,15 @@ def test_min_snr_weights(prediction):
 def test_bad_loss_inputs_raise():
     x0, t, noise = _batch()
     with pytest.raises(ModelInputError, match="noise"):
-        l_simple(lambda x, t: x, SCHEDULE, x0, t=t, noise=noise[:, :, :2])
+        l_simple(Denoiser(lambda x, t: x, SCHEDULE), x0, t=t, noise=noise[:, :, :2])
     with pytest.raises(ModelInputError, match="network returned"):
-        l_simple(lambda x, t: x[:, :, :2], SCHEDULE, x0, t=t, noise=noise)
+        l_simple(Denoiser(lambda x, t: x[:, :, :2], SCHEDULE), x0, t=t, noise=noise)
     with pytest.raises(ConfigError, match="weighting"):
-        l_simple(lambda x, t: x, SCHEDULE, x0, t=t, noise=noise, weighting="p2")
+        l_simple(Denoiser(lambda x, t: x, SCHEDULE), x0, t=t, noise=noise, weighting="p2")
     with pytest.raises(ConfigError, match="prediction"):
-        l_simple(lambda x, t: x, SCHEDULE, x0, t=t, noise=noise, prediction="score")
+        l_simple(Denoiser(lambda x, t: x, SCHEDULE, prediction="score"), x0, t=t, noise=noise)
     with pytest.raises(ModelInputError, match="timesteps"):
-        l_simple(lambda x, t: x, SCHEDULE, x0, t=t + 1000, noise=noise)
+        l_simple(Denoiser(lambda x, t: x, SCHEDULE), x0, t=t + 1000, noise=noise)
 
 
 def test_classifier_free_guidance_mixes_linearly():

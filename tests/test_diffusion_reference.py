@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from genlab.diffusion import NoiseSchedule, ddim_step, ddpm_step, sample_ancestral, sample_ddim, timesteps
+from genlab.diffusion import Denoiser, NoiseSchedule, ddim_step, ddpm_step, sample_ancestral, sample_ddim, timesteps
 
 DATA = Path(__file__).parent / "data"
 REF = np.load(DATA / "diffusers_reference.npz", allow_pickle=False)
@@ -127,7 +127,7 @@ def _trajectory(sampler, spacing: str = "leading", **options):
         states.append(x_t.clone())
         x0s.append(x0.clone())
 
-    x_0 = sampler(stand_in_model, torch.from_numpy(REF["traj_x_T"]), _schedule(), timesteps(T, 50, spacing=spacing),
+    x_0 = sampler(Denoiser(stand_in_model, _schedule()), torch.from_numpy(REF["traj_x_T"]), timesteps(T, 50, spacing=spacing),
                   callback=record, **options)
     return torch.stack([*states, x_0]).numpy(), torch.stack(x0s).numpy()
 

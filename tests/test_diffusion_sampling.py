@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from genlab.diffusion import NoiseSchedule, ddim_step, ddpm_step, sample_ancestral, sample_ddim, timesteps
+from genlab.diffusion import Denoiser, NoiseSchedule, ddim_step, ddpm_step, sample_ancestral, sample_ddim, timesteps
 from genlab.errors import ConfigError, ModelInputError
 
 LINEAR = NoiseSchedule.from_name("linear", T=1000)
@@ -33,8 +33,8 @@ def _oracle(schedule: NoiseSchedule, prediction: str):
 @pytest.mark.parametrize("spacing", ["leading", "trailing", "linspace"])
 def test_ddim_with_an_oracle_recovers_x0(prediction, spacing):
     x_T = torch.randn(2, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    out = sample_ddim(_oracle(COSINE, prediction), x_T, COSINE, timesteps(1000, 10, spacing=spacing),
-                      prediction=prediction)
+    out = sample_ddim(Denoiser(_oracle(COSINE, prediction), COSINE, prediction=prediction), x_T,
+                      timesteps(1000, 10, spacing=spacing))
     torch.testing.assert_close(out, X0, rtol=0, atol=1e-9)
 
 
@@ -43,7 +43,7 @@ def test_ddim_with_an_oracle_recovers_x0(prediction, spacing):
 def test_ancestral_with_an_oracle_ends_at_x0(variance, spacing):
     # the last step goes to alpha-bar = 1 with no noise, where the posterior mean is the predicted x0
     g = torch.Generator().manual_seed(1)
-    out = sample_ancestral(_oracle(LINEAR, "eps"), torch.randn(2, 2, generator=g, dtype=torch.float64), LINEAR,
+    out = sample_ancestral(Denoiser(_oracle(LINEAR, "eps"), LINEAR), torch.randn(2, 2, generator=g, dtype=torch.float64),
                            timesteps(1000, 20, spacing=spacing), variance=variance, generator=g)
     torch.testing.assert_close(out, X0, rtol=0, atol=1e-9)
 
@@ -51,10 +51,10 @@ def test_ancestral_with_an_oracle_ends_at_x0(variance, spacing):
 def test_ddim_at_eta_0_is_deterministic_and_ignores_the_generator():
     x_T = torch.randn(3, 2, 4, 4, generator=torch.Generator().manual_seed(2))
     model = lambda x, t: torch.tanh(x) * (t[:, None, None, None] / 1000)  # noqa: E731
-    runs = [sample_ddim(model, x_T, LINEAR, timesteps(1000, 25), generator=torch.Generator().manual_seed(seed))
+    runs = [sample_ddim(Denoiser(model, LINEAR), x_T, timesteps(1000, 25), generator=torch.Generator().manual_seed(seed))
             for seed in (3, 4)]
     assert torch.equal(runs[0], runs[1])
-    noisy = [sample_ddim(model, x_T, LINEAR, timesteps(1000, 25), eta=1.0, generator=torch.Generator().manual_seed(s))
+    noisy = [sample_ddim(Denoiser(model, LINEAR), x_T, timesteps(1000, 25), eta=1.0, generator=torch.Generator().manual_seed(s))
              for s in (3, 4)]
     assert not torch.allclose(noisy[0], noisy[1])
 
@@ -76,7 +76,7 @@ def test_ancestral_sampling_of_gaussian_data_has_its_mean_and_variance(schedule,
     n = 20_000
     g = torch.Generator().manual_seed(5)
     x_T = torch.randn(n, 1, generator=g, dtype=torch.float64)
-    out = sample_ancestral(_gaussian_data_eps(schedule), x_T, schedule, timesteps(1000, 1000), variance=variance,
+    out = sample_ancestral(Denoiser(_gaussian_data_eps(schedule), schedule), x_T, timesteps(1000, 1000), variance=variance,
                            clip_x0=False, generator=g)
     se = S / math.sqrt(n)
     assert abs(out.mean().item() - M) < 5 * se
@@ -87,7 +87,7 @@ def test_callback_sees_each_visited_step():
     seen = []
     x_T = torch.randn(2, 2, dtype=torch.float64)
     steps = timesteps(1000, 5, spacing="trailing")
-    sample_ddim(_oracle(LINEAR, "eps"), x_T, LINEAR, steps,
+    sample_ddim(Denoiser(_oracle(LINEAR, "eps"), LINEAR), x_T, steps,
                 callback=lambda i, t, x_t, x0: seen.append((i, t, x_t.shape, x0.clone())))
     assert [(i, t) for i, t, _, _ in seen] == list(enumerate(steps.tolist()))
     assert all(shape == (2, 2) for _, _, shape, _ in seen)
@@ -107,16 +107,16 @@ def test_bad_sampler_inputs_raise():
     x = torch.randn(2, 3)
     model = lambda x, t: x  # noqa: E731
     with pytest.raises(ConfigError, match="descending"):
-        sample_ddim(model, x, LINEAR, [10, 20])
+        sample_ddim(Denoiser(model, LINEAR), x, [10, 20])
     with pytest.raises(ConfigError, match="descending"):
-        sample_ancestral(model, x, LINEAR, [1000, 10])
+        sample_ancestral(Denoiser(model, LINEAR), x, [1000, 10])
     with pytest.raises(ConfigError, match="prediction"):
-        sample_ddim(model, x, LINEAR, [10], prediction="score")
+        sample_ddim(Denoiser(model, LINEAR, prediction="score"), x, [10])
     with pytest.raises(ConfigError, match="variance"):
-        sample_ancestral(model, x, LINEAR, [10], variance="learned")
+        sample_ancestral(Denoiser(model, LINEAR), x, [10], variance="learned")
     with pytest.raises(ConfigError, match="eta"):
-        sample_ddim(model, x, LINEAR, [10], eta=-1.0)
+        sample_ddim(Denoiser(model, LINEAR), x, [10], eta=-1.0)
     with pytest.raises(ModelInputError, match="network returned"):
-        sample_ddim(lambda x, t: x[:, :2], x, LINEAR, [10])
+        sample_ddim(Denoiser(lambda x, t: x[:, :2], LINEAR), x, [10])
     with pytest.raises(ConfigError, match="noise"):
         ddim_step(x, x, alpha_bar_t=0.5, alpha_bar_prev=0.6, eta=0.5)

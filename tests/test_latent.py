@@ -12,7 +12,7 @@ from genlab.cli.main import main
 from genlab.config import apply_overrides, run_config_from_dict
 from genlab.errors import ConfigError, ModelInputError
 from genlab.latent.codec import LatentCodec, measure_scale
-from genlab.latent.superres import psnr
+from genlab.diffusion.superres import psnr
 from genlab.training.checkpoint import latest_checkpoint, read_weights, split_prefix
 from genlab.training.loop import train
 from genlab.training.run import load_run
@@ -153,7 +153,7 @@ def test_low_res_png_is_read_as_a_condition_in_minus_one_to_one(tmp_path):
     from PIL import Image
 
     from genlab.errors import DataError
-    from genlab.latent.superres import load_low_res
+    from genlab.diffusion.superres import load_low_res
     pixels = np.arange(49, dtype=np.uint8).reshape(7, 7) * 5
     Image.fromarray(pixels).save(tmp_path / "low.png")
     low = load_low_res(tmp_path / "low.png", channels=1, size=7)

@@ -41,7 +41,7 @@ def add_parser(sub: Any) -> None:
                    help="inception (standard FID), classifier (genlab's MNIST net) or a path")
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--sampler", choices=["ddim", "ancestral"], help="diffusion sampler (default: the run's)")
+    p.add_argument("--sampler", metavar="NAME", help="diffusion sampler (default: the run's; see `genlab sample -h`)")
     p.add_argument("--steps", type=int, help="sampling steps")
     p.add_argument("--out", help="JSON file to write (default RUN/eval/<metrics>_<extractor>_n<N>.json)")
     p.add_argument("--quiet", action="store_true")
@@ -121,9 +121,9 @@ def run(args: argparse.Namespace) -> int:
                                           batch_size=args.batch_size, ref_cache=StatisticsCache(), ref_key=key,
                                           progress=not args.quiet))
         if likelihoods:
-            likelihood = getattr(run_.family, "likelihood", None)
-            if likelihood is None:
+            if not run_.family.has_likelihood:
                 raise ModelInputError(f"the {run_.config.family} family has no likelihood (bpd/nll)")
+            likelihood = run_.family.likelihood
             name, split = parse_source(ref_spec)
             from genlab.data import load_dataset
             ds = load_dataset(name, split=split, limit=args.n, seed=args.seed)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,9 @@ def add_parser(sub: Any) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", metavar="RUN", help="run folder written by `genlab train`")
     p.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
-    p.add_argument("--sampler", choices=["ddim", "ancestral"], help="diffusion sampler (default: the run's)")
+    from genlab.diffusion.samplers import SAMPLERS
+    p.add_argument("--sampler", metavar="NAME", help="diffusion sampler (default: the run's): "
+                   + "; ".join(f"{name} = {s.summary}" for name, s in SAMPLERS.items()))
     p.add_argument("--steps", type=int, help="sampling steps (DDIM default 50; ancestral default T)")
     p.add_argument("--eta", type=float, help="DDIM eta: 0 deterministic, 1 ~ ancestral")
     p.add_argument("--spacing", choices=["leading", "trailing", "linspace"], help="timestep spacing")
@@ -62,12 +63,14 @@ def run(args: argparse.Namespace) -> int:
                                        precision=args.precision, label=args.label, prompt=args.prompt,
                                        guidance=args.guidance).items() if v is not None}
     if args.low_res is not None:
-        from genlab.latent.superres import load_low_res
+        from genlab.diffusion.superres import load_low_res
         size = getattr(getattr(run_.config.sections, "condition", None), "low_res", 7)
         options["low_res"] = load_low_res(args.low_res, channels=run_.info.shape[0], size=size)
-    accepted = inspect.signature(run_.family.sample).parameters
+    if args.sampler is not None:
+        from genlab.diffusion.samplers import get_sampler
+        get_sampler(args.sampler)                               # an unknown name lists the registry's
     for key in options:
-        if key not in accepted:
+        if key not in run_.family.sample_options:
             need = " (it needs a class-conditional model)" if key == "label" else ""
             raise ModelInputError(f"--{key} does not apply to {args.run_dir}, a '{run_.config.family}' run{need}")
     # under torchrun / accelerate launch each process draws its share of the chunks; rank 0 writes

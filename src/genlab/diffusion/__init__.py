@@ -1,7 +1,9 @@
-"""Diffusion math holding no weights: schedules, forward process, parameterisations, losses, bound, samplers.
+"""Diffusion: schedules, forward process, parameterisations, the denoiser, losses, bound, samplers and their registry.
 
-The lead's genlab.diffusion.family wires these to a network and the training loop.
+Math modules hold no weights; genlab.diffusion.family wires them to a network and the training loop, and
+genlab.diffusion.pipeline samples a run (condition, guidance, precision) through the registry `SAMPLERS`.
 """
+from genlab.diffusion.denoiser import Denoiser
 from genlab.diffusion.forward_process import gaussian_noise, q_posterior, q_sample
 from genlab.diffusion.guidance import classifier_free_guidance, classifier_free_guidance_batched
 from genlab.diffusion.likelihood import (Variance, VariationalBound, bits_per_dim,
@@ -11,7 +13,8 @@ from genlab.diffusion.losses import l_simple, min_snr_weight
 from genlab.diffusion.parametrization import (ModelFn, Prediction, eps_from_score, eps_from_v, eps_from_x0,
                                               prediction_target, score_from_eps, split_prediction, to_x0_eps,
                                               v_from_x0_eps, x0_from_eps, x0_from_v)
-from genlab.diffusion.sampling import ddim_step, ddpm_step, sample_ancestral, sample_ddim
+from genlab.diffusion.samplers import SAMPLERS, Sampler, get_sampler, sampler_names
+from genlab.diffusion.sampling import ddim_step, ddim_update, ddpm_step, ddpm_update, sample_ancestral, sample_ddim
 from genlab.diffusion.schedules import (NoiseSchedule, betas_cosine, betas_geodiff_sigmoid, betas_linear,
                                         betas_scaled_linear, betas_sigmoid, extract)
 from genlab.diffusion.timesteps import Spacing, timesteps
@@ -20,8 +23,9 @@ __all__ = [
     "NoiseSchedule", "betas_linear", "betas_scaled_linear", "betas_cosine", "betas_sigmoid",
     "betas_geodiff_sigmoid", "extract", "q_sample", "q_posterior", "gaussian_noise",
     "ModelFn", "Prediction", "x0_from_eps", "eps_from_x0", "v_from_x0_eps", "x0_from_v", "eps_from_v",
-    "score_from_eps", "eps_from_score", "split_prediction", "prediction_target", "to_x0_eps",
+    "score_from_eps", "eps_from_score", "split_prediction", "prediction_target", "to_x0_eps", "Denoiser",
     "l_simple", "min_snr_weight", "normal_kl", "discretized_gaussian_log_likelihood", "prior_kl", "vb_terms",
-    "p_mean_variance", "bits_per_dim", "VariationalBound", "Variance", "Spacing", "timesteps", "ddpm_step", "ddim_step", "sample_ancestral",
-    "sample_ddim", "classifier_free_guidance", "classifier_free_guidance_batched",
+    "p_mean_variance", "bits_per_dim", "VariationalBound", "Variance", "Spacing", "timesteps", "ddpm_step",
+    "ddim_step", "ddpm_update", "ddim_update", "sample_ancestral", "sample_ddim", "SAMPLERS", "Sampler",
+    "get_sampler", "sampler_names", "classifier_free_guidance", "classifier_free_guidance_batched",
 ]

@@ -12,6 +12,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from genlab.diffusion.conditioning import Condition, repeat_condition
 from genlab.diffusion.parametrization import ModelFn
 
 CondModelFn = Callable[[Tensor, Tensor, Tensor], Tensor]
@@ -33,3 +34,18 @@ def classifier_free_guidance_batched(model_fn: CondModelFn, cond: Tensor, null_c
         out_c, out_u = model_fn(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([cond, null_cond])).chunk(2)
         return out_u + scale * (out_c - out_u)
     return guided
+
+
+def guided_model_fn(net: Callable[..., Tensor], cond: Condition, scale: float, *, batch: int) -> ModelFn:
+    """model_fn(x_t, t) = out_u + scale (out_c - out_u) of a conditional net(x, t, cond, drop=) (Ho & Salimans eq. 6).
+
+    scale = 1 is the conditional model and scale = 0 the unconditional one, each one network call; otherwise
+    the conditional and null rows run as one doubled batch (`drop` marks the null half).
+    """
+    if scale == 1.0:
+        return lambda x, t: net(x, t, cond)
+    if scale == 0.0:
+        return lambda x, t: net(x, t, cond, drop=torch.ones(x.shape[0], dtype=torch.bool))
+    doubled = repeat_condition(cond, 2)
+    keep = torch.zeros(batch, dtype=torch.bool)
+    return classifier_free_guidance_batched(lambda x, t, drop: net(x, t, doubled, drop=drop), keep, ~keep, scale)

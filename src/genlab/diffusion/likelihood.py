@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from genlab.diffusion.denoiser import Denoiser
 from genlab.diffusion.forward_process import gaussian_noise, q_posterior, q_sample
-from genlab.diffusion.parametrization import ModelFn, Prediction, to_x0_eps
 from genlab.diffusion.schedules import NoiseSchedule, extract
 from genlab.errors import ConfigError
 
@@ -67,24 +67,22 @@ def prior_kl(schedule: NoiseSchedule, x0: Tensor) -> Tensor:
     return normal_kl(mean, logvar, torch.zeros_like(x0), torch.zeros_like(x0)).flatten(1).sum(dim=1)
 
 
-def p_mean_variance(model_fn: ModelFn, schedule: NoiseSchedule, x_t: Tensor, t: Tensor, *,
-                    prediction: Prediction = "eps", variance: Variance = "beta_tilde",
+def p_mean_variance(denoiser: Denoiser, x_t: Tensor, t: Tensor, *, variance: Variance = "beta_tilde",
                     clip_x0: bool = False) -> tuple[Tensor, Tensor, Tensor]:
-    """Mean, log-variance and predicted x0 of p(x_{t-1}|x_t) (Ho et al. eq. 1, 7 with x0 from the network)."""
-    x0, _ = to_x0_eps(model_fn(x_t, t), x_t, t, schedule, prediction=prediction)
+    """Mean, log-variance and predicted x0 of p(x_{t-1}|x_t) (Ho et al. eq. 1, 7 with x0 from the denoiser)."""
+    schedule = denoiser.schedule
+    x0 = denoiser.x0(x_t, t)
     if clip_x0:
         x0 = x0.clamp(-1.0, 1.0)
     mean, _, _ = q_posterior(schedule, x0, x_t, t)
     return mean, extract(model_log_variance(schedule, variance), t, x_t), x0
 
 
-def vb_terms(model_fn: ModelFn, schedule: NoiseSchedule, x0: Tensor, x_t: Tensor, t: Tensor, *,
-             prediction: Prediction = "eps", variance: Variance = "beta_tilde",
+def vb_terms(denoiser: Denoiser, x0: Tensor, x_t: Tensor, t: Tensor, *, variance: Variance = "beta_tilde",
              clip_x0: bool = False) -> Tensor:
     """L_t in nats per example: the posterior KL where t >= 1, the decoder NLL L_0 where t == 0: (B,)."""
-    true_mean, _, true_log_var = q_posterior(schedule, x0, x_t, t)
-    mean, log_var, _ = p_mean_variance(model_fn, schedule, x_t, t, prediction=prediction, variance=variance,
-                                       clip_x0=clip_x0)
+    true_mean, _, true_log_var = q_posterior(denoiser.schedule, x0, x_t, t)
+    mean, log_var, _ = p_mean_variance(denoiser, x_t, t, variance=variance, clip_x0=clip_x0)
     kl = normal_kl(true_mean, true_log_var, mean, log_var).flatten(1).sum(dim=1)
     nll = -discretized_gaussian_log_likelihood(x0, mean=mean, log_var=log_var).flatten(1).sum(dim=1)
     return torch.where(t == 0, nll, kl)
@@ -101,15 +99,15 @@ class VariationalBound:
 
 
 @torch.no_grad()
-def bits_per_dim(model_fn: ModelFn, schedule: NoiseSchedule, x0: Tensor, *, prediction: Prediction = "eps",
-                 variance: Variance = "beta_tilde", clip_x0: bool = False, num_terms: int | None = None,
-                 generator: torch.Generator | None = None) -> VariationalBound:
+def bits_per_dim(denoiser: Denoiser, x0: Tensor, *, variance: Variance = "beta_tilde", clip_x0: bool = False,
+                 num_terms: int | None = None, generator: torch.Generator | None = None) -> VariationalBound:
     """The variational bound L_T + sum_t L_t + L_0 of x0: (B, ...) in [-1, 1], in bits/dim (Ho et al. eq. 5).
 
     num_terms=None evaluates all T - 1 KL terms (T network calls). num_terms=K draws K of the timesteps
     1..T-1 uniformly without replacement and scales their sum by (T-1)/K: an estimate of the same bound that
     is unbiased in expectation over the draw. L_T and L_0 are always exact. Noise comes from `generator`.
     """
+    schedule = denoiser.schedule
     T = schedule.T
     if num_terms is None:
         steps = torch.arange(1, T)
@@ -122,8 +120,7 @@ def bits_per_dim(model_fn: ModelFn, schedule: NoiseSchedule, x0: Tensor, *, pred
     for step in [0, *steps.tolist()]:
         t = torch.full((x0.shape[0],), step, dtype=torch.long, device=x0.device)
         x_t = q_sample(schedule, x0, t, gaussian_noise(x0, generator))
-        terms[:, step] = vb_terms(model_fn, schedule, x0, x_t, t, prediction=prediction, variance=variance,
-                                  clip_x0=clip_x0) * to_bits
+        terms[:, step] = vb_terms(denoiser, x0, x_t, t, variance=variance, clip_x0=clip_x0) * to_bits
     prior = prior_kl(schedule, x0) * to_bits
     decoder = terms[:, 0]
     total = prior + decoder + terms[:, 1:].sum(dim=1) * ((T - 1) / len(steps))

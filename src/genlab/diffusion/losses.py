@@ -6,7 +6,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from genlab.diffusion.parametrization import ModelFn, Prediction, coefficients, prediction_target
+from genlab.diffusion.denoiser import Denoiser
+from genlab.diffusion.parametrization import Prediction, coefficients
 from genlab.diffusion.schedules import NoiseSchedule, extract
 from genlab.errors import ConfigError, ModelInputError
 
@@ -20,10 +21,10 @@ def min_snr_weight(schedule: NoiseSchedule, t: Tensor, *, prediction: Prediction
     return weight.to(torch.float32)
 
 
-def l_simple(model_fn: ModelFn, schedule: NoiseSchedule, x0: Tensor, *, t: Tensor, noise: Tensor,
-             prediction: Prediction = "eps", weighting: Literal["none", "min_snr"] = "none",
-             snr_gamma: float = 5.0, reduction: Literal["mean", "none"] = "mean") -> Tensor:
-    """Mean squared error between model_fn(x_t, t) and its target (Algorithm 1; Ho et al. 2020, eq. 14).
+def l_simple(denoiser: Denoiser, x0: Tensor, *, t: Tensor, noise: Tensor,
+             weighting: Literal["none", "min_snr"] = "none", snr_gamma: float = 5.0,
+             reduction: Literal["mean", "none"] = "mean") -> Tensor:
+    """Mean squared error between the denoiser's raw output and its target (Algorithm 1; Ho et al. 2020, eq. 14).
 
     x0, noise: (B, ...); t: (B,) long in [0, T-1]. The caller draws t and noise, so the training loop owns
     the randomness. Returns a scalar, or (B,) per-example losses with reduction="none". The squared error
@@ -33,12 +34,11 @@ def l_simple(model_fn: ModelFn, schedule: NoiseSchedule, x0: Tensor, *, t: Tenso
         raise ModelInputError(f"noise must have x0's shape {tuple(x0.shape)}, got {tuple(noise.shape)}")
     if weighting not in ("none", "min_snr"):
         raise ConfigError(f"unknown loss weighting {weighting!r}; expected 'none' or 'min_snr'")
-    alpha, sigma = coefficients(schedule, t, x0)
-    target = prediction_target(x0, noise, alpha=alpha, sigma=sigma, prediction=prediction)
-    output = model_fn(alpha * x0 + sigma * noise, t)
-    if output.shape != target.shape:
-        raise ModelInputError(f"the network returned shape {tuple(output.shape)}, expected {tuple(target.shape)}")
+    alpha, sigma = coefficients(denoiser.schedule, t, x0)
+    target = denoiser.target(x0, noise, t)
+    output = denoiser(alpha * x0 + sigma * noise, t)
     per_example = (output.float() - target.float()).pow(2).flatten(1).mean(dim=1)
     if weighting == "min_snr":
-        per_example = per_example * min_snr_weight(schedule, t, prediction=prediction, gamma=snr_gamma)
+        per_example = per_example * min_snr_weight(denoiser.schedule, t, prediction=denoiser.prediction,
+                                                   gamma=snr_gamma)
     return per_example.mean() if reduction == "mean" else per_example

@@ -67,21 +67,22 @@ def _split_v(out: Tensor, x_t: Tensor, alpha: Coef, sigma: Coef) -> tuple[Tensor
     return x0_from_v(x_t, out, alpha=alpha, sigma=sigma), eps_from_v(x_t, out, alpha=alpha, sigma=sigma)
 
 
-_SPLIT: dict[str, Callable[[Tensor, Tensor, Coef, Coef], tuple[Tensor, Tensor]]] = {
+# prediction -> fn(output, x_t, alpha, sigma) -> (x0, eps): the one place a parameterisation is resolved.
+SPLITTERS: dict[str, Callable[[Tensor, Tensor, Coef, Coef], tuple[Tensor, Tensor]]] = {
     "eps": _split_eps, "x0": _split_x0, "v": _split_v}
 
 
 def check_prediction(prediction: str) -> None:
     """Raise ConfigError unless `prediction` names a parameterisation."""
-    if prediction not in _SPLIT:
-        raise ConfigError(f"unknown prediction {prediction!r}; expected one of {', '.join(_SPLIT)}")
+    if prediction not in SPLITTERS:
+        raise ConfigError(f"unknown prediction {prediction!r}; expected one of {', '.join(SPLITTERS)}")
 
 
 def split_prediction(output: Tensor, x_t: Tensor, *, alpha: Coef, sigma: Coef,
                      prediction: Prediction = "eps") -> tuple[Tensor, Tensor]:
     """(x0, eps) implied by a network output of the given parameterisation; output, x_t: (B, ...)."""
     check_prediction(prediction)
-    return _SPLIT[prediction](output, x_t, alpha, sigma)
+    return SPLITTERS[prediction](output, x_t, alpha, sigma)
 
 
 def prediction_target(x0: Tensor, eps: Tensor, *, alpha: Coef, sigma: Coef,

@@ -7,7 +7,7 @@ chosen by name (genlab.gan.losses). Networks: the notes' MLP pair, or DCGAN (Rad
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Mapping
+from typing import Any, ClassVar, Literal, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -64,7 +64,10 @@ class GANFamily:
 
     name: ClassVar[str] = "gan"
     Config: ClassVar[type] = GANConfig
-    ema_modules = ("G",)
+    ema_modules: tuple[str, ...] = ("G",)
+    sample_options: ClassVar[frozenset[str]] = frozenset({"label", "z"})
+    has_likelihood: ClassVar[bool] = False
+    can_sample: ClassVar[bool] = True
 
     def __init__(self, config: GANConfig, *, data: DataInfo, train: TrainConfig) -> None:
         self.config, self.data, self.train = config, data, train
@@ -176,6 +179,10 @@ class GANFamily:
         return y
 
     @torch.no_grad()
+    def likelihood(self, models: Mapping[str, nn.Module], x: Tensor, **options: Any) -> dict[str, Any]:
+        """Not defined for this family (has_likelihood is False)."""
+        raise ModelInputError("a GAN defines no likelihood (bpd/nll); judge it by sample metrics (fid, pr, modes)")
+
     def sample(self, models: Mapping[str, nn.Module], n: int, *, generator: torch.Generator,
                label: int | Tensor | None = None, z: Tensor | None = None) -> Tensor:
         """n samples G(z), z ~ N(0, I) drawn from `generator` (or the given z: (n, latent_dim)); images in [-1, 1]."""

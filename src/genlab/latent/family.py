@@ -14,7 +14,8 @@ import torch
 from torch import Tensor, nn
 
 from genlab.config import TrainConfig
-from genlab.diffusion.family import DDPMConfig, DiffusionFamily
+from genlab.diffusion.config import DDPMConfig
+from genlab.diffusion.family import DiffusionFamily
 from genlab.errors import CheckpointError, ConfigError, ModelInputError
 from genlab.latent.codec import LatentCodec, measure_scale
 from genlab.training.objective import Batch, DataInfo
@@ -43,7 +44,7 @@ class LatentDiffusionFamily(DiffusionFamily):
 
     name: ClassVar[str] = "ldm"
     Config: ClassVar[type] = LDMConfig
-    ema_modules = ("model",)
+    has_likelihood: ClassVar[bool] = False
 
     def __init__(self, config: LDMConfig, *, data: DataInfo, train: TrainConfig) -> None:
         super().__init__(config, data=data, train=train)

@@ -53,7 +53,7 @@ def prompt_grid(run: Run, prompts: Sequence[str], path: str | os.PathLike[str], 
 def superres_strip(run: Run, images: torch.Tensor, path: str | os.PathLike[str], *, steps: int = 25,
                    seed: int = 0) -> Path:
     """Rows: the low-resolution input (nearest), bicubic upsampling, the model's samples, the originals (in [-1, 1])."""
-    from genlab.latent.conditioning import downsample_images, upsample_images
+    from genlab.diffusion.conditioning import downsample_images, upsample_images
 
     size = tuple(images.shape[2:])
     low = downsample_images(images, run.family.config.condition.low_res)

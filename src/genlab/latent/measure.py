@@ -61,7 +61,7 @@ def guidance_table(run: Run, scales: Sequence[float], *, n: int = 200, steps: in
 def prompt_table(run: Run, *, guidance: float, per_digit: int = 20, steps: int = 25, seed: int = 0,
                  ref_n: int = 2000) -> list[dict[str, Any]]:
     """Share classified as the prompted digit, for the training phrasings and for held-out ones, at one w."""
-    from genlab.latent.captions import HELD_OUT_TEMPLATES, TRAIN_TEMPLATES, caption
+    from genlab.text.captions import HELD_OUT_TEMPLATES, TRAIN_TEMPLATES, caption
 
     ref, _ = reference_images(n=ref_n)
     rows = []
@@ -84,8 +84,8 @@ def super_resolution_table(run: Run, *, n: int = 200, k: int = 4, steps: int = 2
     of the posterior mean, which maximises PSNR), bicubic and nearest upsampling; and the consistency PSNR of the
     sample made small again against the low-resolution input."""
     from genlab.data import to_float
-    from genlab.latent.conditioning import downsample_images, upsample_images
-    from genlab.latent.superres import psnr
+    from genlab.diffusion.conditioning import downsample_images, upsample_images
+    from genlab.diffusion.superres import psnr
 
     ref, _ = reference_images(n=n, seed=seed + 1)
     original = to_float(ref)

@@ -92,6 +92,8 @@ class ClassifierFamily:
     name: ClassVar[str] = "classifier"
     Config: ClassVar[type] = ClassifierConfig
     can_sample: ClassVar[bool] = False
+    sample_options: ClassVar[frozenset[str]] = frozenset()
+    has_likelihood: ClassVar[bool] = False
     ema_modules: tuple[str, ...] = ()
 
     def __init__(self, config: ClassifierConfig | None = None, *, data: DataInfo | None = None,
@@ -120,6 +122,10 @@ class ClassifierFamily:
         logits = models["model"](random_shift(batch.x, batch.rng, self.config.augment.max_shift))
         loss = F.cross_entropy(logits, batch.y)
         return loss, {"accuracy": (logits.argmax(dim=1) == batch.y).float().mean().item()}
+
+    def likelihood(self, models: Mapping[str, nn.Module], x: Tensor, **options: Any) -> dict[str, Any]:
+        """Not defined for this family (has_likelihood is False)."""
+        raise ModelInputError("a classifier is not a generative model: it has no likelihood (bpd/nll)")
 
     def sample(self, models: Mapping[str, nn.Module], n: int, *, generator: torch.Generator,
                **options: Any) -> Tensor:

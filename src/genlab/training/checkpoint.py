@@ -126,7 +126,13 @@ def split_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, dic
 
 
 def load_module_state(module: torch.nn.Module, state: dict[str, torch.Tensor], *, what: str) -> None:
-    """load_state_dict with a one-line CheckpointError when the shapes or names do not match."""
+    """load_state_dict with a one-line CheckpointError when the shapes or names do not match.
+
+    Keys a module lists in `legacy_state_keys` (state that older genlab versions stored) are dropped first.
+    """
+    legacy = {f"{prefix}.{key}".lstrip(".") for prefix, sub in module.named_modules()
+              for key in getattr(sub, "legacy_state_keys", ())}
+    state = {k: v for k, v in state.items() if k not in legacy}
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))

@@ -212,7 +212,7 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, data
         accelerator.wait_for_everyone()
 
     def sample_grid(step: int) -> Path | None:
-        if not main or info.kind != "image" or not getattr(family, "can_sample", True):
+        if not main or info.kind != "image" or not family.can_sample:
             return None
         from genlab.viz import save_grid
         gen = torch.Generator().manual_seed(tc.seed)
@@ -268,7 +268,7 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, data
                                           device=device)
                         try:
                             with autocast:
-                                loss, logs = family.loss(ph.name, models, Batch(x=xb, y=yb, rng=rng))
+                                loss, logs = family.loss(ph.name, models, Batch(x=xb, y=yb, rng=rng, step=step))
                             loss = loss.float()
                             value = loss.item()
                             if not math.isfinite(value):

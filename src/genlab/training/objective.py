@@ -60,11 +60,16 @@ class BatchRandom:
 
 @dataclass
 class Batch:
-    """A micro-batch on this process: `x` images in [-1, 1] (b, C, H, W) or vectors (b, D); `y` labels (b,)."""
+    """A micro-batch on this process: `x` images in [-1, 1] (b, C, H, W) or vectors (b, D); `y` labels (b,).
+
+    `step` is the optimiser step the batch belongs to (0-based), the same on every micro-batch, phase and
+    process of that step: what schedules inside a loss (the VAE's KL warm-up) read.
+    """
 
     x: Tensor
     y: Tensor | None
     rng: BatchRandom
+    step: int = 0
 
 
 @dataclass(frozen=True)
@@ -77,10 +82,19 @@ class DataInfo:
 
 
 class Family(Protocol):
-    """A model family as the loop sees it. Implementations live in genlab.<family>.family."""
+    """A model family as the loop, `Run` and the CLI see it. Implementations live in genlab.<family>.family.
+
+    A family declares what it offers instead of being probed: `sample_options` are the keyword options its
+    `sample` takes (what `genlab sample` may pass), `has_likelihood` whether `likelihood` gives bits/dim or
+    nats, `can_sample` whether it generates at all (a classifier does not).
+    """
 
     name: ClassVar[str]
-    ema_modules: tuple[str, ...]   # modules whose EMA copy is kept and used for sampling
+    Config: ClassVar[type]                      # the dataclass of the family's own config sections
+    ema_modules: tuple[str, ...]                # modules whose EMA copy is kept and used for sampling
+    sample_options: ClassVar[frozenset[str]]
+    has_likelihood: ClassVar[bool]
+    can_sample: ClassVar[bool]
 
     def build_models(self) -> dict[str, nn.Module]:
         """Fresh, seeded networks by name, e.g. {"model": unet} or {"G": ..., "D": ...}."""
@@ -97,4 +111,10 @@ class Family(Protocol):
     def sample(self, models: Mapping[str, nn.Module], n: int, *, generator: torch.Generator,
                **options: Any) -> Tensor:
         """n samples in data space: images in [-1, 1] (n, C, H, W) or vectors (n, D)."""
+        ...
+
+    def likelihood(self, models: Mapping[str, nn.Module], x: Tensor, *, batch_size: int = 100, seed: int = 0,
+                   progress: bool = True) -> dict[str, Any]:
+        """Likelihood bounds of items x (N, ...) as named numbers; raises ModelInputError where has_likelihood
+        is False."""
         ...

@@ -15,7 +15,7 @@ from genlab.errors import CheckpointError, ConfigError
 from genlab.families import get_family
 from genlab.training.checkpoint import latest_checkpoint, load_module_state, read_weights, split_prefix
 from genlab.training.distributed import chunk_slices, process_device, sample_chunk
-from genlab.training.objective import DataInfo
+from genlab.training.objective import DataInfo, Family
 
 RUN_FORMAT = "genlab-run"
 
@@ -42,10 +42,11 @@ def prepare_data(cfg: DataConfig, *, seed: int = 0) -> TrainData:
     return TrainData(x=x, y=y, info=info, source=ds.source)
 
 
-def build_family(config: RunConfig, info: DataInfo) -> Any:
+def build_family(config: RunConfig, info: DataInfo) -> Family:
     """Instantiate the run's family for data of this shape."""
     cls = get_family(config.family)
-    return cls(config.sections, data=info, train=config.train)
+    family: Family = cls(config.sections, data=info, train=config.train)
+    return family
 
 
 def config_record(config: RunConfig, info: DataInfo) -> dict[str, Any]:
@@ -80,7 +81,7 @@ class Run:
     path: Path
     config: RunConfig
     info: DataInfo
-    family: Any
+    family: Family
     models: dict[str, nn.Module]
     step: int
 

@@ -84,7 +84,10 @@ class VAEFamily:
 
     name: ClassVar[str] = "vae"
     Config: ClassVar[type] = VAEConfig
-    ema_modules = ("vae",)
+    ema_modules: tuple[str, ...] = ("vae",)
+    sample_options: ClassVar[frozenset[str]] = frozenset({"temperature"})
+    has_likelihood: ClassVar[bool] = True
+    can_sample: ClassVar[bool] = True
     deterministic: ClassVar[bool] = False
 
     def __init__(self, config: Any, *, data: DataInfo, train: TrainConfig) -> None:
@@ -130,10 +133,10 @@ class VAEFamily:
         return [Phase("elbo" if not self.deterministic else "reconstruct", ("vae",), lr=tc.lr,
                       weight_decay=tc.weight_decay, grad_clip=tc.grad_clip or None)]
 
-    def beta(self, vae: VAE) -> float:
-        """The KL weight at the model's current training step (warm-up counted in optimiser steps)."""
+    def beta(self, step: int) -> float:
+        """The KL weight at optimiser step `step` (the loop passes it in every Batch)."""
         v = self.config.vae
-        return beta_at(int(vae.micro_batches) // self.train.grad_accum, beta=v.beta, warmup=v.kl_warmup)
+        return beta_at(step, beta=v.beta, warmup=v.kl_warmup)
 
     def loss(self, phase: str, models: Mapping[str, nn.Module], batch: Batch) -> tuple[Tensor, dict[str, float]]:
         """Negative ELBO per item, -E_q[log p(x|z)] + beta KL(q(z|x) || p(z)), averaged over the batch (nats)."""
@@ -150,9 +153,7 @@ class VAEFamily:
         z = reparameterize(mu, logvar, batch.rng.randn(vae.latent_dim))
         recon = -vae.likelihood.log_prob(vae.decode(z), x)
         kl = kl_standard_normal(mu, logvar)
-        beta = self.beta(vae)
-        if vae.training and torch.is_grad_enabled():
-            vae.micro_batches += 1
+        beta = self.beta(batch.step)
         loss = (recon + beta * kl).mean()
         return loss, {"recon": recon.mean().item(), "kl": kl.mean().item(), "neg_elbo": (recon + kl).mean().item(),
                       "beta": beta}
@@ -202,3 +203,4 @@ class AEFamily(VAEFamily):
     name: ClassVar[str] = "ae"
     Config: ClassVar[type] = AEConfig
     deterministic: ClassVar[bool] = True
+    has_likelihood: ClassVar[bool] = False

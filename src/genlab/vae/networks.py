@@ -185,15 +185,17 @@ def latent_map_shape(shape: tuple[int, ...], *, channels: tuple[int, ...], laten
 class VAE(nn.Module):
     """q(z|x) = N(mu, diag sigma^2), p(z) = N(0, I), p(x|z) (Kingma & Welling 2014); `deterministic` = plain autoencoder.
 
-    The buffer `micro_batches` counts training micro-batches so the KL warm-up resumes exactly from a checkpoint.
+    `legacy_state_keys` are entries of checkpoints written by older genlab versions that are no longer state (a
+    micro-batch counter for the KL warm-up, which now reads the loop's step): loading ignores them.
     """
+
+    legacy_state_keys = ("micro_batches",)
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, likelihood: Likelihood, *, latent_dim: int,
                  shape: tuple[int, ...], deterministic: bool = False) -> None:
         super().__init__()
         self.encoder, self.decoder, self.likelihood = encoder, decoder, likelihood
         self.latent_dim, self.shape, self.deterministic = latent_dim, tuple(shape), deterministic
-        self.register_buffer("micro_batches", torch.zeros((), dtype=torch.int64))
 
     def check_items(self, x: Tensor) -> None:
         if x.ndim != len(self.shape) + 1 or tuple(x.shape[1:]) != self.shape:

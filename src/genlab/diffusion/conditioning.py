@@ -9,13 +9,15 @@ guidance needs (Ho & Salimans 2022, sec. 3.2): a null class token, a learned nul
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from functools import lru_cache
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from genlab.errors import ConfigError, ModelInputError
+from genlab.training.objective import Batch, DataInfo
 
 ConditionKind = Literal["none", "class", "text", "image"]
 Condition = Tensor | tuple[Tensor, Tensor]
@@ -121,6 +123,67 @@ def drop_mask(uniform: Tensor, p: float) -> Tensor:
     return uniform < p
 
 
+@lru_cache(maxsize=1)
+def _caption_bank() -> tuple[Tensor, Tensor, int]:
+    """Encoded training captions, class-major (classes * per_class, L, D) with masks, and captions per class."""
+    from genlab.text.captions import training_captions
+    from genlab.text.encoder import encode_prompts
+    captions, per_class = training_captions()
+    context, mask = encode_prompts(captions)
+    return context, mask, per_class
+
+
+def training_condition(c: ConditionConfig, batch: Batch) -> Condition:
+    """The condition of a training batch: its labels, one caption of each label (drawn per item), or its images
+    made small."""
+    if c.kind == "image":
+        return downsample_images(batch.x, c.low_res)
+    if batch.y is None:
+        raise ModelInputError(f"condition.kind = '{c.kind}' needs labels in every batch; this dataset has none")
+    if c.kind == "class":
+        return batch.y
+    context, mask, k = _caption_bank()
+    index = (batch.y * k + batch.rng.randint(k).to(batch.y.device)).cpu()
+    return context[index].to(batch.x.device), mask[index].to(batch.x.device)
+
+
+_OPTION_OF_KIND = {"class": "label", "text": "prompt", "image": "low_res"}
+_KIND_OF_OPTION = {"label": "class", "prompt": "text", "low_res": "image"}
+_WHAT = {"none": "unconditional", "class": "class-conditional", "text": "text-conditional",
+         "image": "image-conditional (super-resolution)"}
+
+
+def sampling_condition(c: ConditionConfig, info: DataInfo, n: int, *, label: Any = None, prompt: str | None = None,
+                       low_res: Tensor | None = None) -> tuple[Condition | None, bool]:
+    """The condition of n samples from the sampling options, and whether it is the null one (no condition given)."""
+    given = {"label": label is not None, "prompt": prompt is not None, "low_res": low_res is not None}
+    for option, present in given.items():
+        if present and option != _OPTION_OF_KIND.get(c.kind):
+            raise ModelInputError(f"this run is {_WHAT[c.kind]}: --{option.replace('_', '-')} needs a run trained "
+                                  f"with condition.kind = '{_KIND_OF_OPTION[option]}'")
+    if c.kind == "none":
+        return None, False
+    if c.kind == "class":
+        k = int(info.num_classes or 0)
+        if label is None:
+            return torch.arange(n) % k, False           # a grid row of every class
+        labels = torch.as_tensor(label, dtype=torch.long).reshape(-1)
+        if bool(((labels < 0) | (labels >= k)).any()):
+            raise ModelInputError(f"--label must be a class in 0..{k - 1}, got {labels.tolist()}")
+        return (labels.repeat(n // len(labels) + 1)[:n] if len(labels) != n else labels), False
+    if c.kind == "text":
+        from genlab.text.captions import default_prompt
+        from genlab.text.encoder import encode_prompts
+        prompts = [prompt] * n if prompt is not None else [default_prompt(i) for i in range(n)]
+        return encode_prompts(prompts), False
+    if low_res is None:
+        return torch.zeros(n, info.shape[0], c.low_res, c.low_res), True
+    if low_res.ndim != 4 or low_res.shape[0] not in (1, n) or low_res.shape[1] != info.shape[0]:
+        raise ModelInputError(f"low-resolution images must be (1 or {n}, {info.shape[0]}, h, w) in [-1, 1], "
+                              f"got {tuple(low_res.shape)}")
+    return low_res.float().expand(n, -1, -1, -1), False
+
+
 def repeat_condition(cond: Condition, times: int) -> Condition:
     """The condition of a batch stacked `times` times along the batch (for a guided, doubled batch)."""
     if isinstance(cond, tuple):
@@ -128,25 +191,8 @@ def repeat_condition(cond: Condition, times: int) -> Condition:
     return torch.cat([cond] * times)
 
 
-def condition_rows(cond: Condition, rows: slice) -> Condition:
-    """The rows `rows` of a batch's condition."""
+def condition_to(cond: Condition, device: torch.device) -> Condition:
+    """A condition moved to `device`."""
     if isinstance(cond, tuple):
-        return tuple(c[rows] for c in cond)  # type: ignore[return-value]
-    return cond[rows]
-
-
-def guided_denoiser(net: ConditionalUNet, cond: Condition, scale: float, *, batch: int):
-    """model_fn(x_t, t) = eps_u + scale (eps_c - eps_u) for a conditional net (Ho & Salimans 2022, eq. 6).
-
-    scale = 1 is the conditional model and scale = 0 the unconditional one, each one network call; otherwise
-    the conditional and null rows run as one doubled batch (`drop` marks the null half).
-    """
-    from genlab.diffusion.guidance import classifier_free_guidance_batched
-
-    if scale == 1.0:
-        return lambda x, t: net(x, t, cond)
-    if scale == 0.0:
-        return lambda x, t: net(x, t, cond, drop=torch.ones(x.shape[0], dtype=torch.bool))
-    doubled = repeat_condition(cond, 2)
-    keep = torch.zeros(batch, dtype=torch.bool)
-    return classifier_free_guidance_batched(lambda x, t, drop: net(x, t, doubled, drop=drop), keep, ~keep, scale)
+        return tuple(c.to(device) for c in cond)  # type: ignore[return-value]
+    return cond.to(device)

@@ -1,0 +1,50 @@
+"""The config sections of a diffusion run: [model] (the network), [diffusion] (process and sampler), [condition]."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from genlab.diffusion.conditioning import ConditionConfig
+
+
+@dataclass
+class DenoiserConfig:
+    """The network: a U-Net for images, an MLP for vectors. Sizes for the U-Net follow genlab.nn.UNet."""
+
+    arch: Literal["auto", "unet", "mlp"] = "auto"      # auto: unet for images, mlp for vectors
+    channels: tuple[int, ...] = (32, 64, 64)
+    blocks_per_level: int = 1
+    attention_levels: tuple[int, ...] = ()
+    mid_attention: bool = True
+    heads: int = 4
+    groups: int = 32
+    time_embedding: Literal["scale_shift", "add"] = "scale_shift"
+    dropout: float = 0.0
+    upsample: Literal["resize_conv", "conv_resize"] = "resize_conv"   # conv_resize: Saharia et al. 2022, app. B.1
+    hidden: int = 256                                    # MLP width
+    layers: int = 4                                      # MLP depth
+
+
+@dataclass
+class DiffusionConfig:
+    """The noise process, the training target and the default sampler (a name of genlab.diffusion.samplers)."""
+
+    schedule: Literal["linear", "cosine", "sigmoid", "scaled_linear", "geodiff_sigmoid"] = "linear"
+    T: int = 1000
+    prediction: Literal["eps", "x0", "v"] = "eps"        # Algorithm 1; prefer "v" under bf16 (demo.py)
+    weighting: Literal["none", "min_snr"] = "none"
+    sampler: str = "ddim"                                # see `genlab sample --help` for the registry's names
+    sample_steps: int = 50
+    eta: float = 0.0
+    spacing: Literal["leading", "trailing", "linspace"] = "leading"
+    variance: Literal["beta", "beta_tilde"] = "beta_tilde"
+    clip_x0: bool = True
+
+
+@dataclass
+class DDPMConfig:
+    """The sections a DDPM run adds to [data] and [train]."""
+
+    model: DenoiserConfig = field(default_factory=DenoiserConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    condition: ConditionConfig = field(default_factory=ConditionConfig)

@@ -1,0 +1,85 @@
+"""Sampling a diffusion run: condition, guidance, clipping policy and precision around a denoiser, then a sampler.
+
+This is the whole path from `genlab sample` options to a registered sampler (genlab.diffusion.samplers): the
+family only holds the networks and the config; `denoiser_for` wraps the network once (with its condition and
+guidance scale), `sample` draws x_T, picks the sampler and its options, and decodes latents to data.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping
+
+import torch
+from torch import Tensor, nn
+
+from genlab.diffusion.conditioning import condition_to, sampling_condition
+from genlab.diffusion.denoiser import Denoiser
+from genlab.diffusion.guidance import guided_model_fn
+from genlab.diffusion.samplers import get_sampler
+from genlab.diffusion.sampling import Callback
+from genlab.diffusion.timesteps import timesteps
+from genlab.errors import ModelInputError
+
+if TYPE_CHECKING:
+    from genlab.diffusion.family import DiffusionFamily
+    from genlab.training.run import Run
+
+SAMPLE_OPTIONS = frozenset({"sampler", "steps", "eta", "spacing", "variance", "clip_x0", "precision", "callback",
+                            "noise", "label", "prompt", "guidance", "low_res"})
+"""What `DiffusionFamily.sample` takes besides n and the generator."""
+
+
+def denoiser_for(family: DiffusionFamily, models: Mapping[str, nn.Module], n: int, *, precision: str | None = None,
+                 label: Any = None, prompt: str | None = None, low_res: Tensor | None = None,
+                 guidance: float | None = None) -> Denoiser:
+    """The run's network as a denoiser for n samples, conditioned and guided as asked (Ho & Salimans 2022, eq. 6)."""
+    c = family.config.condition
+    net = models["model"]
+    device = next(net.parameters()).device
+    cond, null = sampling_condition(c, family.data, n, label=label, prompt=prompt, low_res=low_res)
+    if guidance is not None and c.kind == "none":
+        raise ModelInputError("--guidance needs a conditional run (trained with condition.kind = class, text or image)")
+    scale = None
+    model_fn: Any = net
+    if cond is not None:
+        scale = 0.0 if null else (c.guidance if guidance is None else float(guidance))
+        model_fn = guided_model_fn(net, condition_to(cond, device), scale, batch=n)
+    return Denoiser(model_fn, family.schedule, prediction=family.config.diffusion.prediction,
+                    precision=precision or family.train.precision, device=device, guidance=scale)  # type: ignore[arg-type]
+
+
+def run_denoiser(run: Run, n: int = 1, *, precision: str | None = None, **condition: Any) -> Denoiser:
+    """A loaded diffusion run's (EMA) network as a denoiser for batches of n; `condition`: label, prompt, low_res
+    and guidance, as `genlab sample` takes them. Decode what a sampler returns with `run.family.decode`."""
+    from genlab.diffusion.family import DiffusionFamily
+    if not isinstance(run.family, DiffusionFamily):
+        raise ModelInputError(f"{run.path} is a '{run.config.family}' run; a denoiser needs a diffusion run")
+    return denoiser_for(run.family, run.models, n, precision=precision, **condition)
+
+
+@torch.no_grad()
+def sample(family: DiffusionFamily, models: Mapping[str, nn.Module], n: int, *, generator: torch.Generator,
+           sampler: str | None = None, steps: int | None = None, spacing: str | None = None,
+           precision: str | None = None, callback: Callback | None = None, noise: Tensor | None = None,
+           label: Any = None, prompt: str | None = None, guidance: float | None = None,
+           low_res: Tensor | None = None, **options: Any) -> Tensor:
+    """n samples in data space (n, *data shape); unset options take the run's [diffusion] values.
+
+    `options` are the sampler's own (eta, variance, clip_x0: see genlab.diffusion.samplers). x0 is clipped to
+    [-1, 1] at each step for pixel runs only, and not under guidance w not in {0, 1}: DDIM's direction keeps the
+    network's (extrapolated) eps, and pairing it with a clipped x0 pulls samples off the data (docs/latent.md).
+    """
+    d = family.config.diffusion
+    chosen = get_sampler(sampler or d.sampler)
+    steps = steps if steps is not None else (d.T if chosen.full_chain else d.sample_steps)
+    if not 1 <= steps <= d.T:
+        raise ModelInputError(f"sampling steps must be between 1 and T={d.T}, got {steps}")
+    denoiser = denoiser_for(family, models, n, precision=precision, label=label, prompt=prompt, low_res=low_res,
+                          guidance=guidance)
+    x = noise if noise is not None else torch.randn((n, *family.shape), generator=generator)
+    x = x.to(denoiser.device)
+    kwargs = {key: getattr(d, key) if options.get(key) is None else options[key] for key in chosen.options}
+    if options.get("clip_x0") is None and "clip_x0" in kwargs:
+        kwargs["clip_x0"] = d.clip_x0 and family.bounded and denoiser.guidance in (None, 0.0, 1.0)
+    x0 = chosen(denoiser, x, timesteps(d.T, steps, spacing=spacing or d.spacing), generator=generator,
+                callback=callback, **kwargs)
+    return family.decode(models, x0.clamp(-1.0, 1.0) if family.bounded else x0)

@@ -1,0 +1,60 @@
+"""The registry of diffusion samplers by name: what `genlab sample --sampler NAME` and `diffusion.sampler` accept.
+
+Every entry is a function with the one signature of genlab.diffusion.sampling,
+`sample_NAME(denoiser, x_T, timesteps, *, generator=None, callback=None, **options) -> x_0`, plus what the
+sampling pipeline needs to know about it: which of the run's sampling options it takes, and whether it walks
+the whole chain of T steps by default. Adding a sampler is one function and one entry here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence
+
+import torch
+from torch import Tensor
+
+from genlab.diffusion.denoiser import Denoiser
+from genlab.diffusion.sampling import Callback, sample_ancestral, sample_ddim
+from genlab.errors import ConfigError
+
+
+class SamplerFn(Protocol):
+    """sample_NAME(denoiser, x_T: (B, ...), timesteps, *, generator, callback, **options) -> x_0: (B, ...)."""
+
+    def __call__(self, denoiser: Denoiser, x: Tensor, timesteps: Sequence[int] | Tensor, *,
+                 generator: torch.Generator | None = None, callback: Callback | None = None,
+                 **options: Any) -> Tensor: ...
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """A registered sampler: its function, the run options it takes, and its default number of steps."""
+
+    fn: SamplerFn
+    options: tuple[str, ...]            # keys of [diffusion] / `genlab sample` flags passed through
+    full_chain: bool = False            # default steps: T (ancestral) rather than diffusion.sample_steps
+    summary: str = ""
+
+    def __call__(self, denoiser: Denoiser, x: Tensor, timesteps: Sequence[int] | Tensor, **kwargs: Any) -> Tensor:
+        return self.fn(denoiser, x, timesteps, **kwargs)
+
+
+SAMPLERS: dict[str, Sampler] = {
+    "ddim": Sampler(sample_ddim, options=("eta", "clip_x0"),
+                    summary="DDIM (Song et al. 2021), deterministic at eta = 0"),
+    "ancestral": Sampler(sample_ancestral, options=("variance", "clip_x0"), full_chain=True,
+                         summary="DDPM ancestral sampling, Algorithm 2 of Ho et al. 2020"),
+}
+
+
+def sampler_names() -> tuple[str, ...]:
+    """The registered sampler names, in registry order."""
+    return tuple(SAMPLERS)
+
+
+def get_sampler(name: str) -> Sampler:
+    """The sampler registered as `name`; a one-line ConfigError listing the names otherwise."""
+    try:
+        return SAMPLERS[name]
+    except KeyError:
+        raise ConfigError(f"unknown sampler {name!r}; expected one of: {', '.join(SAMPLERS)}") from None
