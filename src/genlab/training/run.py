@@ -13,8 +13,8 @@ from genlab import __version__
 from genlab.config import DataConfig, RunConfig, run_config_from_dict
 from genlab.errors import CheckpointError, ConfigError
 from genlab.families import get_family
+from genlab.sharding import chunk_slices, process_device, sample_chunk
 from genlab.training.checkpoint import latest_checkpoint, load_module_state, read_weights, split_prefix
-from genlab.training.distributed import chunk_slices, process_device, sample_chunk
 from genlab.training.objective import DataInfo
 
 RUN_FORMAT = "genlab-run"
