@@ -21,3 +21,20 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# The CLI entry point, reporting the world size it was started in (rank 0, on stderr).
+LAUNCHED = """
+import sys
+from genlab.cli.main import main
+from genlab.sharding import process_rank
+rank, world = process_rank()
+if rank == 0:
+    print("WORLD", world, file=sys.stderr)
+"""
+
+
+def world_of(stderr: str) -> int:
+    """The world size a LAUNCHED script reported on stderr (0 when it did not)."""
+    lines = [line for line in stderr.splitlines() if line.startswith("WORLD ")]
+    return int(lines[0].split()[1]) if lines else 0

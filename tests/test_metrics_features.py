@@ -1,18 +1,14 @@
-"""Feature extractors, the shipped MNIST classifier and the streaming evaluation entry point."""
-import json
-
+"""Feature extractors (the shipped MNIST classifier among them) and the streaming evaluation entry point."""
 import numpy as np
 import pytest
 import torch
 
-from genlab.errors import CheckpointError, ConfigError, DataError, ModelInputError
+from genlab.errors import CheckpointError, DataError, ModelInputError
 from genlab.metrics import features as features_module
-from genlab.metrics.classifier import (ClassifierFamily, load_mnist_classifier, random_shift, shipped_weights_path,
-                                       test_accuracy as classifier_accuracy)
+from genlab.metrics.classifier import load_mnist_classifier
 from genlab.metrics.evaluate import compute_metrics, compute_statistics, iter_batches
 from genlab.metrics.features import ClassifierFeatures, InceptionFeatures, TorchScriptFeatures
 from genlab.metrics.statistics import StatisticsCache
-from genlab.training.objective import Batch, BatchRandom, DataInfo
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -41,17 +37,7 @@ def shuffled_pixels(x: np.ndarray, seed: int = 0) -> np.ndarray:
     return flat.reshape(x.shape)
 
 
-# The shipped classifier ------------------------------------------------------------------------------------
-
-def test_shipped_classifier_is_small_and_accurate(mnist_test):
-    path = shipped_weights_path()
-    assert path.stat().st_size < 1_000_000
-    sidecar = json.loads(path.with_suffix(".json").read_text())
-    assert sidecar["test_accuracy"] >= 0.99 and {"seed", "steps"} <= set(sidecar)
-    net = load_mnist_classifier()
-    x, y = torch.from_numpy(mnist_test.x[:1000]), torch.from_numpy(mnist_test.y[:1000])
-    assert classifier_accuracy(net, x, y) >= 0.98          # measured here, independently of the sidecar
-
+# The classifier extractor ----------------------------------------------------------------------------------
 
 def test_classifier_frechet_distance_tells_digits_from_shuffled_pixels(mnist_test, classifier):
     x = mnist_test.x[:800]
@@ -72,32 +58,6 @@ def test_classifier_probs_and_errors(classifier, mnist_test):
         classifier(torch.zeros(2, 1, 28, 28))
     with pytest.raises(CheckpointError, match="not found"):
         load_mnist_classifier("/nonexistent/clf.safetensors")
-
-
-def test_classifier_family_contract():
-    fam = ClassifierFamily(data=DataInfo(kind="image", shape=(1, 28, 28), num_classes=10))
-    models = fam.build_models()
-    assert [p.modules for p in fam.phases()] == [("model",)]
-    gen = torch.Generator().manual_seed(0)
-    x, y = torch.rand(6, 1, 28, 28) * 2 - 1, torch.arange(6)
-    loss, logs = fam.loss("classify", models, Batch(x, y, BatchRandom(gen, global_size=6, start=0, size=6)))
-    assert loss.ndim == 0 and torch.isfinite(loss) and 0 <= logs["accuracy"] <= 1
-    with pytest.raises(ModelInputError, match="labelled"):
-        fam.loss("classify", models, Batch(x, None, BatchRandom(gen, global_size=6, start=0, size=6)))
-    with pytest.raises(ModelInputError, match="cannot sample"):
-        fam.sample(models, 4, generator=gen)
-    with pytest.raises(ConfigError, match="1x28x28"):
-        ClassifierFamily(data=DataInfo(kind="image", shape=(3, 32, 32), num_classes=10))
-
-
-def test_random_shift_moves_pixels_by_at_most_the_limit():
-    x = -torch.ones(200, 1, 9, 9)
-    x[:, :, 4, 4] = 1.0
-    gen = torch.Generator().manual_seed(1)
-    out = random_shift(x, BatchRandom(gen, global_size=200, start=0, size=200), 2)
-    where = (out[:, 0] == 1).nonzero()[:, 1:] - 4                       # (200, 2) offsets of the bright pixel
-    assert len(where) == 200 and where.abs().max() == 2
-    assert set(out.unique().tolist()) == {-1.0, 1.0}
 
 
 # Inception (kept to a few images: ~1 image/s on a shared CPU) --------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from conftest import free_port
+from conftest import LAUNCHED, free_port, world_of
 from genlab.config import apply_overrides, run_config_from_dict
 from genlab.errors import CheckpointError, ConfigError, TrainingError
 from genlab.training import loop as loop_module
@@ -24,6 +24,8 @@ from genlab.training.run import load_run
 
 TINY = ["data.name=digits", "model.channels=[32, 32]", "model.groups=8", "train.batch_size=16", "train.log_every=1",
         "train.checkpoint_every=1000", "train.warmup_steps=2", "diffusion.T=100"]
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 def tiny_config(*extra: str):
@@ -195,3 +197,19 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
     start = torch.cat([w.flatten() for w in _initial_weights(tmp_path / "init")])
     assert (a - b).norm() < 1e-3 * (a - start).norm()
     assert (tmp_path / "two" / "log.jsonl").read_text().count("\n") == 6     # written once, not per rank
+
+
+def test_accelerate_launch_trains_like_one_process(tmp_path):
+    script = tmp_path / "launched.py"
+    script.write_text(LAUNCHED + "sys.exit(main(sys.argv[1:]))\n")
+    common = ["train", "ddpm", "--quiet", "--steps", "6", *[a for kv in TINY for a in ("--set", kv)]]
+    subprocess.run([sys.executable, "-m", "genlab.cli.main", *common, "--out", str(tmp_path / "one")], check=True,
+                   env=ENV, capture_output=True)
+    config = Path(__file__).parents[1] / "configs" / "accelerate_cpu2.yaml"
+    two = subprocess.run([str(BIN / "accelerate"), "launch", "--config_file", str(config), "--main_process_port",
+                          free_port(), str(script), *common, "--out", str(tmp_path / "two")],
+                         env=ENV, capture_output=True, text=True)
+    assert two.returncode == 0, two.stderr[-2000:]
+    assert world_of(two.stderr) == 2
+    assert losses(tmp_path / "one") == pytest.approx(losses(tmp_path / "two"), rel=1e-5)
+    assert len(losses(tmp_path / "two")) == 6                      # logged once, not once per rank

@@ -8,7 +8,7 @@ from PIL import Image
 
 from genlab.errors import ModelInputError
 from genlab.viz import plot_curves, plot_points, save_grid, save_strip, smooth
-from genlab.viz.files import atomic_target
+from genlab.files import atomic_target
 
 
 def test_grid_size_and_pixels(tmp_path):

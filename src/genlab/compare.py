@@ -18,6 +18,7 @@ import torch
 from genlab.config import apply_overrides, run_config_from_dict
 from genlab.demo import DEMO_CONFIG
 from genlab.errors import ConfigError, DataError
+from genlab.files import write_json_atomic, write_text_atomic
 
 # Per-family recipes for images and for vectors; [data] and the budget are filled in by `compare`.
 RECIPES: dict[str, dict[str, dict[str, Any]]] = {
@@ -148,10 +149,9 @@ def write_report(results: list[FamilyResult], *, out: Path, data: str, seconds: 
 
     out.mkdir(parents=True, exist_ok=True)
     rows = [{k: v for k, v in r.__dict__.items() if k != "samples"} for r in results]
-    (out / "compare.json").write_text(json.dumps({"data": data, "seconds": seconds, "n": n, "results": rows},
-                                                 indent=2) + "\n")
+    write_json_atomic(out / "compare.json", {"data": data, "seconds": seconds, "n": n, "results": rows})
     table = markdown_table(results)
-    (out / "compare.md").write_text(f"Data {data}, {seconds:.0f} s of training each, {n} samples.\n\n{table}\n")
+    write_text_atomic(out / "compare.md", f"Data {data}, {seconds:.0f} s of training each, {n} samples.\n\n{table}\n")
     if kind == "image":
         save_strip([torch.from_numpy(r.samples[:12]) for r in results], out / "compare_samples.png", scale=2)
     else:

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from genlab.config import apply_overrides, run_config_from_dict
+from genlab.files import write_json_atomic
 from genlab.training.checkpoint import latest_checkpoint
 
 # The recipe for a 10-minute CPU budget: a ~1M-parameter U-Net with the peer's attention placement, shaped for
@@ -117,5 +118,5 @@ def run_demo(out: str | Path = "runs/demo", *, minutes: float = 10.0, overrides:
         "wall_seconds": round(time.perf_counter() - t_start, 1), "samples": str(grid),
         "pixel_mean": float(to_uint8(grid_x).float().mean()),
     }
-    (out / "demo_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_json_atomic(out / "demo_summary.json", summary)
     return DemoResult(run_dir=out, grid=grid, trajectory=trajectory, loss_plot=loss_plot, summary=summary)

@@ -11,7 +11,7 @@ _FAMILIES: dict[str, str] = {
     "gan": "genlab.gan.family:GANFamily",
     "vae": "genlab.vae.family:VAEFamily",
     "ae": "genlab.vae.family:AEFamily",
-    "classifier": "genlab.metrics.classifier:ClassifierFamily",
+    "classifier": "genlab.classifier.family:ClassifierFamily",
     "ldm": "genlab.latent.family:LatentDiffusionFamily",
 }
 

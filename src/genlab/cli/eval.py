@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from genlab.errors import DataError, ModelInputError
+from genlab.errors import ModelInputError
 
 EPILOG = """\
 metrics: fid, kid, is, pr (precision/recall, k=3), dc (density/coverage), and likelihoods where the family
@@ -48,26 +45,8 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
-def parse_source(spec: str) -> tuple[str, str]:
-    """'mnist:test' -> ('mnist', 'test'); 'cifar10:/data' -> ('cifar10:/data', 'test'); paths pass through."""
-    head, sep, tail = spec.rpartition(":")
-    if sep and tail in ("train", "test"):
-        return head, tail
-    return spec, "test"
-
-
-def load_images(spec: str) -> Any:
-    """A dataset of uint8 images from a name[:split], folder or .npz."""
-    from genlab.data import load_dataset
-
-    name, split = parse_source(spec)
-    ds = load_dataset(name, split=split)
-    if ds.kind != "image":
-        raise DataError(f"{spec} holds vectors; image metrics need images")
-    return ds
-
-
 def print_table(result: dict[str, Any]) -> None:
+    """Print {name: value} as two aligned columns."""
     width = max(len(k) for k in result)
     for key, value in result.items():
         shown = f"{value:.6g}" if isinstance(value, float) else str(value)
@@ -75,66 +54,32 @@ def print_table(result: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from genlab.metrics.evaluate import compute_metrics
-    from genlab.metrics.features import get_extractor
-    from genlab.metrics.statistics import StatisticsCache, stats_key
-    from genlab.training.distributed import extract_sharded, process_device, process_rank
-    from genlab.training.run import load_run
+    from genlab.evaluation import LIKELIHOODS, evaluate_images, evaluate_run
+    from genlab.files import write_json_atomic
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    likelihoods = [m for m in metrics if m in ("bpd", "nll")]
-    sample_metrics = [m for m in metrics if m not in likelihoods]
-    if args.n < 2:
-        raise ModelInputError(f"--n must be at least 2, got {args.n}")
-    result: dict[str, Any] = {}
     t0 = time.perf_counter()
     if args.real or args.fake:
         if not (args.real and args.fake) or args.run_dir:
             raise ModelInputError("give either RUN, or both --real and --fake")
-        if likelihoods:
-            raise ModelInputError("bpd/nll need a run (a model), not two image sets")
-        result = compute_metrics(load_images(args.fake), load_images(args.real), metrics=sample_metrics,
-                                 extractor=args.extractor, n=args.n, batch_size=args.batch_size,
-                                 progress=not args.quiet)
+        result = evaluate_images(args.fake, args.real, metrics=metrics, n=args.n, extractor=args.extractor,
+                                 batch_size=args.batch_size, progress=not args.quiet)
         out = Path(args.out) if args.out else None
     else:
         if not args.run_dir:
             raise ModelInputError("give a run folder, or --real and --fake")
-        # sampling metrics run on this process's GPU when there is one; likelihoods stay on the CPU
-        run_ = load_run(args.run_dir, device=None if not likelihoods else "cpu")
-        ref_spec = args.ref or f"{run_.config.data.name}:test"
-        result = {"run": str(run_.path), "step": run_.step, "ref": ref_spec}
-        if sample_metrics:
-            if run_.info.kind != "image":
-                raise ModelInputError("fid/kid/is/pr need an image model; this run generates vectors")
-            ref = load_images(ref_spec)
-            options = {k: v for k, v in dict(sampler=args.sampler, steps=args.steps).items() if v is not None}
-            name, split = parse_source(ref_spec)
-            extractor = get_extractor(args.extractor, device=process_device())
-            # every process samples and extracts its share of the chunks; rank 0 computes and reports
-            fake = extract_sharded(run_, args.n, extractor, batch_size=args.batch_size, seed=args.seed, **options)
-            if process_rank()[0] != 0:
-                return 0
-            key = stats_key(dataset=name, split=split, extractor=extractor.name, resize=extractor.resize_policy,
-                            n=args.n)
-            result.update(compute_metrics(fake, ref, metrics=sample_metrics, extractor=extractor, n=args.n,
-                                          batch_size=args.batch_size, ref_cache=StatisticsCache(), ref_key=key,
-                                          progress=not args.quiet))
-        if likelihoods:
-            if not run_.family.has_likelihood:
-                raise ModelInputError(f"the {run_.config.family} family has no likelihood (bpd/nll)")
-            likelihood = run_.family.likelihood
-            name, split = parse_source(ref_spec)
-            from genlab.data import load_dataset
-            ds = load_dataset(name, split=split, limit=args.n, seed=args.seed)
-            result.update(likelihood(run_.models, torch.from_numpy(ds.x), batch_size=args.batch_size,
-                                     seed=args.seed, progress=not args.quiet))
-        tag = "-".join(metrics) + (f"_{Path(args.extractor).stem}" if sample_metrics else "")
-        out = Path(args.out) if args.out else run_.path / "eval" / f"{tag}_n{args.n}.json"
+        options = {k: v for k, v in dict(sampler=args.sampler, steps=args.steps).items() if v is not None}
+        result = evaluate_run(args.run_dir, metrics=metrics, n=args.n, ref=args.ref, extractor=args.extractor,
+                              batch_size=args.batch_size, seed=args.seed, sampler_options=options,
+                              progress=not args.quiet)
+        if not result:                                   # another rank of a launched job: rank 0 reports
+            return 0
+        samples = any(m not in LIKELIHOODS for m in metrics)
+        tag = "-".join(metrics) + (f"_{Path(args.extractor).stem}" if samples else "")
+        out = Path(args.out) if args.out else Path(result["run"]) / "eval" / f"{tag}_n{args.n}.json"
     result["seconds"] = round(time.perf_counter() - t0, 2)
     print_table(result)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+        write_json_atomic(out, result, default=str)
         print(f"wrote {out}")
     return 0

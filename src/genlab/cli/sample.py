@@ -52,7 +52,7 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from genlab.data import to_uint8
     from genlab.errors import ModelInputError
-    from genlab.training.distributed import process_rank, sample_sharded
+    from genlab.sharding import process_rank, sample_sharded
     from genlab.training.run import load_run
     from genlab.viz import plot_points, save_grid
 

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     result = train(config, Path(args.out), progress=not args.quiet)
     if result.main_process and config.family == "classifier":
-        from genlab.metrics.classifier import export_classifier
+        from genlab.classifier.export import export_classifier
         weights = Path(args.out) / "mnist_classifier.safetensors"
         info = export_classifier(args.out, weights)
         print(f"test accuracy {info['test_accuracy']:.4f}; weights for `--extractor {weights}` written to {weights}")

@@ -18,6 +18,7 @@ from genlab.gan.losses import LossName, get_loss, gradient_penalty, r1_penalty
 from genlab.gan.monitor import CollapseMonitor
 from genlab.gan.networks import (Condition, DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator,
                                  dcgan_levels)
+from genlab.labels import class_labels
 from genlab.training.objective import Batch, DataInfo, Phase
 
 NOTES_MLP = (128,)              # the notes' 784-128-1 / 100-128-784 pair
@@ -160,23 +161,14 @@ class GANFamily:
         return {"D(x)": real.mean().item(), "D(G(z))": fake.mean().item()}
 
     def labels_for(self, n: int, label: int | Tensor | None) -> Tensor | None:
-        """Labels (n,) for sampling: None cycles 0..K-1 for a conditional model; an int repeats one class."""
+        """Labels (n,) for sampling (`genlab.labels.class_labels`): None cycles 0..K-1, an int repeats one class."""
         if not self.conditional:
             if label is not None:
                 raise ModelInputError("--label needs a class-conditional GAN (trained with model.condition = "
                                       "'concat' or 'projection'); this one is unconditional")
             return None
-        k = self.num_classes
-        assert k is not None
-        if label is None:
-            return torch.arange(n) % k
-        y = torch.as_tensor(label).long().reshape(-1)
-        if y.numel() == 1:
-            y = y.expand(n).clone()
-        if y.shape != (n,) or int(y.min()) < 0 or int(y.max()) >= k:
-            got = label if isinstance(label, int) else f"labels of shape {tuple(y.shape)}, range {int(y.min())}..{int(y.max())}"
-            raise ModelInputError(f"label must be a class in 0..{k - 1} (or {n} such classes), got {got}")
-        return y
+        assert self.num_classes is not None
+        return class_labels(label, n, self.num_classes)
 
     @torch.no_grad()
     def likelihood(self, models: Mapping[str, nn.Module], x: Tensor, **options: Any) -> dict[str, Any]:

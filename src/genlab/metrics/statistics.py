@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from genlab.errors import DataError, ModelInputError
+from genlab.files import write_npz_atomic
 from genlab.metrics.frechet import frechet_distance
 from genlab.metrics.inputs import as_float64
 
@@ -33,12 +34,8 @@ class FeatureStatistics:
 
     def save(self, path: str | Path, **meta: str) -> None:
         """Write mu, sigma, n and string metadata to an .npz file (atomically: temp file then rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, mu=self.mu, sigma=self.sigma, n=np.int64(self.n),
-                 **{f"meta_{k}": np.str_(v) for k, v in meta.items()})
-        os.replace(tmp, path)
+        write_npz_atomic(path, mu=self.mu, sigma=self.sigma, n=np.int64(self.n),
+                         **{f"meta_{k}": np.str_(v) for k, v in meta.items()})
 
     @classmethod
     def load(cls, path: str | Path) -> FeatureStatistics:

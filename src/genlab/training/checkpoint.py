@@ -24,16 +24,10 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from genlab.errors import CheckpointError
+from genlab.files import write_json_atomic, write_text_atomic
 
 FORMAT = "genlab-checkpoint"
 FORMAT_VERSION = 1
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to `path` through a temporary file and os.replace."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
 
 
 def save_checkpoint(run_dir: Path, *, step: int, family: str, tensors: dict[str, torch.Tensor],
@@ -57,9 +51,7 @@ def save_checkpoint(run_dir: Path, *, step: int, family: str, tensors: dict[str,
         os.replace(final, trash)
         shutil.rmtree(trash)
     os.replace(tmp, final)
-    latest_tmp = ckpt_root / f".latest.tmp{os.getpid()}"
-    latest_tmp.write_text(name + "\n")
-    os.replace(latest_tmp, ckpt_root / "latest")
+    write_text_atomic(ckpt_root / "latest", name + "\n")
     _prune(ckpt_root, keep=keep, protect=name)
     return final
 

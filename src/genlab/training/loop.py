@@ -31,9 +31,11 @@ from tqdm.auto import tqdm
 
 from genlab.config import RunConfig
 from genlab.errors import ConfigError, TrainingError
+from genlab.files import write_json_atomic
 from genlab.nn.runtime import tune_cpu
+from genlab.seeding import mix_seed
 from genlab.training.checkpoint import (latest_checkpoint, load_module_state, read_trainer_state, read_weights,
-                                        save_checkpoint, split_prefix, write_json_atomic)
+                                        save_checkpoint, split_prefix)
 from genlab.training.ema import EMA
 from genlab.training.objective import Batch, BatchRandom, DataInfo, Phase
 from genlab.training.run import build_family, config_record, load_config_record, prepare_data
@@ -54,16 +56,6 @@ class TrainResult:
     items_per_s: float
     last_loss: float
     main_process: bool = True
-
-
-def _seed_for(*parts: int) -> int:
-    """A 63-bit seed mixing integers (SplitMix-style), so nearby steps get unrelated streams."""
-    h = 0x9E3779B97F4A7C15
-    for p in parts:
-        h = (h ^ (p + 0x9E3779B97F4A7C15 + (h << 6) + (h >> 2))) & 0xFFFFFFFFFFFFFFFF
-        h = (h * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-        h ^= h >> 31
-    return h & 0x7FFFFFFFFFFFFFFF
 
 
 def lr_factor(step: int, *, steps: int, warmup: int, schedule: str) -> float:
@@ -242,7 +234,7 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, data
     with _StopFlag() as stop:
         while step < tc.steps:
             factor = lr_factor(step, steps=tc.steps, warmup=tc.warmup_steps, schedule=tc.lr_schedule)
-            torch.manual_seed(_seed_for(tc.seed, step, rank, 1))          # dropout etc.: per step, per rank
+            torch.manual_seed(mix_seed(tc.seed, step, rank, 1))           # dropout etc.: per step, per rank
             k = 0
             for pi, ph in enumerate(phases):
                 opt = optimizers[ph.name]
@@ -263,7 +255,7 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, data
                         xb = x_all[idx_t].to(device)
                         xb = to_float(xb) if xb.dtype == torch.uint8 else xb
                         yb = y_all[idx_t].to(device) if y_all is not None else None
-                        rng = BatchRandom(torch.Generator().manual_seed(_seed_for(tc.seed, step, pi, r, micro)),
+                        rng = BatchRandom(torch.Generator().manual_seed(mix_seed(tc.seed, step, pi, r, micro)),
                                           global_size=micro_global, start=rank * micro_local, size=micro_local,
                                           device=device)
                         try:

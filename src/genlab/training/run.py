@@ -13,8 +13,8 @@ from genlab import __version__
 from genlab.config import DataConfig, RunConfig, run_config_from_dict
 from genlab.errors import CheckpointError, ConfigError
 from genlab.families import get_family
+from genlab.sharding import chunk_slices, process_device, sample_chunk
 from genlab.training.checkpoint import latest_checkpoint, load_module_state, read_weights, split_prefix
-from genlab.training.distributed import chunk_slices, process_device, sample_chunk
 from genlab.training.objective import DataInfo, Family
 
 RUN_FORMAT = "genlab-run"
@@ -88,7 +88,7 @@ class Run:
     def sample(self, n: int, *, seed: int = 0, batch_size: int = 256, **options: Any) -> Tensor:
         """n samples in data space ((n, C, H, W) in [-1, 1] or (n, D)), drawn in fixed-size chunks.
 
-        Chunk k draws from the stream (seed, k) (see `genlab.training.distributed`), so the samples are the
+        Chunk k draws from the stream (seed, k) (see `genlab.sharding`), so the samples are the
         same whether one process or many draw them.
         """
         out = [sample_chunk(self.family, self.models, n, k, seed=seed, batch_size=batch_size, **options)

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from genlab.data.transforms import to_uint8
 from genlab.errors import ModelInputError
-from genlab.viz.files import atomic_target
+from genlab.files import atomic_target
 
 ImageBatch = Tensor | np.ndarray
 

@@ -11,7 +11,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from genlab.errors import ModelInputError
-from genlab.viz.files import atomic_target
+from genlab.files import atomic_target
 
 ArrayLike = Sequence[float] | np.ndarray | torch.Tensor
 

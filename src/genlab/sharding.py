@@ -1,9 +1,10 @@
 """Inference sharded across processes (torchrun / accelerate launch): sampling and feature extraction.
 
-n samples are cut into fixed chunks of `batch_size`; chunk k always draws from the random stream (seed, k),
-whatever the number of processes. Rank r takes chunks r, r + world, r + 2 world, ...; a gather puts the
-chunks back in order, so N processes return exactly the samples one process would. Memory per process
-stays one chunk of images (plus the gathered result, which the caller asked for).
+n samples are cut into fixed chunks of `batch_size`; chunk k always draws from the random stream (seed, k)
+(`genlab.seeding.stream_seed`), whatever the number of processes. Rank r takes chunks r, r + world,
+r + 2 world, ...; a gather puts the chunks back in order, so N processes return exactly the samples one
+process would. Memory per process stays one chunk of images (plus the gathered result, which the caller
+asked for). The training loop runs its own processes through Accelerate and does not use this module.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from genlab.errors import ModelInputError
+from genlab.seeding import stream_seed
 
 
 def _close_process_group() -> None:
@@ -47,11 +49,10 @@ def process_device() -> torch.device:
 
 
 def chunk_generator(seed: int, k: int) -> torch.Generator:
-    """The random stream of chunk k: a function of (seed, k) only (numpy's SeedSequence mixes the pair)."""
+    """The random stream of chunk k: a function of (seed, k) only (`stream_seed`, numpy's SeedSequence)."""
     if seed < 0:
         raise ModelInputError(f"the sampling seed must be >= 0, got {seed}")
-    state = int(np.random.SeedSequence([seed, k]).generate_state(1, dtype=np.uint64)[0])
-    return torch.Generator().manual_seed(state)
+    return torch.Generator().manual_seed(stream_seed(seed, k))
 
 
 def chunk_slices(n: int, batch_size: int) -> list[slice]:

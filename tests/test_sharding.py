@@ -1,5 +1,5 @@
-"""Scale-out and memory: accelerate launch trains like one process; sampling and feature extraction shard over
-processes and give the single-process result; sampling and eval never hold more than one chunk of images."""
+"""genlab.sharding: sampling and feature extraction shard over processes and give the single-process result;
+sampling and eval never hold more than one chunk of images."""
 from __future__ import annotations
 
 import json
@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import free_port
+from conftest import LAUNCHED, free_port, world_of
 from genlab.cli.main import main
 from genlab.config import apply_overrides, run_config_from_dict
 from genlab.data import to_uint8
-from genlab.training.distributed import chunk_slices, shard
+from genlab.sharding import chunk_slices, shard
 from genlab.training.loop import train
 from genlab.training.run import load_run
 
@@ -24,10 +24,6 @@ TINY = ["data.name=digits", "model.channels=[32, 32]", "model.groups=8", "train.
         "train.checkpoint_every=1000", "train.warmup_steps=2", "diffusion.T=100"]
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
-
-
-def _losses(run_dir: Path) -> list[float]:
-    return [json.loads(line)["loss"] for line in (run_dir / "log.jsonl").read_text().splitlines()]
 
 
 @pytest.fixture(scope="module")
@@ -44,38 +40,6 @@ def test_shards_cover_every_chunk_once_for_any_world_size():
     for world in (1, 2, 3, 7):
         ids = sorted(k for r in range(world) for k in shard(5, rank=r, world=world))
         assert ids == [0, 1, 2, 3, 4]
-
-
-def _world_of(stderr: str) -> int:
-    lines = [line for line in stderr.splitlines() if line.startswith("WORLD ")]
-    return int(lines[0].split()[1]) if lines else 0
-
-
-# The CLI entry point, reporting the world size it was started in (rank 0, on stderr).
-LAUNCHED = """
-import sys
-from genlab.cli.main import main
-from genlab.training.distributed import process_rank
-rank, world = process_rank()
-if rank == 0:
-    print("WORLD", world, file=sys.stderr)
-"""
-
-
-def test_accelerate_launch_trains_like_one_process(tmp_path):
-    script = tmp_path / "launched.py"
-    script.write_text(LAUNCHED + "sys.exit(main(sys.argv[1:]))\n")
-    common = ["train", "ddpm", "--quiet", "--steps", "6", *[a for kv in TINY for a in ("--set", kv)]]
-    subprocess.run([sys.executable, "-m", "genlab.cli.main", *common, "--out", str(tmp_path / "one")], check=True,
-                   env=ENV, capture_output=True)
-    config = Path(__file__).parents[1] / "configs" / "accelerate_cpu2.yaml"
-    two = subprocess.run([str(BIN / "accelerate"), "launch", "--config_file", str(config), "--main_process_port",
-                          free_port(), str(script), *common, "--out", str(tmp_path / "two")],
-                         env=ENV, capture_output=True, text=True)
-    assert two.returncode == 0, two.stderr[-2000:]
-    assert _world_of(two.stderr) == 2
-    assert _losses(tmp_path / "one") == pytest.approx(_losses(tmp_path / "two"), rel=1e-5)
-    assert len(_losses(tmp_path / "two")) == 6                      # logged once, not once per rank
 
 
 def _reference_images(tmp_path: Path) -> str:
@@ -106,7 +70,7 @@ def test_sampling_and_eval_sharded_over_two_processes_equal_one_process(tiny_run
     two = subprocess.run([str(BIN / "torchrun"), "--nproc_per_node", "2", "--master_port", free_port(), str(script),
                           str(tiny_run), ref, str(tmp_path / "two")], env=env, capture_output=True, text=True)
     assert two.returncode == 0, two.stderr[-2000:]
-    assert _world_of(two.stderr) == 2
+    assert world_of(two.stderr) == 2
     a, b = np.load(tmp_path / "one" / "s.npz")["x"], np.load(tmp_path / "two" / "s.npz")["x"]
     assert a.shape == (10, 1, 28, 28) and np.array_equal(a, b)
     # ... and they are Run.sample's in a notebook, chunk for chunk
@@ -167,7 +131,7 @@ def test_eval_fake_pass_holds_one_chunk_of_images_at_a_time(tiny_run, tmp_path, 
 
 
 def test_run_networks_go_to_the_process_device(tiny_run, monkeypatch):
-    from genlab.training.distributed import process_device
+    from genlab.sharding import process_device
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert process_device() == torch.device("cpu")          # no GPU: the CPU, launched or not
     run = load_run(tiny_run, device=None)

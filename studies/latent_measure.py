@@ -1,8 +1,8 @@
-"""What docs/latent.md reports: guidance against accuracy and Frechet distance, prompts, super-resolution, speed.
+"""Study: what docs/latent.md reports: guidance against accuracy and Frechet distance, prompts, super-resolution, speed.
 
 Scores use genlab's MNIST classifier (genlab.metrics, 99.5% on the test set): the share of samples it assigns
 to the asked digit, and the Frechet distance between its 128-d features of samples and of MNIST test images.
-`python -m genlab.latent.measure guidance RUN` prints the table as JSON (see `--help`).
+`python studies/latent_measure.py guidance RUN` prints the table as JSON (see `--help`).
 """
 from __future__ import annotations
 
@@ -134,7 +134,8 @@ def speed(run: Run, *, batch_size: int = 64, train_iters: int = 10, n_sample: in
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m genlab.latent.measure", description=__doc__.splitlines()[0])
+    """Measure one table of a run and print it as JSON."""
+    p = argparse.ArgumentParser(prog="python studies/latent_measure.py", description=__doc__.splitlines()[0])
     p.add_argument("what", choices=["guidance", "prompts", "superres", "speed"])
     p.add_argument("run_dir", metavar="RUN")
     p.add_argument("--scales", default="0,1,2,3,5,7", help="guidance scales (comma-separated)")

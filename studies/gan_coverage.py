@@ -1,6 +1,6 @@
-"""Mode coverage of GANs on the 2-D toy mixtures (VEEGAN / PacGAN protocol): one run, or a study over losses.
+"""Study: mode coverage of GANs on the 2-D toy mixtures (VEEGAN / PacGAN protocol), over losses and seeds.
 
-`python -m genlab.gan.coverage --losses nonsaturating wgan-gp --data ring8 grid25 --steps 3000 --out runs/cov`
+`python studies/gan_coverage.py --losses nonsaturating wgan-gp --data ring8 grid25 --steps 3000 --out runs/cov`
 trains one run per (data, loss, seed) on the same budget, draws 2,500 samples from each EMA generator, and
 prints modes covered and the share of high-quality samples (within 3 std of a centre) as a Markdown table.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from genlab.data import toy_modes
-from genlab.metrics.toy import ModeCoverage, mode_coverage
+from genlab.evaluation import run_coverage
 
 # Published numbers for 2,500 samples (modes covered, high-quality share) quoted by the issue.
 PUBLISHED = {
@@ -26,13 +26,6 @@ PUBLISHED = {
 # own k = 5 critic steps with Adam betas (0.5, 0.9) (Gulrajani et al. 2017, Algorithm 1).
 TOY_SETTINGS = ["model.latent_dim=2", "gan.g_lr=1e-4", "gan.d_lr=4e-4", "train.batch_size=256", "train.warmup_steps=0"]
 LOSS_SETTINGS = {"wgan-gp": ["gan.d_steps=5", "gan.betas=[0.5, 0.9]"]}
-
-
-def run_coverage(run: Any, *, n: int = 2500, seed: int = 0) -> ModeCoverage:
-    """Modes covered by n samples of a trained toy run (a genlab.training.run.Run on ring8 or grid25)."""
-    centres, std = toy_modes(run.config.data.name)
-    x = run.sample(n, seed=seed)
-    return mode_coverage(x.numpy(), centres, std)
 
 
 def train_and_measure(data: str, loss: str, *, steps: int, seed: int, out: Path, extra: Sequence[str] = (),
@@ -79,6 +72,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Train and measure every (data, loss, seed); print JSON rows and the Markdown table."""
     p = argparse.ArgumentParser(description="GAN mode coverage on ring8 / grid25 (VEEGAN/PacGAN protocol)")
     p.add_argument("--data", nargs="+", default=["ring8", "grid25"])
     p.add_argument("--losses", nargs="+", default=["minimax", "nonsaturating", "wgan-gp", "lsgan", "hinge"])

@@ -1,4 +1,4 @@
-"""Pictures for docs/latent.md: the guidance trade-off plot and sample grids of conditional runs."""
+"""Study: pictures for docs/latent.md: the guidance trade-off plot and sample grids of conditional runs."""
 from __future__ import annotations
 
 import os

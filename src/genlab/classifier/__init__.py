@@ -1,0 +1,1 @@
+"""genlab's MNIST classifier as a trainable family (`family`) and the export of its weights (`export`)."""

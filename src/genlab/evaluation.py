@@ -1,0 +1,133 @@
+"""Evaluate a trained run (sample quality, likelihood, toy mode coverage) or two image sets: what `genlab eval` calls.
+
+Sits above `genlab.metrics` (which knows images and features, not runs) and `genlab.training` (which knows
+runs, not metrics): it loads the run, samples it sharded over the launched processes, and measures.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+
+from genlab.errors import DataError, ModelInputError
+from genlab.metrics.features import FeatureExtractor
+from genlab.metrics.toy import ModeCoverage
+from genlab.training.run import Run
+
+LIKELIHOODS: tuple[str, ...] = ("bpd", "nll")
+
+
+def parse_source(spec: str) -> tuple[str, str]:
+    """'mnist:test' -> ('mnist', 'test'); 'cifar10:/data' -> ('cifar10:/data', 'test'); paths pass through."""
+    head, sep, tail = spec.rpartition(":")
+    if sep and tail in ("train", "test"):
+        return head, tail
+    return spec, "test"
+
+
+def load_images(spec: str) -> Any:
+    """A dataset of uint8 images from a name[:split], folder or .npz."""
+    from genlab.data import load_dataset
+
+    name, split = parse_source(spec)
+    ds = load_dataset(name, split=split)
+    if ds.kind != "image":
+        raise DataError(f"{spec} holds vectors; image metrics need images")
+    return ds
+
+
+def _split_metrics(metrics: Sequence[str], n: int) -> tuple[list[str], list[str]]:
+    """(sample metrics, likelihoods) of the requested metrics, after checking n."""
+    if n < 2:
+        raise ModelInputError(f"--n must be at least 2, got {n}")
+    likelihoods = [m for m in metrics if m in LIKELIHOODS]
+    return [m for m in metrics if m not in likelihoods], likelihoods
+
+
+def evaluate_images(fake: Any, real: Any, *, metrics: Sequence[str] = ("fid",), n: int = 2000,
+                    extractor: FeatureExtractor | str = "inception", batch_size: int = 100,
+                    progress: bool = True) -> dict[str, Any]:
+    """Metrics of `fake` images against `real` ones; each a dataset name[:split], folder, .npz or uint8 array."""
+    from genlab.metrics.evaluate import compute_metrics
+
+    sample_metrics, likelihoods = _split_metrics(metrics, n)
+    if likelihoods:
+        raise ModelInputError("bpd/nll need a run (a model), not two image sets")
+    fake, real = (load_images(s) if isinstance(s, str) else s for s in (fake, real))
+    return compute_metrics(fake, real, metrics=sample_metrics, extractor=extractor, n=n, batch_size=batch_size,
+                           progress=progress)
+
+
+def _sample_quality(run: Run, metrics: Sequence[str], *, n: int, ref: str, extractor: FeatureExtractor | str,
+                    batch_size: int, seed: int, sampler_options: Mapping[str, Any],
+                    progress: bool) -> dict[str, Any] | None:
+    """FID & co of n samples of `run` against `ref`; every process samples its share, None on ranks other than 0."""
+    from genlab.metrics.evaluate import compute_metrics
+    from genlab.metrics.features import get_extractor
+    from genlab.metrics.statistics import StatisticsCache, stats_key
+    from genlab.sharding import extract_sharded, process_device, process_rank
+
+    if run.info.kind != "image":
+        raise ModelInputError("fid/kid/is/pr need an image model; this run generates vectors")
+    ref_images = load_images(ref)
+    if isinstance(extractor, str):
+        extractor = get_extractor(extractor, device=process_device())
+    fake = extract_sharded(run, n, extractor, batch_size=batch_size, seed=seed, **sampler_options)
+    if process_rank()[0] != 0:
+        return None
+    name, split = parse_source(ref)
+    key = stats_key(dataset=name, split=split, extractor=extractor.name, resize=extractor.resize_policy, n=n)
+    return compute_metrics(fake, ref_images, metrics=metrics, extractor=extractor, n=n, batch_size=batch_size,
+                           ref_cache=StatisticsCache(), ref_key=key, progress=progress)
+
+
+def _likelihood(run: Run, *, n: int, ref: str, batch_size: int, seed: int, progress: bool) -> dict[str, Any]:
+    """The family's likelihood (diffusion bits/dim, VAE ELBO/IWAE) on n seeded images of `ref`."""
+    from genlab.data import load_dataset
+
+    if not run.family.has_likelihood:
+        raise ModelInputError(f"the {run.config.family} family has no likelihood (bpd/nll)")
+    name, split = parse_source(ref)
+    ds = load_dataset(name, split=split, limit=n, seed=seed)
+    return run.family.likelihood(run.models, torch.from_numpy(ds.x), batch_size=batch_size, seed=seed, progress=progress)
+
+
+def evaluate_run(run_or_path: Run | str | Path, *, metrics: Sequence[str] = ("fid",), n: int = 2000,
+                 ref: str | None = None, extractor: FeatureExtractor | str = "inception", batch_size: int = 100,
+                 seed: int = 0, sampler_options: Mapping[str, Any] | None = None,
+                 progress: bool = True) -> dict[str, Any]:
+    """Sample metrics (fid, kid, is, pr, dc) and likelihoods (bpd, nll) of a run, as {name: value}.
+
+    `ref` defaults to the run's data, test split. Under torchrun / accelerate launch every process samples its
+    share of the chunks; rank 0 gets the result and the other ranks an empty dict. A run given as a path is
+    loaded on this process's device, or on the CPU when a likelihood is asked for.
+    """
+    sample_metrics, likelihoods = _split_metrics(metrics, n)
+    if isinstance(run_or_path, Run):
+        run = run_or_path
+    else:
+        from genlab.training.run import load_run
+
+        run = load_run(run_or_path, device=None if not likelihoods else "cpu")
+    ref = ref or f"{run.config.data.name}:test"
+    result: dict[str, Any] = {"run": str(run.path), "step": run.step, "ref": ref}
+    if sample_metrics:
+        quality = _sample_quality(run, sample_metrics, n=n, ref=ref, extractor=extractor, batch_size=batch_size,
+                                  seed=seed, sampler_options=dict(sampler_options or {}), progress=progress)
+        if quality is None:
+            return {}
+        result.update(quality)
+    if likelihoods:
+        result.update(_likelihood(run, n=n, ref=ref, batch_size=batch_size, seed=seed, progress=progress))
+    return result
+
+
+def run_coverage(run: Run, *, n: int = 2500, seed: int = 0) -> ModeCoverage:
+    """Modes covered by n samples of a trained toy run (on ring8 or grid25; VEEGAN / PacGAN protocol)."""
+    from genlab.data import toy_modes
+    from genlab.metrics.toy import mode_coverage
+
+    centres, std = toy_modes(run.config.data.name)
+    x = run.sample(n, seed=seed)
+    return mode_coverage(x.numpy(), centres, std)

@@ -1,0 +1,68 @@
+"""genlab.evaluation: evaluate_run is what `genlab eval` prints; evaluate_images and run_coverage."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from genlab.cli.main import main
+from genlab.config import apply_overrides, run_config_from_dict
+from genlab.errors import ModelInputError
+from genlab.evaluation import evaluate_images, evaluate_run, parse_source, run_coverage
+from genlab.training.loop import train
+from genlab.training.run import load_run
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+TINY = ["data.name=digits", "data.image_size=28", "model.channels=[32, 32]", "model.groups=8",
+        "train.batch_size=16", "train.checkpoint_every=1000", "diffusion.T=100", "train.steps=1"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("eval") / "run"
+    train(run_config_from_dict(apply_overrides({"family": "ddpm"}, TINY)), run_dir, progress=False,
+          sample_at_end=False)
+    return run_dir
+
+
+@pytest.fixture()
+def ref(tmp_path, monkeypatch) -> str:
+    monkeypatch.setenv("GENLAB_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "ref.npz"
+    np.savez(path, x=np.random.default_rng(0).integers(0, 256, (12, 1, 28, 28), dtype=np.uint8))
+    return str(path)
+
+
+def test_evaluate_run_is_what_the_command_writes(tiny_run, ref, tmp_path):
+    got = evaluate_run(tiny_run, metrics=["fid", "pr"], n=6, ref=ref, extractor="classifier", batch_size=3,
+                       sampler_options={"steps": 2}, progress=False)
+    out = tmp_path / "e.json"
+    assert main(["eval", str(tiny_run), "--metrics", "fid,pr", "--n", "6", "--ref", ref, "--extractor",
+                 "classifier", "--batch-size", "3", "--steps", "2", "--out", str(out), "--quiet"]) == 0
+    written = json.loads(out.read_text())
+    assert written.pop("seconds") >= 0 and written == json.loads(json.dumps(got, default=str))
+    assert got["n_fake"] == 6 and got["fid"] > 0 and got["run"] == str(tiny_run)
+    # a loaded Run is taken as it is
+    again = evaluate_run(load_run(tiny_run), metrics=["fid"], n=6, ref=ref, extractor="classifier", batch_size=3,
+                         sampler_options={"steps": 2}, progress=False)
+    assert again["fid"] == pytest.approx(got["fid"], rel=1e-12)
+
+
+def test_evaluate_images_and_its_errors(ref):
+    assert evaluate_images(ref, ref, metrics=["fid"], n=12, extractor="classifier",
+                           progress=False)["fid"] == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ModelInputError, match="need a run"):
+        evaluate_images(ref, ref, metrics=["bpd"], n=12)
+    with pytest.raises(ModelInputError, match="at least 2"):
+        evaluate_images(ref, ref, n=1)
+    assert parse_source("mnist:test") == ("mnist", "test") and parse_source("cifar10:/d") == ("cifar10:/d", "test")
+
+
+def test_run_coverage_counts_the_modes_of_a_toy_run(tmp_path):
+    config = run_config_from_dict(apply_overrides({"family": "gan"}, [
+        "data.name=ring8", "train.steps=1", "train.checkpoint_every=1000"]))
+    train(config, tmp_path / "gan", progress=False, sample_at_end=False)
+    cov = run_coverage(load_run(tmp_path / "gan"), n=200, seed=0)
+    assert cov.num_modes == 8 and 0 <= cov.modes_covered <= 8 and 0.0 <= cov.high_quality <= 1.0
