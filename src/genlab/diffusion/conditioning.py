@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from genlab.errors import ConfigError, ModelInputError
+from genlab.labels import class_labels
 from genlab.training.objective import Batch, DataInfo
 
 ConditionKind = Literal["none", "class", "text", "image"]
@@ -164,13 +165,7 @@ def sampling_condition(c: ConditionConfig, info: DataInfo, n: int, *, label: Any
     if c.kind == "none":
         return None, False
     if c.kind == "class":
-        k = int(info.num_classes or 0)
-        if label is None:
-            return torch.arange(n) % k, False           # a grid row of every class
-        labels = torch.as_tensor(label, dtype=torch.long).reshape(-1)
-        if bool(((labels < 0) | (labels >= k)).any()):
-            raise ModelInputError(f"--label must be a class in 0..{k - 1}, got {labels.tolist()}")
-        return (labels.repeat(n // len(labels) + 1)[:n] if len(labels) != n else labels), False
+        return class_labels(label, n, int(info.num_classes or 0)), False    # None: a grid row of every class
     if c.kind == "text":
         from genlab.text.captions import default_prompt
         from genlab.text.encoder import encode_prompts
