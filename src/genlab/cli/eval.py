@@ -112,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
             name, split = parse_source(ref_spec)
             extractor = get_extractor(args.extractor, device=process_device())
             # every process samples and extracts its share of the chunks; rank 0 computes and reports
-            fake = extract_sharded(run_, args.n, extractor, batch_size=args.batch_size, seed=args.seed, **options)
+            fake = extract_sharded(run_, args.n, extractor, batch_size=args.batch_size, seed=args.seed,
+                                   progress=not args.quiet, **options)
             if process_rank()[0] != 0:
                 return 0
             key = stats_key(dataset=name, split=split, extractor=extractor.name, resize=extractor.resize_policy,

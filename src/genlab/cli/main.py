@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from genlab.nn.runtime import tune_cpu
-    tune_cpu()                      # keep freed activations for reuse (+16% sampling, see BENCHMARKS.md)
+    tune_cpu()      # threads for the cores this process may use; keep freed activations (+16% sampling)
     try:
         return int(args.run(args) or 0)
     except GenlabError as err:

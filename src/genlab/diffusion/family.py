@@ -20,6 +20,7 @@ from genlab.config import TrainConfig
 from genlab.diffusion.losses import l_simple
 from genlab.diffusion.schedules import NoiseSchedule
 from genlab.errors import ConfigError, ModelInputError
+from genlab.nn.hardware import resolve_precision
 from genlab.latent.conditioning import ConditionConfig, check_condition_config
 from genlab.training.objective import Batch, DataInfo, Phase
 
@@ -254,7 +255,7 @@ class DiffusionFamily:
             cond = condition_rows(cond, slice(0, n))
             cond = tuple(c_.to(device) for c_ in cond) if isinstance(cond, tuple) else cond.to(device)
             model = guided_denoiser(model, cond, scale, batch=n)
-        fn = self.model_fn(model, precision=precision or self.train.precision, device=device)
+        fn = self.model_fn(model, precision=resolve_precision(precision or self.train.precision, device)[0], device=device)
         # Vectors and latents are unbounded. Guided pixel sampling does not clip x0 either: DDIM's direction keeps
         # the network's (extrapolated) eps, and pairing it with a clipped x0 pulls samples off the data (docs/latent.md).
         guided = cond is not None and scale not in (0.0, 1.0)
