@@ -1,6 +1,7 @@
 """Shared test fixtures."""
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -17,10 +18,15 @@ def free_port() -> str:
 @pytest.fixture(scope="module")
 def one_thread():
     """One intra-op thread for modules of tiny networks: on shared cores OpenMP threads mostly wait on each other."""
-    before = torch.get_num_threads()
+    before, env = torch.get_num_threads(), os.environ.get("GENLAB_THREADS")
     torch.set_num_threads(1)
+    os.environ["GENLAB_THREADS"] = "1"              # and the loop's default threads (genlab.nn.hardware)
     yield
     torch.set_num_threads(before)
+    if env is None:
+        os.environ.pop("GENLAB_THREADS", None)
+    else:
+        os.environ["GENLAB_THREADS"] = env
 
 
 # The CLI entry point, reporting the world size it was started in (rank 0, on stderr).

@@ -42,7 +42,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     grad_clip: float = 1.0              # max global grad norm (0: off)
     ema_decay: float = 0.999            # EMA of weights, with warm-up min(decay, (1+n)/(10+n))
-    precision: Literal["fp32", "bf16"] = "fp32"   # bf16 = autocast (weights stay fp32)
+    precision: Literal["auto", "fp32", "bf16"] = "auto"   # bf16 = autocast (weights stay fp32); auto: bf16 where
+                                        # the CPU/GPU computes it natively, else fp32 (genlab.nn.hardware)
     seed: int = 0
     log_every: int = 25
     sample_every: int = 0               # write a sample grid every N steps (0: only at the end)
@@ -50,7 +51,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
     time_budget: float = 0.0            # seconds of training before stopping cleanly (0: no limit)
-    threads: int = 0                    # torch intra-op threads (0: torch's default)
+    threads: int = 0                    # torch intra-op threads (0: GENLAB_THREADS, else cores / local ranks)
 
 
 @dataclass

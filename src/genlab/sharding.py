@@ -14,6 +14,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
 from genlab.errors import ModelInputError
 from genlab.seeding import stream_seed
@@ -77,6 +78,44 @@ def sample_chunk(family: Any, models: dict[str, nn.Module], n: int, k: int, *, s
         return family.sample(models, size, generator=chunk_generator(seed, k), **chunk).cpu()
 
 
+class SamplingProgress:
+    """A progress bar over sampling chunks: a tick per denoising step where the family's sample() takes a
+    `callback` (the total is known once the first chunk is done), else a tick per chunk."""
+
+    def __init__(self, family: Any, n_chunks: int, *, desc: str, enabled: bool) -> None:
+        self.enabled = enabled
+        self.per_step = enabled and "callback" in family.sample_options
+        self.n_chunks = n_chunks
+        self.bar = tqdm(total=None if self.per_step else n_chunks, desc=desc, unit="step" if self.per_step else
+                        "chunk", disable=not enabled, leave=False, dynamic_ncols=True)
+
+    def options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """`options` with a callback that ticks the bar each step (and still calls the caller's callback)."""
+        if not self.per_step:
+            return options
+        user = options.get("callback")
+
+        def callback(*args: Any) -> None:
+            self.bar.update(1)
+            if user is not None:
+                user(*args)
+        return {**options, "callback": callback}
+
+    def chunk_done(self) -> None:
+        """Advance a per-chunk bar, or fix a per-step bar's total from the first chunk's step count."""
+        if not self.per_step:
+            self.bar.update(1)
+        elif self.bar.total is None:
+            self.bar.total = self.bar.n * self.n_chunks
+            self.bar.refresh()
+
+    def __enter__(self) -> "SamplingProgress":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.close()
+
+
 def gather_chunks(mine: list[tuple[int, Any]], *, world: int) -> list[Any]:
     """Every rank's (chunk id, value) pairs, gathered to all ranks and put in chunk order."""
     if world > 1:
@@ -86,23 +125,30 @@ def gather_chunks(mine: list[tuple[int, Any]], *, world: int) -> list[Any]:
     return [value for _, value in sorted(mine, key=lambda kv: kv[0])]
 
 
-def sample_sharded(run: Any, n: int, *, seed: int = 0, batch_size: int = 256, **options: Any) -> Tensor:
-    """n samples of a loaded `Run`, drawn by all processes (each its share of chunks) and gathered on every rank."""
+def sample_sharded(run: Any, n: int, *, seed: int = 0, batch_size: int = 256, progress: bool = False,
+                   **options: Any) -> Tensor:
+    """n samples of a loaded `Run`, drawn by all processes (each its share of chunks) and gathered on every rank.
+
+    `progress` shows rank 0's bar (its share of the chunks, a tick per denoising step where there are steps).
+    """
     rank, world = process_rank()
-    n_chunks = len(chunk_slices(n, batch_size))
-    mine = [(k, sample_chunk(run.family, run.models, n, k, seed=seed, batch_size=batch_size, **options))
-            for k in shard(n_chunks, rank=rank, world=world)]
+    mine = list(_my_chunks(run, n, seed=seed, batch_size=batch_size, rank=rank, world=world,
+                           progress=progress and rank == 0, **options))
     return torch.cat(gather_chunks(mine, world=world))
 
 
-def _my_chunks(run: Any, n: int, *, seed: int, batch_size: int, rank: int, world: int,
+def _my_chunks(run: Any, n: int, *, seed: int, batch_size: int, rank: int, world: int, progress: bool = False,
                **options: Any) -> Iterator[tuple[int, Tensor]]:
-    for k in shard(len(chunk_slices(n, batch_size)), rank=rank, world=world):
-        yield k, sample_chunk(run.family, run.models, n, k, seed=seed, batch_size=batch_size, **options)
+    ks = shard(len(chunk_slices(n, batch_size)), rank=rank, world=world)
+    with SamplingProgress(run.family, len(ks), desc=f"sample {n}", enabled=progress) as bar:
+        for k in ks:
+            yield k, sample_chunk(run.family, run.models, n, k, seed=seed, batch_size=batch_size,
+                                  **bar.options(options))
+            bar.chunk_done()
 
 
 def extract_sharded(run: Any, n: int, extractor: Any, *, seed: int = 0, batch_size: int = 100,
-                    **options: Any) -> Any:
+                    progress: bool = False, **options: Any) -> Any:
     """Features of n samples of a run, each process sampling and extracting its chunks, gathered in chunk order.
 
     Returns an `ExtractedFeatures` (running statistics, features (n, dim), and class probabilities when the
@@ -116,7 +162,8 @@ def extract_sharded(run: Any, n: int, extractor: Any, *, seed: int = 0, batch_si
     rank, world = process_rank()
     mine = []
     with torch.no_grad():
-        for k, images in _my_chunks(run, n, seed=seed, batch_size=batch_size, rank=rank, world=world, **options):
+        for k, images in _my_chunks(run, n, seed=seed, batch_size=batch_size, rank=rank, world=world,
+                                    progress=progress and rank == 0, **options):
             feats, logits = extractor.features_and_logits(as_uint8_images(checked_uint8(images)))
             probs = None if logits is None else logits.double().softmax(dim=1).cpu().numpy()
             mine.append((k, (feats.cpu().numpy().astype(np.float32), probs)))

@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 EPILOG = """\
-The demo trains a ~1M-parameter U-Net DDPM on MNIST (bf16 autocast on the CPU), stops within the budget,
-then writes a 64-sample DDIM grid, a denoising trajectory strip and the loss curve. Running it again on
-the same --out resumes the run instead of starting over.
+The demo trains a ~1M-parameter U-Net DDPM on MNIST (bf16 autocast where the CPU has native bf16, else
+fp32), stops within the budget, then writes a 64-sample DDIM grid, a denoising trajectory strip and the loss
+curve. A machine too slow or busy for a useful number of steps is told so in one line, and still gets its
+pictures. Running it again on the same --out resumes the run instead of starting over.
 
 examples:
   genlab demo                       # at most ~10 minutes on 2 cores
@@ -32,5 +33,5 @@ def run(args: argparse.Namespace) -> int:
 
     res = run_demo(args.out, minutes=args.minutes, overrides=args.set, progress=not args.quiet)
     print(json.dumps(res.summary, indent=2))
-    print(f"samples:    {res.grid}\ntrajectory: {res.trajectory}\nloss curve: {res.loss_plot}")
+    print(f"samples:    {res.grid}\ntrajectory: {res.trajectory}\nloss curve: {res.loss_plot or 'none (no log row)'}")
     return 0

@@ -38,8 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from genlab.nn.runtime import tune_cpu
-    tune_cpu()                      # keep freed activations for reuse (+16% sampling, see BENCHMARKS.md)
     try:
+        tune_cpu()  # threads for the cores this process may use; keep freed activations (+16% sampling)
         return int(args.run(args) or 0)
     except GenlabError as err:
         print(f"error: {err}", file=sys.stderr)

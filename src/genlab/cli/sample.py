@@ -42,10 +42,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--low-res", metavar="IMAGE", help="low-resolution PNG to upsample (super-resolution runs)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=256, help="samples drawn per chunk (memory stays flat)")
-    p.add_argument("--precision", choices=["fp32", "bf16"], help="network precision while sampling")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="network precision while sampling "
+                   "(default: the run's train.precision; auto: bf16 where the hardware has it natively)")
     p.add_argument("--raw", action="store_true", help="use the raw weights instead of their EMA")
     p.add_argument("--out", default=None, help="PNG grid to write (default RUN/samples/sample.png)")
     p.add_argument("--npz", default=None, help="also write the samples to this .npz (key x, uint8 NCHW)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
@@ -74,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             need = " (it needs a class-conditional model)" if key == "label" else ""
             raise ModelInputError(f"--{key} does not apply to {args.run_dir}, a '{run_.config.family}' run{need}")
     # under torchrun / accelerate launch each process draws its share of the chunks; rank 0 writes
-    x = sample_sharded(run_, args.n, seed=args.seed, batch_size=args.batch_size, **options)
+    x = sample_sharded(run_, args.n, seed=args.seed, batch_size=args.batch_size, progress=not args.quiet, **options)
     if process_rank()[0] != 0:
         return 0
     out = Path(args.out) if args.out else run_.path / "samples" / "sample.png"

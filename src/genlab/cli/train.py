@@ -34,7 +34,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--steps", type=int, help="optimiser steps (train.steps)")
     p.add_argument("--batch-size", type=int, help="global batch size (train.batch_size)")
     p.add_argument("--lr", type=float, help="peak learning rate (train.lr)")
-    p.add_argument("--precision", choices=["fp32", "bf16"], help="bf16 autocast or fp32 (train.precision)")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="bf16 autocast, fp32, or auto: bf16 where "
+                   "the CPU/GPU has native bf16 (train.precision, default auto)")
     p.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop cleanly after this long")
     p.add_argument("--seed", type=int, help="seed of everything random (train.seed)")
     p.add_argument("--autoencoder", metavar="RUN", help="ldm: the trained conv_map VAE run (latent.autoencoder)")

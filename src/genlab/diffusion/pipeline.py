@@ -18,6 +18,7 @@ from genlab.diffusion.samplers import get_sampler
 from genlab.diffusion.sampling import Callback
 from genlab.diffusion.timesteps import timesteps
 from genlab.errors import ModelInputError
+from genlab.nn.hardware import resolve_precision
 
 if TYPE_CHECKING:
     from genlab.diffusion.family import DiffusionFamily
@@ -44,7 +45,8 @@ def denoiser_for(family: DiffusionFamily, models: Mapping[str, nn.Module], n: in
         scale = 0.0 if null else (c.guidance if guidance is None else float(guidance))
         model_fn = guided_model_fn(net, condition_to(cond, device), scale, batch=n)
     return Denoiser(model_fn, family.schedule, prediction=family.config.diffusion.prediction,
-                    precision=precision or family.train.precision, device=device, guidance=scale)  # type: ignore[arg-type]
+                    precision=resolve_precision(precision or family.train.precision, device)[0],  # type: ignore[arg-type]
+                    device=device, guidance=scale)
 
 
 def run_denoiser(run: Run, n: int = 1, *, precision: str | None = None, **condition: Any) -> Denoiser:

@@ -1,5 +1,8 @@
 """CPU runtime settings that speed up eager PyTorch networks: threads and the C allocator.
 
+Threads: by default as many as the cores this process may use, shared among the local ranks of a launcher
+(`genlab.nn.hardware.default_threads`); GENLAB_THREADS or train.threads sets the number instead.
+
 PyTorch's CPU allocator hands large tensors (a 64x32x28x28 activation is 6.4 MB) straight to glibc malloc,
 which serves them with fresh mmap()s and returns them on free, so every forward pass page-faults and zeroes
 its activations again. Raising glibc's mmap and trim thresholds keeps freed blocks in the heap for reuse:
@@ -33,9 +36,12 @@ def keep_freed_memory(*, mmap_threshold: int = 32 << 20, trim_threshold: int = 1
     return ok
 
 
-def tune_cpu(*, threads: int | None = None, allocator: bool = True) -> None:
-    """Set intra-op threads (when given) and keep freed memory for reuse; call once at start-up."""
-    if threads is not None:
-        torch.set_num_threads(threads)
+def tune_cpu(*, threads: int | None = None, allocator: bool = True) -> int:
+    """Set intra-op threads (None or 0: `default_threads()`) and keep freed memory for reuse; returns the threads."""
+    from genlab.nn.hardware import default_threads
+
+    threads = threads or default_threads()
+    torch.set_num_threads(threads)
     if allocator:
         keep_freed_memory()
+    return threads

@@ -32,7 +32,9 @@ from tqdm.auto import tqdm
 from genlab.config import RunConfig
 from genlab.errors import ConfigError, TrainingError
 from genlab.files import write_json_atomic
+from genlab.nn.hardware import resolve_precision
 from genlab.nn.runtime import tune_cpu
+from genlab.sharding import SamplingProgress
 from genlab.seeding import mix_seed
 from genlab.training.checkpoint import (latest_checkpoint, load_module_state, read_trainer_state, read_weights,
                                         save_checkpoint, split_prefix)
@@ -136,6 +138,17 @@ def _raise_together(failure: TrainingError | None, accelerator: Accelerator, wor
         raise failure
 
 
+def _resolve_precision_together(name: str, device: torch.device, accelerator: Accelerator,
+                                world: int) -> tuple[str, str]:
+    """Resolve train.precision once; under several processes "auto" is bf16 only when every rank chose it."""
+    precision, reason = resolve_precision(name, device)
+    if world > 1 and name == "auto":
+        votes = accelerator.reduce(torch.tensor([float(precision == "bf16")], device=device), reduction="sum")
+        if precision == "bf16" and votes.item() < world:
+            precision, reason = "fp32", "fp32: not every process has native bf16"
+    return precision, reason
+
+
 def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, dataset: Any = None,
           sample_at_end: bool = True) -> TrainResult:
     """Train (or resume) the run in `run_dir` to `config.train.steps` steps; returns what happened."""
@@ -145,6 +158,9 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, data
     device, rank, world = accelerator.device, accelerator.process_index, accelerator.num_processes
     main = accelerator.is_main_process
     tune_cpu(threads=tc.threads or None)
+    precision, reason = _resolve_precision_together(tc.precision, device, accelerator, world)
+    if main:
+        print(f"precision {reason}")
     if tc.batch_size % (tc.grad_accum * world) != 0:
         raise ConfigError(f"train.batch_size = {tc.batch_size} must be divisible by grad_accum x processes "
                           f"= {tc.grad_accum} x {world}")
@@ -167,6 +183,7 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, data
     emas = {name: EMA(models[name], decay=tc.ema_decay) for name in family.ema_modules}
 
     record = config_record(config, info)
+    record["genlab"]["precision"] = {"resolved": precision, "reason": reason}   # config keeps "auto": resumable
     start_step = 0
     history: list[dict[str, Any]] = []
     ckpt = latest_checkpoint(run_dir)
@@ -185,6 +202,9 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, data
         start_step = int(trainer["step"])
         if main:
             print(f"resuming {run_dir} from step {start_step}")
+            before = load_config_record(run_dir)["genlab"].get("precision", {}).get("resolved")
+            if before not in (None, precision):
+                print(f"note: the run started in {before}, it continues in {precision} on this machine")
     elif main:
         (run_dir / "samples").mkdir(parents=True, exist_ok=True)
         write_json_atomic(run_dir / "config.json", record)
@@ -209,15 +229,15 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, data
         from genlab.viz import save_grid
         gen = torch.Generator().manual_seed(tc.seed)
         sample_models = {n: (emas[n].module if n in emas else m) for n, m in models.items()}
-        with torch.inference_mode():
-            x = family.sample(sample_models, tc.sample_n, generator=gen)
+        with torch.inference_mode(), SamplingProgress(family, 1, desc="sample grid", enabled=progress) as bar:
+            x = family.sample(sample_models, tc.sample_n, generator=gen, **bar.options({}))
         return save_grid(x, run_dir / "samples" / f"step_{step:07d}.png")
 
     # --- the loop -----------------------------------------------------------------------------------
     x_all, y_all = data.x, data.y
     n_items = x_all.shape[0]
     batches_per_step = sum(ph.repeats * tc.grad_accum for ph in phases)
-    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=tc.precision == "bf16")
+    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
     from genlab.data import batch_indices, to_float
 
     bar = tqdm(total=tc.steps, initial=start_step, disable=not (progress and main), dynamic_ncols=True,
@@ -290,7 +310,12 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, data
             window_items += tc.batch_size
             bar.update(1)
 
-            if step % tc.log_every == 0 or step == tc.steps:
+            elapsed = time.perf_counter() - t0
+            flags = torch.tensor([float(stop.requested), float(tc.time_budget > 0 and elapsed >= tc.time_budget)])
+            if world > 1:
+                flags = accelerator.reduce(flags.to(device), reduction="sum").cpu()
+            stopping = bool(flags[0] > 0) or bool(flags[1] > 0 and step < tc.steps)
+            if step % tc.log_every == 0 or step == tc.steps or stopping:   # a stop logs its partial window too
                 now = time.perf_counter()
                 row: dict[str, Any] = {"step": step}
                 for key, values in window.items():
@@ -312,10 +337,6 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, data
             if step % tc.checkpoint_every == 0:
                 checkpoint(step)
 
-            elapsed = time.perf_counter() - t0
-            flags = torch.tensor([float(stop.requested), float(tc.time_budget > 0 and elapsed >= tc.time_budget)])
-            if world > 1:
-                flags = accelerator.reduce(flags.to(device), reduction="sum").cpu()
             if flags[0] > 0:
                 stopped = "interrupted"
                 break

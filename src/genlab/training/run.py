@@ -13,7 +13,7 @@ from genlab import __version__
 from genlab.config import DataConfig, RunConfig, run_config_from_dict
 from genlab.errors import CheckpointError, ConfigError
 from genlab.families import get_family
-from genlab.sharding import chunk_slices, process_device, sample_chunk
+from genlab.sharding import SamplingProgress, chunk_slices, process_device, sample_chunk
 from genlab.training.checkpoint import latest_checkpoint, load_module_state, read_weights, split_prefix
 from genlab.training.objective import DataInfo, Family
 
@@ -85,14 +85,20 @@ class Run:
     models: dict[str, nn.Module]
     step: int
 
-    def sample(self, n: int, *, seed: int = 0, batch_size: int = 256, **options: Any) -> Tensor:
+    def sample(self, n: int, *, seed: int = 0, batch_size: int = 256, progress: bool = False,
+               **options: Any) -> Tensor:
         """n samples in data space ((n, C, H, W) in [-1, 1] or (n, D)), drawn in fixed-size chunks.
 
         Chunk k draws from the stream (seed, k) (see `genlab.sharding`), so the samples are the
-        same whether one process or many draw them.
+        same whether one process or many draw them. `progress` shows a bar (a tick per denoising step).
         """
-        out = [sample_chunk(self.family, self.models, n, k, seed=seed, batch_size=batch_size, **options)
-               for k in range(len(chunk_slices(n, batch_size)))]
+        n_chunks = len(chunk_slices(n, batch_size))
+        out = []
+        with SamplingProgress(self.family, n_chunks, desc=f"sample {n}", enabled=progress) as bar:
+            for k in range(n_chunks):
+                out.append(sample_chunk(self.family, self.models, n, k, seed=seed, batch_size=batch_size,
+                                        **bar.options(options)))
+                bar.chunk_done()
         return torch.cat(out) if out else torch.empty(0)
 
 

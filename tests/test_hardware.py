@@ -1,0 +1,242 @@
+"""Hardware-chosen settings: train.precision = "auto" from CPU flags (or a probe), and threads from cores and ranks."""
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+import torch
+
+from genlab.config import TrainConfig, apply_overrides, run_config_from_dict
+from genlab.errors import ConfigError
+from genlab.nn import hardware
+from genlab.nn.hardware import (available_cores, cgroup_cpu_limit, cpu_features, default_threads,
+                                resolve_precision)
+from genlab.training.distributed import SamplingProgress
+
+ROOT = Path(__file__).resolve().parents[1]
+
+X86_AVX2 = """processor	: 0
+vendor_id	: AuthenticAMD
+model name	: AMD EPYC 7B12
+flags		: fpu vme sse sse2 ssse3 avx avx2 fma bmi2 avx512f avx512bw
+"""
+X86_AVX512_BF16 = X86_AVX2.replace("avx512bw", "avx512bw avx512_bf16 avx512_vnni")
+X86_AMX = X86_AVX2.replace("avx512bw", "avx512bw amx_tile amx_bf16 amx_int8")
+ARM_BF16 = """processor	: 0
+BogoMIPS	: 2100.00
+Features	: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm bf16 i8mm
+CPU implementer	: 0x41
+"""
+ARM_NO_BF16 = ARM_BF16.replace(" bf16 i8mm", "")
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """resolve_precision caches "auto" per device and cpuinfo path: start each test without it."""
+    hardware._auto.cache_clear()
+    yield
+    hardware._auto.cache_clear()
+
+
+def _cpuinfo(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "cpuinfo"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text, expected, flag", [
+    (X86_AVX2, "fp32", "no avx512_bf16"),
+    (X86_AVX512_BF16, "bf16", "avx512_bf16"),
+    (X86_AMX, "bf16", "amx_bf16"),
+    (ARM_BF16, "bf16", "bf16 (ARM)"),
+    (ARM_NO_BF16, "fp32", "no avx512_bf16"),
+])
+def test_auto_precision_follows_the_cpu_flags(tmp_path, monkeypatch, text, expected, flag):
+    monkeypatch.setattr(hardware, "probe_bf16", lambda device: pytest.fail("flags were readable: no probe"))
+    precision, reason = resolve_precision("auto", "cpu", cpuinfo_path=_cpuinfo(tmp_path, text))
+    assert precision == expected
+    assert reason.startswith(f"{expected}: ") and flag in reason
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_unreadable_cpu_flags_fall_back_to_the_timed_probe(tmp_path, monkeypatch, fast):
+    calls = []
+
+    def probe(device: torch.device) -> tuple[bool, str]:
+        calls.append(device)
+        return fast, "timed probe: bf16 took 0.40x the time of fp32"
+    monkeypatch.setattr(hardware, "probe_bf16", probe)
+    precision, reason = resolve_precision("auto", "cpu", cpuinfo_path=tmp_path / "missing")   # e.g. macOS
+    assert precision == ("bf16" if fast else "fp32")
+    assert "timed probe" in reason and "unreadable" in reason
+    resolve_precision("auto", "cpu", cpuinfo_path=tmp_path / "missing")
+    assert calls == [torch.device("cpu")]                 # probed once, then cached
+
+
+def test_cpuinfo_without_a_flags_line_is_probed(tmp_path, monkeypatch):
+    monkeypatch.setattr(hardware, "probe_bf16", lambda device: (False, "timed probe: bf16 took 3.10x"))
+    assert cpu_features("processor : 0\nmodel name : something\n") is None
+    assert resolve_precision("auto", "cpu", cpuinfo_path=_cpuinfo(tmp_path, "processor : 0\n"))[0] == "fp32"
+
+
+def test_probe_answers_with_a_ratio():
+    fast, reason = hardware.probe_bf16(torch.device("cpu"), pairs=1)
+    assert isinstance(fast, bool) and reason.startswith("timed probe: bf16 took ")
+
+
+def test_explicit_precisions_pass_through_and_unknown_ones_are_one_line_errors():
+    assert resolve_precision("fp32", "cpu") == ("fp32", "fp32: set in the config")
+    assert resolve_precision("bf16") == ("bf16", "bf16: set in the config")
+    with pytest.raises(ConfigError, match="precision 'fp16'"):
+        resolve_precision("fp16", "cpu")
+
+
+def test_auto_is_the_default_everywhere():
+    from genlab.demo import DEMO_CONFIG
+
+    assert TrainConfig().precision == "auto"
+    assert DEMO_CONFIG["train"]["precision"] == "auto"
+    for name in ("ddpm_mnist.toml", "ldm_class_pixel.toml"):
+        assert tomllib.loads((ROOT / "configs" / name).read_text())["train"]["precision"] == "auto"
+    assert '"precision": "auto"' in (ROOT / "README.md").read_text()
+
+
+def _fake_cgroup(root: Path, *, v2: str | None = None, v1: tuple[int, int] | None = None) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    if v2 is not None:
+        (root / "cpu.max").write_text(v2 + "\n")
+    if v1 is not None:
+        (root / "cpu").mkdir()
+        (root / "cpu" / "cpu.cfs_quota_us").write_text(f"{v1[0]}\n")
+        (root / "cpu" / "cpu.cfs_period_us").write_text(f"{v1[1]}\n")
+    return root
+
+
+def test_cgroup_quota_v2_and_v1(tmp_path):
+    assert cgroup_cpu_limit(_fake_cgroup(tmp_path / "a", v2="150000 100000")) == 1.5
+    assert cgroup_cpu_limit(_fake_cgroup(tmp_path / "b", v2="max 100000")) is None
+    assert cgroup_cpu_limit(_fake_cgroup(tmp_path / "c", v1=(300000, 100000))) == 3.0
+    assert cgroup_cpu_limit(_fake_cgroup(tmp_path / "d", v1=(-1, 100000))) is None
+    assert cgroup_cpu_limit(tmp_path / "none") is None
+
+
+def test_threads_follow_affinity_quota_and_local_ranks(tmp_path, monkeypatch):
+    monkeypatch.setattr(hardware.os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    free = _fake_cgroup(tmp_path / "free", v2="max 100000")
+    quota = _fake_cgroup(tmp_path / "quota", v2="250000 100000")      # 2.5 CPUs
+    assert available_cores(cgroup_root=free) == 8
+    assert available_cores(cgroup_root=quota) == 3                    # rounded up
+    assert default_threads(environ={}, cgroup_root=free) == 8
+    assert default_threads(environ={"LOCAL_WORLD_SIZE": "2"}, cgroup_root=free) == 4
+    assert default_threads(environ={"LOCAL_WORLD_SIZE": "2"}, cgroup_root=quota) == 1
+    assert default_threads(environ={"LOCAL_WORLD_SIZE": "16"}, cgroup_root=free) == 1    # at least one
+    assert default_threads(environ={"GENLAB_THREADS": "3", "LOCAL_WORLD_SIZE": "2"}, cgroup_root=free) == 3
+    for bad in ("0", "-1", "two"):
+        with pytest.raises(ConfigError, match="GENLAB_THREADS"):
+            default_threads(environ={"GENLAB_THREADS": bad}, cgroup_root=free)
+
+
+def test_tune_cpu_applies_the_default_threads(monkeypatch):
+    from genlab.nn.runtime import tune_cpu
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("GENLAB_THREADS", "1")
+        assert tune_cpu(allocator=False) == 1 and torch.get_num_threads() == 1
+        assert tune_cpu(threads=2, allocator=False) == 2 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+TOY = ["data.name=ring8", "train.batch_size=64", "train.warmup_steps=1", "train.checkpoint_every=1000",
+       "train.threads=1", "model.hidden=32", "diffusion.T=50", "diffusion.sample_steps=5"]
+
+
+def _toy(*extra: str):
+    return run_config_from_dict(apply_overrides({"family": "ddpm"}, TOY + list(extra)))
+
+
+def test_a_run_records_the_resolved_precision_and_stays_resumable(tmp_path, monkeypatch, capsys):
+    from genlab.training import loop as loop_module
+    from genlab.training.loop import train
+
+    monkeypatch.setattr(loop_module, "resolve_precision", lambda name, device: ("fp32", "fp32: CPU has no bf16"))
+    train(_toy("train.steps=2"), tmp_path / "r", progress=False)
+    assert "precision fp32: CPU has no bf16" in capsys.readouterr().out
+    record = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert record["genlab"]["precision"] == {"resolved": "fp32", "reason": "fp32: CPU has no bf16"}
+    assert record["config"]["train"]["precision"] == "auto"       # the config keeps "auto"
+    monkeypatch.setattr(loop_module, "resolve_precision", lambda name, device: ("bf16", "bf16: CPU has amx_bf16"))
+    result = train(_toy("train.steps=3"), tmp_path / "r", progress=False)   # another machine resumes the run
+    assert result.step == 3
+    assert "started in fp32, it continues in bf16" in capsys.readouterr().out
+
+
+def test_a_real_run_records_what_this_machine_resolves(tmp_path):
+    from genlab.training.loop import train
+
+    train(_toy("train.steps=1"), tmp_path / "r", progress=False)
+    record = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert record["genlab"]["precision"]["resolved"] == resolve_precision("auto", "cpu")[0]
+
+
+def test_a_time_budget_stop_logs_its_partial_window(tmp_path):
+    from genlab.training.loop import train
+
+    result = train(_toy("train.steps=100", "train.log_every=1000", "train.time_budget=1e-9"), tmp_path / "r",
+                   progress=False)
+    assert result.stopped == "time_budget" and result.step == 1
+    rows = [json.loads(line) for line in (tmp_path / "r" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1] and rows[0]["items_per_s"] > 0
+
+
+def test_demo_probe_measures_a_rate_even_when_its_time_runs_out():
+    from genlab.demo import MIN_STEPS, calibrate_steps, probe_steps_per_s
+
+    values = apply_overrides({"family": "ddpm"}, TOY)
+    assert probe_steps_per_s(values, max_seconds=1e-9) > 0           # one step, one (final) log row
+    assert calibrate_steps(values, 1e-3) == MIN_STEPS                 # a tiny budget plans the floor
+
+
+class _Stepper:
+    """A family stand-in whose sampler reports 7 steps per chunk."""
+
+    def sample(self, models, n, *, generator, callback=None):
+        for i in range(7):
+            if callback is not None:
+                callback(i, 7 - i, None, None)
+        return torch.zeros(n, 2)
+
+
+class _OneShot:
+    """A family stand-in without per-step callbacks (like a GAN)."""
+
+    def sample(self, models, n, *, generator):
+        return torch.zeros(n, 2)
+
+
+def test_sampling_progress_ticks_per_step_and_keeps_the_callers_callback():
+    seen = []
+    with SamplingProgress(_Stepper(), 3, desc="sample", enabled=True) as bar:
+        for _ in range(3):
+            _Stepper().sample({}, 4, generator=None, **bar.options({"callback": lambda i, *a: seen.append(i)}))
+            bar.chunk_done()
+        assert (bar.bar.n, bar.bar.total) == (21, 21)
+    assert seen == list(range(7)) * 3
+    with SamplingProgress(_OneShot(), 2, desc="sample", enabled=True) as bar:
+        assert bar.options({"label": 3}) == {"label": 3}
+        bar.chunk_done()
+        bar.chunk_done()
+        assert (bar.bar.n, bar.bar.total) == (2, 2)
+
+
+def test_run_sample_with_progress_draws_the_same_samples(tmp_path):
+    from genlab.training.loop import train
+    from genlab.training.run import load_run
+
+    train(_toy("train.steps=2", "train.precision=fp32"), tmp_path / "r", progress=False, sample_at_end=False)
+    run = load_run(tmp_path / "r")
+    torch.testing.assert_close(run.sample(10, seed=3, batch_size=4, progress=True),
+                               run.sample(10, seed=3, batch_size=4))
