@@ -13,7 +13,7 @@ from genlab.errors import ConfigError
 from genlab.nn import hardware
 from genlab.nn.hardware import (available_cores, cgroup_cpu_limit, cpu_features, default_threads,
                                 resolve_precision)
-from genlab.training.distributed import SamplingProgress
+from genlab.sharding import SamplingProgress
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -203,6 +203,8 @@ def test_demo_probe_measures_a_rate_even_when_its_time_runs_out():
 class _Stepper:
     """A family stand-in whose sampler reports 7 steps per chunk."""
 
+    sample_options = frozenset({"callback"})
+
     def sample(self, models, n, *, generator, callback=None):
         for i in range(7):
             if callback is not None:
@@ -212,6 +214,8 @@ class _Stepper:
 
 class _OneShot:
     """A family stand-in without per-step callbacks (like a GAN)."""
+
+    sample_options = frozenset({"label"})
 
     def sample(self, models, n, *, generator):
         return torch.zeros(n, 2)
