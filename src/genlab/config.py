@@ -13,7 +13,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 from genlab.errors import ConfigError
 
@@ -54,6 +54,15 @@ class TrainConfig:
     threads: int = 0                    # torch intra-op threads (0: GENLAB_THREADS, else cores / local ranks)
 
 
+class FamilySections(Protocol):
+    """A family's own config sections: an instance of its `Config` dataclass (DDPMConfig, GANConfig, ...).
+
+    Code that needs a field reads it from the family, whose `config` has the concrete type.
+    """
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+
 @dataclass
 class RunConfig:
     """A whole run: the family, the shared sections and the family's own sections."""
@@ -61,7 +70,7 @@ class RunConfig:
     family: str
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    sections: Any = None                # the family's config dataclass (its own sections)
+    sections: FamilySections | None = None   # the family's config dataclass (its own sections), e.g. DDPMConfig
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, TOML/JSON-ready: family sections are flattened to the top level."""

@@ -40,14 +40,14 @@ def export_classifier(run_dir: str | Path, path: str | Path | None = None) -> di
     from genlab.training.run import load_run
 
     run = load_run(run_dir, ema=False)
-    if run.config.family != ClassifierFamily.name:
+    if not isinstance(run.family, ClassifierFamily):
         raise CheckpointError(f"{run_dir} is a '{run.config.family}' run, not a classifier run")
     test = load_dataset("mnist", split="test")
     net = run.models["model"]
     tc = run.config.train
     info = {"test_accuracy": accuracy(net, torch.from_numpy(test.x), torch.from_numpy(test.y)),
             "seed": tc.seed, "steps": run.step, "batch_size": tc.batch_size, "lr": tc.lr,
-            "lr_schedule": tc.lr_schedule, "max_shift": run.config.sections.augment.max_shift,
+            "lr_schedule": tc.lr_schedule, "max_shift": run.family.config.augment.max_shift,
             "data": run.config.data.name, "config": TRAINING_CONFIG.name,
             "command": f"genlab train classifier --config src/genlab/metrics/weights/{TRAINING_CONFIG.name}"}
     save_mnist_classifier(net, path if path is not None else shipped_weights_path(), info=info)

@@ -60,14 +60,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise ModelInputError(f"--n must be at least 1, got {args.n}")
+    if args.low_res is not None:
+        from genlab.diffusion.superres import low_res_path
+        low_res_path(args.low_res)                                  # a missing file is named before any loading
     run_ = load_run(args.run_dir, ema=not args.raw, device=None)     # this process's GPU when there is one
     options = {k: v for k, v in dict(sampler=args.sampler, steps=args.steps, eta=args.eta, spacing=args.spacing,
                                        precision=args.precision, label=args.label, prompt=args.prompt,
-                                       guidance=args.guidance).items() if v is not None}
-    if args.low_res is not None:
-        from genlab.diffusion.superres import load_low_res
-        size = getattr(getattr(run_.config.sections, "condition", None), "low_res", 7)
-        options["low_res"] = load_low_res(args.low_res, channels=run_.info.shape[0], size=size)
+                                       guidance=args.guidance, low_res=args.low_res).items() if v is not None}
     if args.sampler is not None:
         from genlab.diffusion.samplers import get_sampler
         get_sampler(args.sampler)                               # an unknown name lists the registry's

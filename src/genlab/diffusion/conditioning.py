@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -155,8 +156,11 @@ _WHAT = {"none": "unconditional", "class": "class-conditional", "text": "text-co
 
 
 def sampling_condition(c: ConditionConfig, info: DataInfo, n: int, *, label: Any = None, prompt: str | None = None,
-                       low_res: Tensor | None = None) -> tuple[Condition | None, bool]:
-    """The condition of n samples from the sampling options, and whether it is the null one (no condition given)."""
+                       low_res: Tensor | str | Path | None = None) -> tuple[Condition | None, bool]:
+    """The condition of n samples from the sampling options, and whether it is the null one (no condition given).
+
+    `low_res` is a tensor (1 or n, C, h, w) in [-1, 1] or the path of a PNG/JPEG, reduced to condition.low_res.
+    """
     given = {"label": label is not None, "prompt": prompt is not None, "low_res": low_res is not None}
     for option, present in given.items():
         if present and option != _OPTION_OF_KIND.get(c.kind):
@@ -173,6 +177,9 @@ def sampling_condition(c: ConditionConfig, info: DataInfo, n: int, *, label: Any
         return encode_prompts(prompts), False
     if low_res is None:
         return torch.zeros(n, info.shape[0], c.low_res, c.low_res), True
+    if isinstance(low_res, (str, Path)):
+        from genlab.diffusion.superres import load_low_res
+        low_res = load_low_res(low_res, channels=info.shape[0], size=c.low_res)
     if low_res.ndim != 4 or low_res.shape[0] not in (1, n) or low_res.shape[1] != info.shape[0]:
         raise ModelInputError(f"low-resolution images must be (1 or {n}, {info.shape[0]}, h, w) in [-1, 1], "
                               f"got {tuple(low_res.shape)}")

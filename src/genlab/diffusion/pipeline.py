@@ -30,7 +30,7 @@ SAMPLE_OPTIONS = frozenset({"sampler", "steps", "eta", "spacing", "variance", "c
 
 
 def denoiser_for(family: DiffusionFamily, models: Mapping[str, nn.Module], n: int, *, precision: str | None = None,
-                 label: Any = None, prompt: str | None = None, low_res: Tensor | None = None,
+                 label: Any = None, prompt: str | None = None, low_res: Tensor | str | None = None,
                  guidance: float | None = None) -> Denoiser:
     """The run's network as a denoiser for n samples, conditioned and guided as asked (Ho & Salimans 2022, eq. 6)."""
     c = family.config.condition
@@ -63,7 +63,7 @@ def sample(family: DiffusionFamily, models: Mapping[str, nn.Module], n: int, *, 
            sampler: str | None = None, steps: int | None = None, spacing: str | None = None,
            precision: str | None = None, callback: Callback | None = None, noise: Tensor | None = None,
            label: Any = None, prompt: str | None = None, guidance: float | None = None,
-           low_res: Tensor | None = None, **options: Any) -> Tensor:
+           low_res: Tensor | str | None = None, **options: Any) -> Tensor:
     """n samples in data space (n, *data shape); unset options take the run's [diffusion] values.
 
     `options` are the sampler's own (eta, variance, clip_x0: see genlab.diffusion.samplers). x0 is clipped to

@@ -19,15 +19,21 @@ def psnr(x: Tensor, ref: Tensor) -> Tensor:
     return 10.0 * torch.log10(4.0 / mse.clamp_min(1e-20))
 
 
+def low_res_path(path: str | Path) -> Path:
+    """The path of a low-resolution condition image, with a one-line DataError when there is no such file."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"low-resolution image {p} not found (expected a PNG or JPEG file)")
+    return p
+
+
 def load_low_res(path: str | Path, *, channels: int, size: int) -> Tensor:
     """A PNG/JPEG as a low-resolution condition (1, channels, size, size) in [-1, 1], resized to size x size."""
     from PIL import Image, UnidentifiedImageError
 
     from genlab.data.imaging import pil_to_chw
 
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"low-resolution image {p} not found (expected a PNG or JPEG file)")
+    p = low_res_path(path)
     try:
         with Image.open(p) as img:
             arr = pil_to_chw(img, channels=channels, size=size)

@@ -74,7 +74,10 @@ def _generate(run: Run, z: Tensor, labels: Tensor | None = None, *, batch_size: 
 
 
 def _latents(run: Run, n: int, *, seed: int) -> Tensor:
-    return torch.randn((n, run.config.sections.model.latent_dim), generator=torch.Generator().manual_seed(seed))
+    from genlab.gan.family import GANFamily
+    if not isinstance(run.family, GANFamily):
+        raise ModelInputError(f"{run.path} is a '{run.config.family}' run; these latents are a GAN's")
+    return torch.randn((n, run.family.config.model.latent_dim), generator=torch.Generator().manual_seed(seed))
 
 
 def _one_label(run: Run, label: int | None) -> int | None:

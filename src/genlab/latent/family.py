@@ -49,6 +49,7 @@ class LatentDiffusionFamily(DiffusionFamily):
     def __init__(self, config: LDMConfig, *, data: DataInfo, train: TrainConfig) -> None:
         super().__init__(config, data=data, train=train)
         from genlab.training.run import load_run
+        from genlab.vae.family import VAEFamily
         from genlab.vae.networks import latent_map_shape
 
         path = config.latent.autoencoder
@@ -60,10 +61,12 @@ class LatentDiffusionFamily(DiffusionFamily):
         except CheckpointError as err:
             raise ConfigError(f"latent.autoencoder: {err}") from None
         ae = self.autoencoder
-        m = ae.config.sections.model
-        if ae.config.family != "vae" or m.arch != "conv_map":
+        arch = ae.family.config.model.arch if isinstance(ae.family, VAEFamily) else "?"
+        if ae.config.family != "vae" or arch != "conv_map":
             raise ConfigError(f"latent.autoencoder {path} holds a '{ae.config.family}' run with model.arch = "
-                              f"'{getattr(m, 'arch', '?')}'; expected a 'vae' run with model.arch = 'conv_map'")
+                              f"'{arch}'; expected a 'vae' run with model.arch = 'conv_map'")
+        assert isinstance(ae.family, VAEFamily)
+        m = ae.family.config.model
         if tuple(ae.info.shape) != tuple(data.shape):
             raise ConfigError(f"the autoencoder {path} was trained on images of shape {tuple(ae.info.shape)}, "
                               f"these data have shape {tuple(data.shape)}")
