@@ -9,11 +9,15 @@ from typing import Any
 
 import torch
 
+from genlab.cli.arguments import int_at_least, nonempty, nonnegative_int, output_file, positive_int
 from genlab.errors import DataError, ModelInputError
+
+METRICS = ("fid", "kid", "is", "pr", "dc", "bpd", "nll", "modes")
 
 EPILOG = """\
 metrics: fid, kid, is, pr (precision/recall, k=3), dc (density/coverage), and likelihoods where the family
-has one: bpd (diffusion: variational bound in bits/dim on --ref images), nll (VAE: ELBO and IWAE nats).
+has one: bpd (diffusion: variational bound in bits/dim on --ref images), nll (VAE: ELBO and IWAE nats);
+modes: modes covered and share of high-quality samples of a run on a 2-D toy mixture (ring8, grid25).
 
 examples:
   genlab eval runs/mnist --metrics fid,kid,pr --n 2000 --ref mnist:test --extractor classifier
@@ -32,18 +36,18 @@ def add_parser(sub: Any) -> None:
                        description="Evaluate a run's samples against reference images, or two image sets.",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", nargs="?", metavar="RUN", help="run folder (omit with --real/--fake)")
-    p.add_argument("--metrics", default="fid", help="comma-separated: fid,kid,is,pr,dc,bpd,nll (default fid)")
-    p.add_argument("--n", type=int, default=2000, help="images to generate and read from each source")
-    p.add_argument("--ref", default=None, help="reference data, e.g. mnist:test (default: the run's data, test split)")
-    p.add_argument("--real", help="reference images: dataset name[:split], folder or .npz (with --fake)")
-    p.add_argument("--fake", help="images to judge: folder or .npz (with --real)")
-    p.add_argument("--extractor", default="inception",
+    p.add_argument("--metrics", default="fid", help="comma-separated: fid,kid,is,pr,dc,bpd,nll,modes (default fid)")
+    p.add_argument("--n", type=int_at_least(2), default=2000, help="images to generate and read from each source")
+    p.add_argument("--ref", type=nonempty, default=None, help="reference data, e.g. mnist:test (default: the run's data, test split)")
+    p.add_argument("--real", type=nonempty, help="reference images: dataset name[:split], folder or .npz (with --fake)")
+    p.add_argument("--fake", type=nonempty, help="images to judge: folder or .npz (with --real)")
+    p.add_argument("--extractor", type=nonempty, default="inception",
                    help="inception (standard FID), classifier (genlab's MNIST net) or a path")
-    p.add_argument("--batch-size", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=positive_int, default=100)
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--sampler", choices=["ddim", "ancestral"], help="diffusion sampler (default: the run's)")
-    p.add_argument("--steps", type=int, help="sampling steps")
-    p.add_argument("--out", help="JSON file to write (default RUN/eval/<metrics>_<extractor>_n<N>.json)")
+    p.add_argument("--steps", type=positive_int, help="sampling steps")
+    p.add_argument("--out", type=output_file, help="JSON file to write (default RUN/eval/<metrics>_<extractor>_n<N>.json)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(run=run)
 
@@ -83,7 +87,11 @@ def run(args: argparse.Namespace) -> int:
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     likelihoods = [m for m in metrics if m in ("bpd", "nll")]
-    sample_metrics = [m for m in metrics if m not in likelihoods]
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown or not metrics:
+        raise ModelInputError(f"unknown metric {unknown[0] if unknown else args.metrics!r} in --metrics; expected "
+                              f"a comma-separated list of {', '.join(METRICS)}")
+    sample_metrics = [m for m in metrics if m not in likelihoods and m != "modes"]
     if args.n < 2:
         raise ModelInputError(f"--n must be at least 2, got {args.n}")
     result: dict[str, Any] = {}
@@ -91,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
     if args.real or args.fake:
         if not (args.real and args.fake) or args.run_dir:
             raise ModelInputError("give either RUN, or both --real and --fake")
-        if likelihoods:
-            raise ModelInputError("bpd/nll need a run (a model), not two image sets")
+        if likelihoods or "modes" in metrics:
+            raise ModelInputError("bpd/nll/modes need a run (a model), not two image sets")
         result = compute_metrics(load_images(args.fake), load_images(args.real), metrics=sample_metrics,
                                  extractor=args.extractor, n=args.n, batch_size=args.batch_size,
                                  progress=not args.quiet)
@@ -106,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
         result = {"run": str(run_.path), "step": run_.step, "ref": ref_spec}
         if sample_metrics:
             if run_.info.kind != "image":
-                raise ModelInputError("fid/kid/is/pr need an image model; this run generates vectors")
+                raise ModelInputError(f"{','.join(sample_metrics)} need an image model; this run generates vectors "
+                                      "(--metrics modes measures a toy run)")
             ref = load_images(ref_spec)
             options = {k: v for k, v in dict(sampler=args.sampler, steps=args.steps).items() if v is not None}
             name, split = parse_source(ref_spec)
@@ -129,6 +138,14 @@ def run(args: argparse.Namespace) -> int:
             ds = load_dataset(name, split=split, limit=args.n, seed=args.seed)
             result.update(likelihood(run_.models, torch.from_numpy(ds.x), batch_size=args.batch_size,
                                      seed=args.seed, progress=not args.quiet))
+        if "modes" in metrics:
+            if run_.info.kind != "vector":
+                raise ModelInputError("modes (mode coverage) needs a run on a 2-D toy mixture (ring8, grid25); "
+                                      "this run generates images")
+            from genlab.gan.coverage import run_coverage
+            cov = run_coverage(run_, n=args.n, seed=args.seed)
+            result.update(modes_covered=cov.modes_covered, num_modes=cov.num_modes,
+                          high_quality=round(cov.high_quality, 4))
         tag = "-".join(metrics) + (f"_{Path(args.extractor).stem}" if sample_metrics else "")
         out = Path(args.out) if args.out else run_.path / "eval" / f"{tag}_n{args.n}.json"
     result["seconds"] = round(time.perf_counter() - t0, 2)
