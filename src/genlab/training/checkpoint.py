@@ -195,8 +195,8 @@ def read_trainer_state(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             warnings.simplefilter("ignore")
             optim = torch.load(optim_path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        raise CheckpointError(f"{optim_path} holds objects other than tensors and numbers; refused to load it "
-                              f"(weights-only unpickling)") from None
+        raise CheckpointError(f"{optim_path} is not a plain optimizer state (damaged, or holding objects other than "
+                              f"tensors and numbers); refused to load it") from None
     except Exception as err:                      # torch.load raises many types on damaged bytes
         raise CheckpointError(f"{optim_path} is not a readable optimizer state ({type(err).__name__}); "
                               f"the checkpoint is corrupt") from None
