@@ -76,7 +76,8 @@ def check_finite(tensors: dict[str, torch.Tensor], *, step: int, run_dir: Path) 
     bad = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:
         last = latest_checkpoint(run_dir)
-        raise TrainingError(f"weights became non-finite by step {step} ({bad[0]}{f' and {len(bad) - 1} more' if len(bad) > 1 else ''}); "
+        more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+        raise TrainingError(f"weights became non-finite by step {step} ({bad[0]}{more}); "
                             f"not checkpointed (last checkpoint, with finite weights: {last if last else 'none yet'}); "
                             f"try a lower train.lr or train.precision=fp32")
 
