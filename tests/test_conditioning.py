@@ -178,7 +178,7 @@ def test_condition_options_given_to_the_wrong_run_are_one_line_errors():
 
 
 def test_condition_config_errors():
-    with pytest.raises(ConfigError, match="label_dropout must be in"):
+    with pytest.raises(ConfigError, match=r"'condition.label_dropout' = 1.5: expected a number >= 0 and < 1"):
         family("condition.kind=class", "condition.label_dropout=1.5")
     with pytest.raises(ConfigError, match="needs labelled data"):
         family("condition.kind=class", info=DataInfo(kind="image", shape=(1, 8, 8), num_classes=None))

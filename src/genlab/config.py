@@ -3,11 +3,16 @@
 A run's config is `family` plus sections: `[data]` and `[train]` shared by every family, and the family's own
 sections (e.g. `[model]` and `[diffusion]` for DDPM). Unknown keys and badly typed values are errors that
 name the key and what was expected, never silently ignored.
+
+Numbers are range-checked from their field's metadata: `field(default=..., metadata={"ge": 1})` with the
+bounds `ge`, `gt`, `le`, `lt` (a number, or the name of a sibling field such as "T"). Every float must be
+finite; a bound on a tuple applies to each of its items; None (an unset optional) is not checked.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
 import types
 import typing
@@ -22,36 +27,36 @@ from genlab.errors import ConfigError
 class DataConfig:
     """Where the training data comes from (see `genlab datasets`)."""
 
-    name: str = "mnist"                 # built-in name, a path (folder, .npz, .csv, idx) or cifar10:PATH
-    split: str = "train"
-    image_size: int | None = None       # resize + centre-crop images to this size (None: native size)
-    channels: int | None = None         # convert images to 1 or 3 channels (None: native)
-    limit: int | None = None            # use at most this many items (a seeded random subset)
+    name: str = field(default="mnist", metadata={"nonempty": True})  # built-in name, a path or cifar10:PATH
+    split: Literal["train", "test"] = "train"
+    image_size: int | None = field(default=None, metadata={"ge": 1, "le": 1024})  # resize + centre-crop (None: native)
+    channels: int | None = field(default=None, metadata={"ge": 1, "le": 3})  # 1 or 3 channels (None: native)
+    limit: int | None = field(default=None, metadata={"ge": 1})   # use at most this many items (a seeded subset)
 
 
 @dataclass
 class TrainConfig:
     """The training loop's settings, shared by every family."""
 
-    steps: int = 2000                   # optimiser steps (a GAN step = its D phase(s) then its G phase)
-    batch_size: int = 128               # global batch per optimiser step, over all processes
-    grad_accum: int = 1                 # micro-batches per optimiser step (batch_size must divide evenly)
-    lr: float = 2e-3                    # peak learning rate (families may derive per-phase rates)
-    warmup_steps: int = 100             # linear learning-rate warm-up
+    steps: int = field(default=2000, metadata={"ge": 0})   # optimiser steps (0: write the initial weights only)
+    batch_size: int = field(default=128, metadata={"ge": 1})   # global batch per optimiser step, all processes
+    grad_accum: int = field(default=1, metadata={"ge": 1})     # micro-batches per step (must divide batch_size)
+    lr: float = field(default=2e-3, metadata={"gt": 0})        # peak learning rate (families may derive per-phase rates)
+    warmup_steps: int = field(default=100, metadata={"ge": 0})  # linear learning-rate warm-up
     lr_schedule: Literal["constant", "cosine"] = "constant"
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0              # max global grad norm (0: off)
-    ema_decay: float = 0.999            # EMA of weights, with warm-up min(decay, (1+n)/(10+n))
+    weight_decay: float = field(default=0.0, metadata={"ge": 0})
+    grad_clip: float = field(default=1.0, metadata={"ge": 0})  # max global grad norm (0: off)
+    ema_decay: float = field(default=0.999, metadata={"ge": 0, "lt": 1})  # EMA, warm-up min(decay, (1+n)/(10+n))
     precision: Literal["auto", "fp32", "bf16"] = "auto"   # bf16 = autocast (weights stay fp32); auto: bf16 where
                                         # the CPU/GPU computes it natively, else fp32 (genlab.nn.hardware)
-    seed: int = 0
-    log_every: int = 25
-    sample_every: int = 0               # write a sample grid every N steps (0: only at the end)
-    sample_n: int = 64
-    checkpoint_every: int = 500
-    keep_checkpoints: int = 2
-    time_budget: float = 0.0            # seconds of training before stopping cleanly (0: no limit)
-    threads: int = 0                    # torch intra-op threads (0: GENLAB_THREADS, else cores / local ranks)
+    seed: int = field(default=0, metadata={"ge": 0})
+    log_every: int = field(default=25, metadata={"ge": 1})
+    sample_every: int = field(default=0, metadata={"ge": 0})   # write a sample grid every N steps (0: only at the end)
+    sample_n: int = field(default=64, metadata={"ge": 1})
+    checkpoint_every: int = field(default=500, metadata={"ge": 1})
+    keep_checkpoints: int = field(default=2, metadata={"ge": 1})
+    time_budget: float = field(default=0.0, metadata={"ge": 0})  # seconds of training before stopping (0: no limit)
+    threads: int = field(default=0, metadata={"ge": 0})        # intra-op threads (0: GENLAB_THREADS, else cores / local ranks)
 
 
 class FamilySections(Protocol):
@@ -118,7 +123,9 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             raise ConfigError(f"config key '{key}' = {value!r}: expected a list of {len(args)} items")
         return tuple(_coerce(v, a, key) for v, a in zip(value, args))
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        value = float(value)
+    if tp is float and isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"config key '{key}' = {value!r}: expected a finite number")
     if tp in (int, float, str, bool):
         if isinstance(value, bool) and tp is not bool:
             raise ConfigError(f"config key '{key}' = {value!r}: expected {tp.__name__}")
@@ -145,7 +152,38 @@ def section_from_dict(cls: type, values: dict[str, Any], *, prefix: str = "") ->
             kwargs[name] = section_from_dict(tp, value, prefix=f"{prefix}{name}.")
         else:
             kwargs[name] = _coerce(value, tp, prefix + name)
-    return cls(**kwargs)
+    section = cls(**kwargs)
+    check_bounds(section, prefix=prefix)
+    return section
+
+
+_BOUND_TEXT = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+_BOUND_TEST = {"ge": lambda v, b: v >= b, "gt": lambda v, b: v > b, "le": lambda v, b: v <= b,
+               "lt": lambda v, b: v < b}
+
+
+def check_bounds(section: Any, *, prefix: str = "") -> None:
+    """Check every field of a config dataclass against the bounds in its metadata (see the module docstring)."""
+    for f in dataclasses.fields(section):
+        value = getattr(section, f.name)
+        key = prefix + f.name
+        if f.metadata.get("nonempty") and isinstance(value, str) and not value.strip():
+            raise ConfigError(f"config key '{key}' = {value!r}: expected a non-empty string")
+        bounds = {k: f.metadata[k] for k in _BOUND_TEXT if k in f.metadata}
+        if not bounds or value is None:
+            continue
+        resolved = {k: (getattr(section, b) if isinstance(b, str) else b) for k, b in bounds.items()}
+        allowed = " and ".join(f"{_BOUND_TEXT[k]} {prefix + b if isinstance(b, str) else b}"
+                               + (f" = {resolved[k]}" if isinstance(b, str) else "") for k, b in bounds.items())
+        for item in (value if isinstance(value, tuple) else (value,)):
+            if isinstance(item, (int, float)) and not all(_BOUND_TEST[k](item, b) for k, b in resolved.items()):
+                what = "each item" if isinstance(value, tuple) else "a number"
+                raise ConfigError(f"config key '{key}' = {_show(value)}: expected {what} {allowed}")
+
+
+def _show(value: Any) -> str:
+    """A value as the user wrote it in TOML (tuples as lists)."""
+    return repr(list(value)) if isinstance(value, tuple) else repr(value)
 
 
 def family_config_class(family: str) -> type:

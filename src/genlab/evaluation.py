@@ -16,6 +16,8 @@ from genlab.metrics.toy import ModeCoverage
 from genlab.training.run import Run
 
 LIKELIHOODS: tuple[str, ...] = ("bpd", "nll")
+METRICS: tuple[str, ...] = ("fid", "kid", "is", "pr", "dc", *LIKELIHOODS, "modes")
+"""Everything `genlab eval --metrics` takes: sample metrics, likelihoods, and toy mode coverage."""
 
 
 def parse_source(spec: str) -> tuple[str, str]:
@@ -38,11 +40,15 @@ def load_images(spec: str) -> Any:
 
 
 def _split_metrics(metrics: Sequence[str], n: int) -> tuple[list[str], list[str]]:
-    """(sample metrics, likelihoods) of the requested metrics, after checking n."""
+    """(sample metrics, likelihoods) of the requested metrics, after checking them and n; "modes" is in neither."""
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown or not metrics:
+        raise ModelInputError(f"unknown metric {unknown[0] if unknown else ''!r} in --metrics; expected a "
+                              f"comma-separated list of {', '.join(METRICS)}")
     if n < 2:
         raise ModelInputError(f"--n must be at least 2, got {n}")
     likelihoods = [m for m in metrics if m in LIKELIHOODS]
-    return [m for m in metrics if m not in likelihoods], likelihoods
+    return [m for m in metrics if m not in likelihoods and m != "modes"], likelihoods
 
 
 def evaluate_images(fake: Any, real: Any, *, metrics: Sequence[str] = ("fid",), n: int = 2000,
@@ -52,8 +58,8 @@ def evaluate_images(fake: Any, real: Any, *, metrics: Sequence[str] = ("fid",), 
     from genlab.metrics.evaluate import compute_metrics
 
     sample_metrics, likelihoods = _split_metrics(metrics, n)
-    if likelihoods:
-        raise ModelInputError("bpd/nll need a run (a model), not two image sets")
+    if likelihoods or "modes" in metrics:
+        raise ModelInputError("bpd/nll/modes need a run (a model), not two image sets")
     fake, real = (load_images(s) if isinstance(s, str) else s for s in (fake, real))
     return compute_metrics(fake, real, metrics=sample_metrics, extractor=extractor, n=n, batch_size=batch_size,
                            progress=progress)
@@ -69,7 +75,8 @@ def _sample_quality(run: Run, metrics: Sequence[str], *, n: int, ref: str, extra
     from genlab.sharding import extract_sharded, process_device, process_rank
 
     if run.info.kind != "image":
-        raise ModelInputError("fid/kid/is/pr need an image model; this run generates vectors")
+        raise ModelInputError(f"{','.join(metrics)} need an image model; this run generates vectors "
+                              "(--metrics modes measures a toy run)")
     ref_images = load_images(ref)
     if isinstance(extractor, str):
         extractor = get_extractor(extractor, device=process_device())
@@ -97,7 +104,7 @@ def evaluate_run(run_or_path: Run | str | Path, *, metrics: Sequence[str] = ("fi
                  ref: str | None = None, extractor: FeatureExtractor | str = "inception", batch_size: int = 100,
                  seed: int = 0, sampler_options: Mapping[str, Any] | None = None,
                  progress: bool = True) -> dict[str, Any]:
-    """Sample metrics (fid, kid, is, pr, dc) and likelihoods (bpd, nll) of a run, as {name: value}.
+    """Sample metrics (fid, kid, is, pr, dc), likelihoods (bpd, nll) and toy mode coverage (modes) of a run.
 
     `ref` defaults to the run's data, test split. Under torchrun / accelerate launch every process samples its
     share of the chunks; rank 0 gets the result and the other ranks an empty dict. A run given as a path is
@@ -120,6 +127,12 @@ def evaluate_run(run_or_path: Run | str | Path, *, metrics: Sequence[str] = ("fi
         result.update(quality)
     if likelihoods:
         result.update(_likelihood(run, n=n, ref=ref, batch_size=batch_size, seed=seed, progress=progress))
+    if "modes" in metrics:
+        if run.info.kind != "vector":
+            raise ModelInputError("modes (mode coverage) needs a run on a 2-D toy mixture (ring8, grid25); "
+                                  "this run generates images")
+        cov = run_coverage(run, n=n, seed=seed)
+        result.update(modes_covered=cov.modes_covered, num_modes=cov.num_modes, high_quality=round(cov.high_quality, 4))
     return result
 
 

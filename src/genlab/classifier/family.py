@@ -32,7 +32,7 @@ def random_shift(x: Tensor, rng: BatchRandom, max_shift: int) -> Tensor:
 class AugmentConfig:
     """Training-time augmentation of the classifier."""
 
-    max_shift: int = 2             # random translation by up to this many pixels
+    max_shift: int = field(default=2, metadata={"ge": 0})              # random translation by up to this many pixels
 
 
 @dataclass

@@ -5,6 +5,8 @@ import argparse
 import json
 from typing import Any
 
+from genlab.cli.arguments import output_dir, positive_float
+
 EPILOG = """\
 The demo trains a ~1M-parameter U-Net DDPM on MNIST (bf16 autocast where the CPU has native bf16, else
 fp32), stops within the budget, then writes a 64-sample DDIM grid, a denoising trajectory strip and the loss
@@ -21,8 +23,8 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("demo", help="train a DDPM on MNIST in minutes and draw it", epilog=EPILOG,
                        description="Train a diffusion model on MNIST within a wall-clock budget.",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default="runs/demo", help="run folder (default runs/demo)")
-    p.add_argument("--minutes", type=float, default=10.0, help="wall-clock budget in minutes (default 10)")
+    p.add_argument("--out", type=output_dir, default="runs/demo", help="run folder (default runs/demo)")
+    p.add_argument("--minutes", type=positive_float, default=10.0, help="wall-clock budget in minutes (default 10)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -34,4 +36,4 @@ def run(args: argparse.Namespace) -> int:
     res = run_demo(args.out, minutes=args.minutes, overrides=args.set, progress=not args.quiet)
     print(json.dumps(res.summary, indent=2))
     print(f"samples:    {res.grid}\ntrajectory: {res.trajectory}\nloss curve: {res.loss_plot or 'none (no log row)'}")
-    return 0
+    return 130 if res.summary.get("stopped") == "interrupted" else 0

@@ -6,11 +6,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from genlab.cli.arguments import int_at_least, nonempty, nonnegative_int, output_file, positive_int
 from genlab.errors import ModelInputError
+
 
 EPILOG = """\
 metrics: fid, kid, is, pr (precision/recall, k=3), dc (density/coverage), and likelihoods where the family
-has one: bpd (diffusion: variational bound in bits/dim on --ref images), nll (VAE: ELBO and IWAE nats).
+has one: bpd (diffusion: variational bound in bits/dim on --ref images), nll (VAE: ELBO and IWAE nats);
+modes: modes covered and share of high-quality samples of a run on a 2-D toy mixture (ring8, grid25).
 
 examples:
   genlab eval runs/mnist --metrics fid,kid,pr --n 2000 --ref mnist:test --extractor classifier
@@ -29,18 +32,18 @@ def add_parser(sub: Any) -> None:
                        description="Evaluate a run's samples against reference images, or two image sets.",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", nargs="?", metavar="RUN", help="run folder (omit with --real/--fake)")
-    p.add_argument("--metrics", default="fid", help="comma-separated: fid,kid,is,pr,dc,bpd,nll (default fid)")
-    p.add_argument("--n", type=int, default=2000, help="images to generate and read from each source")
-    p.add_argument("--ref", default=None, help="reference data, e.g. mnist:test (default: the run's data, test split)")
-    p.add_argument("--real", help="reference images: dataset name[:split], folder or .npz (with --fake)")
-    p.add_argument("--fake", help="images to judge: folder or .npz (with --real)")
-    p.add_argument("--extractor", default="inception",
+    p.add_argument("--metrics", default="fid", help="comma-separated: fid,kid,is,pr,dc,bpd,nll,modes (default fid)")
+    p.add_argument("--n", type=int_at_least(2), default=2000, help="images to generate and read from each source")
+    p.add_argument("--ref", type=nonempty, default=None, help="reference data, e.g. mnist:test (default: the run's data, test split)")
+    p.add_argument("--real", type=nonempty, help="reference images: dataset name[:split], folder or .npz (with --fake)")
+    p.add_argument("--fake", type=nonempty, help="images to judge: folder or .npz (with --real)")
+    p.add_argument("--extractor", type=nonempty, default="inception",
                    help="inception (standard FID), classifier (genlab's MNIST net) or a path")
-    p.add_argument("--batch-size", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=positive_int, default=100)
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--sampler", metavar="NAME", help="diffusion sampler (default: the run's; see `genlab sample -h`)")
-    p.add_argument("--steps", type=int, help="sampling steps")
-    p.add_argument("--out", help="JSON file to write (default RUN/eval/<metrics>_<extractor>_n<N>.json)")
+    p.add_argument("--steps", type=positive_int, help="sampling steps")
+    p.add_argument("--out", type=output_file, help="JSON file to write (default RUN/eval/<metrics>_<extractor>_n<N>.json)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(run=run)
 

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from genlab.cli.arguments import nonempty, nonnegative_int, output_file, positive_float, positive_int
+
 EPILOG = """\
 what:
   samples      decoder means of z ~ N(0, I)                         (--n, --temperature)
@@ -42,22 +44,22 @@ def add_parser(sub: Any) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", metavar="RUN", help="run folder written by `genlab train vae` (or `ae`)")
     p.add_argument("what", choices=WHATS, metavar="WHAT", help=" | ".join(WHATS))
-    p.add_argument("--out", help="PNG to write (default RUN/explore/WHAT.png)")
-    p.add_argument("--n", type=int, help="how many items (samples 64, reconstruct 16, manifold 20 per side, "
+    p.add_argument("--out", type=output_file, help="PNG to write (default RUN/explore/WHAT.png)")
+    p.add_argument("--n", type=positive_int, help="how many items (samples 64, reconstruct 16, manifold 20 per side, "
                                          "scatter 5000, attribute 6, likelihood: all test items)")
-    p.add_argument("--seed", type=int, default=0, help="which items and which noise (default 0)")
-    p.add_argument("--data", help="dataset to take items from (default: the run's own, test split)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="which items and which noise (default 0)")
+    p.add_argument("--data", type=nonempty, help="dataset to take items from (default: the run's own, test split)")
     p.add_argument("--split", choices=["train", "test"], default="test")
-    p.add_argument("--temperature", type=float, default=1.0, help="samples: prior standard deviation")
-    p.add_argument("--pairs", type=int, default=4, help="interpolate: number of rows")
-    p.add_argument("--steps", type=int, help="interpolate/traverse: images per row (default 10 / 9)")
+    p.add_argument("--temperature", type=positive_float, default=1.0, help="samples: prior standard deviation")
+    p.add_argument("--pairs", type=positive_int, default=4, help="interpolate: number of rows")
+    p.add_argument("--steps", type=positive_int, help="interpolate/traverse: images per row (default 10 / 9)")
     p.add_argument("--slerp", action="store_true", help="interpolate: spherical instead of linear path")
-    p.add_argument("--dims", type=int, nargs="+", help="traverse: latent dimensions (default: the 10 most active)")
-    p.add_argument("--span", type=float, default=3.0, help="traverse: sweep each coordinate over [-span, span]")
-    p.add_argument("--item", type=int, help="traverse: index of the item whose code is held fixed")
-    p.add_argument("--label", type=int, help="attribute: the label whose vector is added")
-    p.add_argument("--k", type=int, default=50, help="likelihood: importance samples of the IWAE bound")
-    p.add_argument("--scale", type=int, default=1, help="enlarge pictures this many times (nearest neighbour)")
+    p.add_argument("--dims", type=nonnegative_int, nargs="+", help="traverse: latent dimensions (default: the 10 most active)")
+    p.add_argument("--span", type=positive_float, default=3.0, help="traverse: sweep each coordinate over [-span, span]")
+    p.add_argument("--item", type=nonnegative_int, help="traverse: index of the item whose code is held fixed")
+    p.add_argument("--label", type=nonnegative_int, help="attribute: the label whose vector is added")
+    p.add_argument("--k", type=positive_int, default=50, help="likelihood: importance samples of the IWAE bound")
+    p.add_argument("--scale", type=positive_int, default=1, help="enlarge pictures this many times (nearest neighbour)")
     p.add_argument("--raw", action="store_true", help="use the raw weights instead of their EMA")
     p.set_defaults(run=run)
 

@@ -1,11 +1,11 @@
 """`genlab`: the command line. Each command is a thin layer over a library function of the same name."""
 from __future__ import annotations
 
-import argparse
 import sys
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from genlab.errors import GenlabError
+if TYPE_CHECKING:
+    import argparse
 
 DESCRIPTION = """\
 genlab trains, samples, evaluates and compares deep generative models (DDPM/DDIM diffusion, VAEs, GANs)
@@ -23,10 +23,12 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from genlab.cli import compare, datasets, demo, eval, explore, sample, train
+    import argparse
 
-    parser = argparse.ArgumentParser(prog="genlab", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from genlab.cli import compare, datasets, demo, eval, explore, sample, train
+    from genlab.cli.arguments import Parser
+
+    parser = Parser(prog="genlab", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (train, sample, eval, explore, compare, datasets, demo):
         module.add_parser(sub)
@@ -34,19 +36,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `genlab` script: bad input ends with a one-line `error:` and exit status 2."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from genlab.nn.runtime import tune_cpu
+    """Entry point of the `genlab` script: bad input ends with a one-line `error:` and exit status 2.
+
+    Imports happen in here too, so Ctrl-C at any moment (even while torch loads) prints one line and exits 130.
+    """
     try:
+        return _parse_and_run(argv)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _parse_and_run(argv: Sequence[str] | None) -> int:
+    """Parse the command line and run the command; GenlabError becomes one `error:` line and status 2."""
+    from genlab.errors import GenlabError
+
+    try:
+        args = build_parser().parse_args(argv)
+        from genlab.nn.runtime import tune_cpu
         tune_cpu()  # threads for the cores this process may use; keep freed activations (+16% sampling)
         return int(args.run(args) or 0)
     except GenlabError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from genlab.cli.arguments import nonnegative_float, nonnegative_int, output_file, positive_int
+
 EPILOG = """\
 examples:
   genlab sample runs/mnist --n 64 --sampler ddim --steps 50 --eta 0 --out grid.png
@@ -27,26 +29,26 @@ def add_parser(sub: Any) -> None:
                        description="Draw samples from a trained run folder into a PNG grid and/or an .npz.",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", metavar="RUN", help="run folder written by `genlab train`")
-    p.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("--n", type=positive_int, default=64, help="number of samples (default 64)")
     from genlab.diffusion.samplers import SAMPLERS
     p.add_argument("--sampler", metavar="NAME", help="diffusion sampler (default: the run's): "
                    + "; ".join(f"{name} = {s.summary}" for name, s in SAMPLERS.items()))
-    p.add_argument("--steps", type=int, help="sampling steps (DDIM default 50; ancestral default T)")
-    p.add_argument("--eta", type=float, help="DDIM eta: 0 deterministic, 1 ~ ancestral")
+    p.add_argument("--steps", type=positive_int, help="sampling steps (DDIM default 50; ancestral default T)")
+    p.add_argument("--eta", type=nonnegative_float, help="DDIM eta: 0 deterministic, 1 ~ ancestral")
     p.add_argument("--spacing", choices=["leading", "trailing", "linspace"], help="timestep spacing")
-    p.add_argument("--label", type=int, help="class to draw, for class-conditional models (e.g. a gan with "
+    p.add_argument("--label", type=nonnegative_int, help="class to draw, for class-conditional models (e.g. a gan with "
                                          "model.condition=projection)")
     p.add_argument("--prompt", help="text prompt, for text-conditional diffusion runs (needs genlab[text])")
-    p.add_argument("--guidance", type=float, metavar="W", help="classifier-free guidance scale of a conditional "
+    p.add_argument("--guidance", type=nonnegative_float, metavar="W", help="classifier-free guidance scale of a conditional "
                    "diffusion run: 0 unconditional, 1 conditional, >1 sharper (default: the run's)")
     p.add_argument("--low-res", metavar="IMAGE", help="low-resolution PNG to upsample (super-resolution runs)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=256, help="samples drawn per chunk (memory stays flat)")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--batch-size", type=positive_int, default=256, help="samples drawn per chunk (memory stays flat)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="network precision while sampling "
                    "(default: the run's train.precision; auto: bf16 where the hardware has it natively)")
     p.add_argument("--raw", action="store_true", help="use the raw weights instead of their EMA")
-    p.add_argument("--out", default=None, help="PNG grid to write (default RUN/samples/sample.png)")
-    p.add_argument("--npz", default=None, help="also write the samples to this .npz (key x, uint8 NCHW)")
+    p.add_argument("--out", type=output_file, default=None, help="PNG grid to write (default RUN/samples/sample.png)")
+    p.add_argument("--npz", type=output_file, default=None, help="also write the samples to this .npz (key x, uint8 NCHW)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -78,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
     x = sample_sharded(run_, args.n, seed=args.seed, batch_size=args.batch_size, progress=not args.quiet, **options)
     if process_rank()[0] != 0:
         return 0
+    if not bool(x.isfinite().all()):
+        raise ModelInputError(f"sampling {args.run_dir} gave non-finite values (NaN/inf); nothing written "
+                              "(were the weights trained to NaN?)")
     out = Path(args.out) if args.out else run_.path / "samples" / "sample.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     if run_.info.kind == "image":

@@ -5,6 +5,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from genlab.cli.arguments import (nonempty, nonnegative_float, nonnegative_int, output_dir, positive_float,
+                                   positive_int)
 from genlab.config import RunConfig, apply_overrides, load_toml, run_config_from_dict, set_value
 from genlab.errors import ConfigError
 from genlab.families import family_names
@@ -29,21 +31,21 @@ def add_parser(sub: Any) -> None:
                        description="Train a generative model into a run folder (config, checkpoints, log, samples).",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("family", nargs="?", help=f"model family: {', '.join(family_names())} (or from --config)")
-    p.add_argument("--config", help="TOML config file")
-    p.add_argument("--data", help="dataset: a built-in name (see `genlab datasets`) or a path")
-    p.add_argument("--steps", type=int, help="optimiser steps (train.steps)")
-    p.add_argument("--batch-size", type=int, help="global batch size (train.batch_size)")
-    p.add_argument("--lr", type=float, help="peak learning rate (train.lr)")
+    p.add_argument("--config", type=nonempty, help="TOML config file")
+    p.add_argument("--data", type=nonempty, help="dataset: a built-in name (see `genlab datasets`) or a path")
+    p.add_argument("--steps", type=positive_int, help="optimiser steps (train.steps)")
+    p.add_argument("--batch-size", type=positive_int, help="global batch size (train.batch_size)")
+    p.add_argument("--lr", type=positive_float, help="peak learning rate (train.lr)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="bf16 autocast, fp32, or auto: bf16 where "
                    "the CPU/GPU has native bf16 (train.precision, default auto)")
-    p.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop cleanly after this long")
-    p.add_argument("--seed", type=int, help="seed of everything random (train.seed)")
-    p.add_argument("--autoencoder", metavar="RUN", help="ldm: the trained conv_map VAE run (latent.autoencoder)")
+    p.add_argument("--time-budget", type=nonnegative_float, metavar="SECONDS", help="stop cleanly after this long")
+    p.add_argument("--seed", type=nonnegative_int, help="seed of everything random (train.seed)")
+    p.add_argument("--autoencoder", type=nonempty, metavar="RUN", help="ldm: the trained conv_map VAE run (latent.autoencoder)")
     p.add_argument("--arch", help="network: unet|mlp (ddpm), mlp|conv (vae), dcgan|mlp (gan) (model.arch)")
     p.add_argument("--loss", help="gan: minimax|nonsaturating|wgan-gp|lsgan|hinge (gan.loss)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set diffusion.schedule=cosine (repeatable)")
-    p.add_argument("--out", required=True, help="run folder to create, or to resume")
+    p.add_argument("--out", type=output_dir, required=True, help="run folder to create, or to resume")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -81,4 +83,4 @@ def run(args: argparse.Namespace) -> int:
     if result.main_process:
         print(f"{result.run_dir}: step {result.step} ({result.stopped}) in {result.seconds:.0f} s, "
               f"{result.items_per_s:.0f} items/s, last loss {result.last_loss:.4g}")
-    return 0
+    return 130 if result.stopped == "interrupted" else 0

@@ -26,6 +26,9 @@ def _image_files(root: Path) -> list[Path]:
 def _open(path: Path) -> Image.Image:
     try:
         return Image.open(path)
+    except Image.DecompressionBombError:
+        raise DataError(f"{path}: the image claims more than {Image.MAX_IMAGE_PIXELS * 2:,} pixels (a decompression "
+                        f"bomb?); expected an image of ordinary size") from None
     except (OSError, UnidentifiedImageError) as err:
         raise DataError(f"{path}: expected a readable image file ({err})") from None
 

@@ -37,7 +37,7 @@ def load_low_res(path: str | Path, *, channels: int, size: int) -> Tensor:
     try:
         with Image.open(p) as img:
             arr = pil_to_chw(img, channels=channels, size=size)
-    except (UnidentifiedImageError, OSError):
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
         raise DataError(f"{p} is not an image PIL can read (expected a PNG or JPEG file)") from None
     return torch.tensor(arr, dtype=torch.float32)[None] / 127.5 - 1.0
 

@@ -8,14 +8,19 @@ Layout of a run folder:
     checkpoints/latest          name of the newest complete checkpoint folder
 
 A checkpoint folder is written under a temporary name and renamed into place, then `latest` is replaced
-atomically: a crash at any moment leaves the previous checkpoint intact. Optimiser state is read back with
+atomically: a crash at any moment leaves the previous checkpoint intact, and the temporary folder it left is
+removed on the next start. Weights that are not finite are never written. Optimiser state is read back with
 `torch.load(weights_only=True)`, which cannot run code; weights are safetensors, which cannot either.
+Everything read back is checked: a damaged or hostile file is a one-line CheckpointError naming it.
 """
 from __future__ import annotations
 
 import json
 import os
+import pickle
+import re
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +28,18 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from genlab.errors import CheckpointError
+from genlab.errors import CheckpointError, TrainingError
 from genlab.files import write_json_atomic, write_text_atomic
 
 FORMAT = "genlab-checkpoint"
 FORMAT_VERSION = 1
+CHECKPOINT_NAME = re.compile(r"step_\d{7,}")
 
 
 def save_checkpoint(run_dir: Path, *, step: int, family: str, tensors: dict[str, torch.Tensor],
                     optimizers: dict[str, Any], trainer_state: dict[str, Any], keep: int = 2) -> Path:
     """Write checkpoint `step` atomically and keep the newest `keep` ones; returns its folder."""
+    check_finite(tensors, step=step, run_dir=Path(run_dir))
     ckpt_root = Path(run_dir) / "checkpoints"
     ckpt_root.mkdir(parents=True, exist_ok=True)
     name = f"step_{step:07d}"
@@ -56,6 +63,55 @@ def save_checkpoint(run_dir: Path, *, step: int, family: str, tensors: dict[str,
     return final
 
 
+def check_finite(tensors: dict[str, torch.Tensor], *, step: int, run_dir: Path) -> None:
+    """Refuse to checkpoint weights holding NaN or inf: the checkpoints on disk stay the last finite ones."""
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        last = latest_checkpoint(run_dir)
+        more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+        raise TrainingError(f"weights became non-finite by step {step} ({bad[0]}{more}); "
+                            f"not checkpointed (last checkpoint, with finite weights: {last if last else 'none yet'}); "
+                            f"try a lower train.lr or train.precision=fp32")
+
+
+def remove_stale_temporaries(run_dir: Path) -> list[Path]:
+    """Delete the `.tmp-*` / `.old-*` folders and `.latest.tmp*` files a killed checkpoint write left behind."""
+    ckpt_root = Path(run_dir) / "checkpoints"
+    stale = [p for pattern in (".tmp-step_*", ".old-step_*", ".latest.tmp*") for p in ckpt_root.glob(pattern)]
+    for path in stale:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return stale
+
+
+def truncate_log(log_path: Path, step: int) -> int:
+    """Drop rows of log.jsonl logged after `step` (a resumed run logs them again); returns how many were dropped."""
+    if not log_path.is_file():
+        return 0
+    kept, dropped = [], 0
+    for line in log_path.read_text(errors="replace").splitlines():
+        try:
+            row_step = json.loads(line).get("step")
+        except (json.JSONDecodeError, AttributeError):
+            row_step = None
+        if isinstance(row_step, int) and row_step <= step:
+            kept.append(line)
+        else:
+            dropped += 1
+    if dropped:
+        write_text_atomic(log_path, "".join(line + "\n" for line in kept))
+    return dropped
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text to `path` through a temporary file and os.replace."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def _prune(ckpt_root: Path, *, keep: int, protect: str) -> None:
     folders = sorted(p for p in ckpt_root.glob("step_*") if p.is_dir())
     for old in folders[:-keep] if keep > 0 else []:
@@ -68,11 +124,27 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     ckpt_root = Path(run_dir) / "checkpoints"
     pointer = ckpt_root / "latest"
     if pointer.is_file():
-        folder = ckpt_root / pointer.read_text().strip()
+        try:
+            name = pointer.read_text().strip()
+        except (OSError, UnicodeDecodeError):
+            raise CheckpointError(f"{pointer} is unreadable (expected the name of a checkpoint folder)") from None
+        if not CHECKPOINT_NAME.fullmatch(name):
+            raise CheckpointError(f"{pointer} names {name[:60]!r}; expected a checkpoint folder beside it, "
+                                  f"e.g. step_0000500 (the run folder is corrupt)")
+        folder = ckpt_root / name
         if (folder / "weights.safetensors").is_file():
-            return folder
+            return _confined(folder, ckpt_root)
     folders = sorted(p for p in ckpt_root.glob("step_*") if (p / "weights.safetensors").is_file())
-    return folders[-1] if folders else None
+    return _confined(folders[-1], ckpt_root) if folders else None
+
+
+def _confined(folder: Path, ckpt_root: Path) -> Path:
+    """The folder, refused when a link leads it (or its files) outside the run's checkpoints/ folder."""
+    root = ckpt_root.resolve()
+    for path in (folder, *(folder / f for f in ("weights.safetensors", "optimizer.pt", "trainer.json"))):
+        if path.exists() and root not in path.resolve().parents:
+            raise CheckpointError(f"{path} leads outside {ckpt_root} (a link?); refusing to read it")
+    return folder
 
 
 def read_weights(folder: Path, *, family: str | None = None) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -95,14 +167,59 @@ def read_weights(folder: Path, *, family: str | None = None) -> tuple[dict[str, 
 
 def read_trainer_state(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(trainer.json, optimizer states) of a checkpoint, loaded without unpickling code."""
+    folder = Path(folder)
+    trainer_path, optim_path = folder / "trainer.json", folder / "optimizer.pt"
+    for path in (trainer_path, optim_path):
+        if not path.is_file():
+            raise CheckpointError(f"checkpoint {folder} is incomplete: {path.name} is missing")
     try:
-        trainer = json.loads((Path(folder) / "trainer.json").read_text())
-        optim = torch.load(Path(folder) / "optimizer.pt", map_location="cpu", weights_only=True)
-    except FileNotFoundError as err:
-        raise CheckpointError(f"checkpoint {folder} is incomplete: {Path(err.filename).name} is missing") from None
-    except (json.JSONDecodeError, RuntimeError, EOFError, ValueError) as err:
-        raise CheckpointError(f"checkpoint {folder} has a corrupt training state ({type(err).__name__})") from None
+        trainer = json.loads(trainer_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{trainer_path} is not readable JSON ({type(err).__name__}); the checkpoint is corrupt") from None
+    step, updates = (trainer.get("step"), trainer.get("ema_updates")) if isinstance(trainer, dict) else (None, None)
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise CheckpointError(f"{trainer_path} has step = {step!r}; expected a whole number >= 0 (the checkpoint is corrupt)")
+    if not isinstance(updates, dict) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                                                 for v in updates.values()):
+        raise CheckpointError(f"{trainer_path} has ema_updates = {str(updates)[:60]}; expected a table of whole "
+                              f"numbers (the checkpoint is corrupt)")
+    try:
+        with warnings.catch_warnings():          # torch warns about pickle protocols before refusing a file
+            warnings.simplefilter("ignore")
+            optim = torch.load(optim_path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(f"{optim_path} is not a plain optimizer state (damaged, or holding objects other than "
+                              f"tensors and numbers); refused to load it") from None
+    except Exception as err:                      # torch.load raises many types on damaged bytes
+        raise CheckpointError(f"{optim_path} is not a readable optimizer state ({type(err).__name__}); "
+                              f"the checkpoint is corrupt") from None
+    if not isinstance(optim, dict) or not all(isinstance(v, dict) for v in optim.values()):
+        raise CheckpointError(f"{optim_path} is not a table of optimizer states; the checkpoint is corrupt")
     return trainer, optim
+
+
+def load_optimizer_states(optimizers: dict[str, torch.optim.Optimizer], states: dict[str, Any], *,
+                          folder: Path) -> None:
+    """Load each phase's optimizer state, with a one-line CheckpointError naming optimizer.pt when one does not fit."""
+    path = Path(folder) / "optimizer.pt"
+    for name, opt in optimizers.items():
+        if name not in states:
+            raise CheckpointError(f"{path} has no state for the '{name}' phase (it holds {sorted(states)[:4]})")
+        try:
+            opt.load_state_dict(states[name])
+        except (KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError) as err:
+            raise CheckpointError(f"{path}: the '{name}' optimizer state does not fit this model "
+                                  f"({type(err).__name__}); the checkpoint is corrupt") from None
+
+
+def ema_updates_of(trainer: dict[str, Any], names: Any, *, folder: Path) -> dict[str, int]:
+    """The EMA update counts of trainer.json for these EMA networks."""
+    updates = trainer["ema_updates"]
+    missing = [n for n in names if n not in updates]
+    if missing:
+        raise CheckpointError(f"{Path(folder) / 'trainer.json'} has no ema_updates for '{missing[0]}'; "
+                              f"the checkpoint is corrupt")
+    return {n: int(updates[n]) for n in names}
 
 
 def split_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, dict[str, torch.Tensor]]:

@@ -36,8 +36,9 @@ from genlab.nn.hardware import resolve_precision
 from genlab.nn.runtime import tune_cpu
 from genlab.sharding import SamplingProgress
 from genlab.seeding import mix_seed
-from genlab.training.checkpoint import (latest_checkpoint, load_module_state, read_trainer_state, read_weights,
-                                        save_checkpoint, split_prefix)
+from genlab.training.checkpoint import (check_finite, ema_updates_of, latest_checkpoint, load_module_state,
+                                        load_optimizer_states, read_trainer_state, read_weights,
+                                        remove_stale_temporaries, save_checkpoint, split_prefix, truncate_log)
 from genlab.training.ema import EMA
 from genlab.training.objective import Batch, BatchRandom, DataInfo, Phase
 from genlab.training.run import build_family, config_record, load_config_record, prepare_data
@@ -186,6 +187,8 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, data
     record["genlab"]["precision"] = {"resolved": precision, "reason": reason}   # config keeps "auto": resumable
     start_step = 0
     history: list[dict[str, Any]] = []
+    if main:
+        remove_stale_temporaries(run_dir)          # left by a process killed while writing a checkpoint
     ckpt = latest_checkpoint(run_dir)
     if ckpt is not None:
         _check_resume_config(run_dir, record)
@@ -195,12 +198,12 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, data
         for name, state in split_prefix(tensors, "ema").items():
             load_module_state(emas[name].module, state, what=f"the EMA of '{name}'")
         trainer, optim_states = read_trainer_state(ckpt)
-        for name, opt in optimizers.items():
-            opt.load_state_dict(optim_states[name])
-        for name, ema in emas.items():
-            ema.updates = int(trainer["ema_updates"][name])
-        start_step = int(trainer["step"])
+        load_optimizer_states(optimizers, optim_states, folder=ckpt)
+        for name, updates in ema_updates_of(trainer, emas, folder=ckpt).items():
+            emas[name].updates = updates
+        start_step = trainer["step"]
         if main:
+            truncate_log(run_dir / "log.jsonl", start_step)     # the steps after it are replayed and logged again
             print(f"resuming {run_dir} from step {start_step}")
             before = load_config_record(run_dir)["genlab"].get("precision", {}).get("resolved")
             if before not in (None, precision):
@@ -214,9 +217,10 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, data
 
     def checkpoint(step: int) -> None:
         saved["step"] = step
+        tensors = {f"model.{n}.{k}": v for n, m in models.items() for k, v in m.state_dict().items()}
+        tensors.update({f"ema.{n}.{k}": v for n, e in emas.items() for k, v in e.module.state_dict().items()})
+        check_finite(tensors, step=step, run_dir=run_dir)        # on every rank: they hold the same weights
         if main:
-            tensors = {f"model.{n}.{k}": v for n, m in models.items() for k, v in m.state_dict().items()}
-            tensors.update({f"ema.{n}.{k}": v for n, e in emas.items() for k, v in e.module.state_dict().items()})
             save_checkpoint(run_dir, step=step, family=config.family, tensors=tensors,
                             optimizers={n: o.state_dict() for n, o in optimizers.items()},
                             trainer_state={"ema_updates": {n: e.updates for n, e in emas.items()}},

@@ -67,11 +67,29 @@ def load_config_record(run_dir: Path) -> dict[str, Any]:
         raise CheckpointError(f"{run_dir} is not a genlab run: it has no config.json")
     try:
         record = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
         raise CheckpointError(f"{path} is not valid JSON; the run folder is corrupt") from None
-    if not isinstance(record, dict) or record.get("genlab", {}).get("format") != RUN_FORMAT:
+    if not isinstance(record, dict) or not isinstance(record.get("genlab"), dict) \
+            or record["genlab"].get("format") != RUN_FORMAT:
         raise CheckpointError(f"{path} is not a genlab run config (no genlab.format = {RUN_FORMAT})")
+    check_data_info(record["genlab"].get("data_info"), path=path)
+    if not isinstance(record.get("config"), dict):
+        raise CheckpointError(f"{path}: 'config' is {str(record.get('config'))[:40]!r}; expected a table")
     return record
+
+
+def check_data_info(di: Any, *, path: Path) -> None:
+    """Refuse a config.json whose data_info is not {kind: image|vector, shape: [ints >= 1], num_classes: int|null}."""
+    ok = (isinstance(di, dict) and di.get("kind") in ("image", "vector") and isinstance(di.get("shape"), list)
+          and len(di["shape"]) == (3 if di["kind"] == "image" else 1)
+          and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in di["shape"])
+          and (di.get("num_classes") is None or (isinstance(di["num_classes"], int) and di["num_classes"] >= 1)))
+    if not ok:
+        raise CheckpointError(f"{path}: genlab.data_info = {str(di)[:60]}; expected kind image|vector, a shape "
+                              f"and num_classes (the run folder is corrupt)")
+
+
+_LOADING: list[Path] = []     # run folders being loaded now: an ldm's autoencoder must not lead back to one
 
 
 @dataclass
@@ -109,13 +127,27 @@ def load_run(run_dir: str | Path, *, ema: bool = True, device: str | torch.devic
     torchrun / accelerate launch on a GPU machine, else the CPU). Samples always come back on the CPU.
     """
     run_dir = Path(run_dir)
+    key = run_dir.resolve()
+    if key in _LOADING:
+        chain = " -> ".join(str(p) for p in (*_LOADING[_LOADING.index(key):], key))
+        raise CheckpointError(f"{run_dir}/config.json: latent.autoencoder leads back to a run being loaded "
+                              f"({chain}); expected a `vae` run")
+    _LOADING.append(key)
+    try:
+        return _load_run(run_dir, ema=ema, device=device)
+    finally:
+        _LOADING.pop()
+
+
+def _load_run(run_dir: Path, *, ema: bool, device: str | torch.device | None) -> Run:
+    """load_run without the cycle guard."""
     record = load_config_record(run_dir)
     try:
         config = run_config_from_dict(record["config"])
     except ConfigError as err:
         raise CheckpointError(f"{run_dir}/config.json: {err}") from None
-    di = record["genlab"].get("data_info", {})
-    info = DataInfo(kind=di.get("kind", "image"), shape=tuple(di.get("shape", ())), num_classes=di.get("num_classes"))
+    di = record["genlab"]["data_info"]
+    info = DataInfo(kind=di["kind"], shape=tuple(di["shape"]), num_classes=di.get("num_classes"))
     ckpt = latest_checkpoint(run_dir)
     if ckpt is None:
         raise CheckpointError(f"{run_dir} has no checkpoint yet (expected checkpoints/step_*/weights.safetensors)")

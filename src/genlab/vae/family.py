@@ -26,10 +26,10 @@ class VAEModelConfig:
     """Encoder and decoder: an MLP (any data) or stride-2 convolutions (images); the decoder mirrors the encoder."""
 
     arch: Literal["mlp", "conv", "conv_map"] = "mlp"   # conv_map: a spatial latent (latent diffusion's first stage)
-    latent_dim: int = 32
-    hidden: tuple[int, ...] = (512, 256)     # MLP widths, encoder order
-    channels: tuple[int, ...] = (32, 64)     # conv widths, one stride-2 level each
-    latent_channels: int = 4                 # conv_map only: latent maps of H / 2^levels (latent_dim is derived)
+    latent_dim: int = field(default=32, metadata={"ge": 1})
+    hidden: tuple[int, ...] = field(default=(512, 256), metadata={"ge": 1})   # MLP widths, encoder order
+    channels: tuple[int, ...] = field(default=(32, 64), metadata={"ge": 1})   # conv widths, one stride-2 level each
+    latent_channels: int = field(default=4, metadata={"ge": 1})  # conv_map only: latent maps of H / 2^levels (latent_dim is derived)
 
 
 @dataclass
@@ -37,7 +37,7 @@ class AEObjectiveConfig:
     """The likelihood p(x|z) and how images become its targets."""
 
     likelihood: Literal["auto", "bernoulli", "gaussian"] = "auto"   # auto: bernoulli for images, gaussian otherwise
-    c: float = 0.1                        # Gaussian variance (seed 000's c), on data in [-1, 1]
+    c: float = field(default=0.1, metadata={"gt": 0})  # Gaussian variance (seed 000's c), on data in [-1, 1]
     binarize: Binarize = "stochastic"     # Bernoulli targets: grey levels, x > 1/2, or t ~ Bernoulli(x) per batch
 
 
@@ -45,8 +45,8 @@ class AEObjectiveConfig:
 class VAEObjectiveConfig(AEObjectiveConfig):
     """Loss = reconstruction + beta * KL, with beta ramped linearly from 0 over `kl_warmup` steps when > 0."""
 
-    beta: float = 1.0
-    kl_warmup: int = 0
+    beta: float = field(default=1.0, metadata={"ge": 0})
+    kl_warmup: int = field(default=0, metadata={"ge": 0})
 
 
 @dataclass
