@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 
 from genlab.cli.main import main
 from genlab.errors import TrainingError
-from genlab.training import loop as loop_module
+from genlab.training import session as session_module
 from genlab.training.checkpoint import latest_checkpoint, save_checkpoint
 
 # A tiny DDPM on the ring of 8 Gaussians: an MLP denoiser, a short chain, two steps, a checkpoint each step.
@@ -351,7 +351,7 @@ def test_ctrl_c_while_importing_is_one_line_and_130(monkeypatch, capsys):
 
 
 def test_one_ctrl_c_in_training_checkpoints_and_exits_130(ring_run, tmp_path, monkeypatch, capsys):
-    real_build = loop_module.build_family
+    real_build = session_module.build_family
 
     def build_and_interrupt(config, info):
         family = real_build(config, info)
@@ -364,7 +364,7 @@ def test_one_ctrl_c_in_training_checkpoints_and_exits_130(ring_run, tmp_path, mo
             return real_loss(phase, models, batch)
         family.loss = loss
         return family
-    monkeypatch.setattr(loop_module, "build_family", build_and_interrupt)
+    monkeypatch.setattr(session_module, "build_family", build_and_interrupt)
     code, err, out = run_cli([*TRAIN, "--steps", "50", "--out", str(tmp_path / "r")], capsys)
     assert code == 130, err
     assert "stopped at step 2" in out and latest_checkpoint(tmp_path / "r").name == "step_0000002"

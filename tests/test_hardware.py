@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import tomllib
 from pathlib import Path
 
@@ -159,16 +160,16 @@ def _toy(*extra: str):
 
 
 def test_a_run_records_the_resolved_precision_and_stays_resumable(tmp_path, monkeypatch, capsys):
-    from genlab.training import loop as loop_module
+    from genlab.training import processes
     from genlab.training.loop import train
 
-    monkeypatch.setattr(loop_module, "resolve_precision", lambda name, device: ("fp32", "fp32: CPU has no bf16"))
+    monkeypatch.setattr(processes, "resolve_precision", lambda name, device: ("fp32", "fp32: CPU has no bf16"))
     train(_toy("train.steps=2"), tmp_path / "r", progress=False)
     assert "precision fp32: CPU has no bf16" in capsys.readouterr().out
     record = json.loads((tmp_path / "r" / "config.json").read_text())
     assert record["genlab"]["precision"] == {"resolved": "fp32", "reason": "fp32: CPU has no bf16"}
     assert record["config"]["train"]["precision"] == "auto"       # the config keeps "auto"
-    monkeypatch.setattr(loop_module, "resolve_precision", lambda name, device: ("bf16", "bf16: CPU has amx_bf16"))
+    monkeypatch.setattr(processes, "resolve_precision", lambda name, device: ("bf16", "bf16: CPU has amx_bf16"))
     result = train(_toy("train.steps=3"), tmp_path / "r", progress=False)   # another machine resumes the run
     assert result.step == 3
     assert "started in fp32, it continues in bf16" in capsys.readouterr().out
@@ -221,7 +222,8 @@ class _OneShot:
         return torch.zeros(n, 2)
 
 
-def test_sampling_progress_ticks_per_step_and_keeps_the_callers_callback():
+def test_sampling_progress_ticks_per_step_and_keeps_the_callers_callback(monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)           # bars show on a terminal only
     seen = []
     with SamplingProgress(_Stepper(), 3, desc="sample", enabled=True) as bar:
         for _ in range(3):

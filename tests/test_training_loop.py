@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 from conftest import LAUNCHED, free_port, world_of
 from genlab.config import apply_overrides, run_config_from_dict
 from genlab.errors import CheckpointError, ConfigError, TrainingError
-from genlab.training import loop as loop_module
+from genlab.training import session as session_module
 from genlab.training.checkpoint import latest_checkpoint, read_weights
 from genlab.training.loop import lr_factor, train
 from genlab.training.run import load_run
@@ -73,7 +73,7 @@ def test_changed_config_refuses_to_resume(tmp_path):
 
 
 def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
-    real_build = loop_module.build_family
+    real_build = session_module.build_family
 
     def build_with_nan(config, info):
         family = real_build(config, info)
@@ -86,7 +86,7 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path, mo
         family.loss = loss
         return family
 
-    monkeypatch.setattr(loop_module, "build_family", build_with_nan)
+    monkeypatch.setattr(session_module, "build_family", build_with_nan)
     with pytest.raises(TrainingError, match="at step 5") as err:
         train(tiny_config("train.steps=10", "train.checkpoint_every=3"), tmp_path / "r", progress=False)
     assert "step_0000003" in str(err.value)

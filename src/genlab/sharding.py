@@ -86,8 +86,9 @@ class SamplingProgress:
         self.enabled = enabled
         self.per_step = enabled and "callback" in family.sample_options
         self.n_chunks = n_chunks
+        # disable=None: shown on a terminal only, so logs and captured stderr keep one line per message
         self.bar = tqdm(total=None if self.per_step else n_chunks, desc=desc, unit="step" if self.per_step else
-                        "chunk", disable=not enabled, leave=False, dynamic_ncols=True)
+                        "chunk", disable=None if enabled else True, leave=False, dynamic_ncols=True)
 
     def options(self, options: dict[str, Any]) -> dict[str, Any]:
         """`options` with a callback that ticks the bar each step (and still calls the caller's callback)."""

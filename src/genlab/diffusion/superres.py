@@ -20,10 +20,17 @@ def psnr(x: Tensor, ref: Tensor) -> Tensor:
 
 
 def low_res_path(path: str | Path) -> Path:
-    """The path of a low-resolution condition image, with a one-line DataError when there is no such file."""
+    """The path of a readable low-resolution condition image (header only read), else a one-line DataError."""
+    from PIL import Image, UnidentifiedImageError
+
     p = Path(path)
     if not p.is_file():
         raise DataError(f"low-resolution image {p} not found (expected a PNG or JPEG file)")
+    try:
+        with Image.open(p):
+            pass
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        raise DataError(f"{p} is not an image PIL can read (expected a PNG or JPEG file)") from None
     return p
 
 
