@@ -57,7 +57,7 @@ def worker(a: argparse.Namespace) -> dict:
     """One measurement in this process: genlab training steps or one DDIM sampling run."""
     import torch
 
-    from genlab.diffusion import NoiseSchedule, l_simple, sample_ddim, timesteps
+    from genlab.diffusion import Denoiser, NoiseSchedule, l_simple, sample_ddim, timesteps
     from genlab.nn.runtime import tune_cpu
     tune_cpu(threads=a.threads, allocator=a.allocator)
     model = _model(a)
@@ -68,16 +68,14 @@ def worker(a: argparse.Namespace) -> dict:
     if a.worker == "sample":
         flops *= a.sample_steps  # one forward per DDIM step
 
-    def model_fn(x, t):
-        with _amp(a.precision):
-            return model(x, t).float()
+    denoiser = Denoiser(model, schedule, precision=a.precision)   # bf16: autocast around the network only
 
     if a.worker == "train":
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=a.fused)
 
         def step() -> None:
             t = torch.randint(0, schedule.T, (a.batch,))
-            loss = l_simple(model_fn, schedule, x0, t=t, noise=torch.randn_like(x0))
+            loss = l_simple(denoiser, x0, t=t, noise=torch.randn_like(x0))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -92,9 +90,9 @@ def worker(a: argparse.Namespace) -> dict:
         model.eval()
         ts = timesteps(schedule.T, a.sample_steps, spacing="leading")
         with torch.inference_mode():
-            model_fn(x0, torch.full((a.batch,), 10))  # warm-up forward
+            denoiser(x0, torch.full((a.batch,), 10))  # warm-up forward
             start = time.perf_counter()
-            sample_ddim(model_fn, torch.randn_like(x0), schedule, ts, eta=0.0, clip_x0=True)
+            sample_ddim(denoiser, torch.randn_like(x0), ts, eta=0.0, clip_x0=True)
             seconds, images = time.perf_counter() - start, a.batch
     return {"who": "genlab", "task": a.worker, "precision": a.precision,
             "params": sum(p.numel() for p in model.parameters()), "images_per_s": images / seconds,
@@ -109,7 +107,7 @@ def loss_check(a: argparse.Namespace) -> dict:
 
     from genlab.data.builtin import load_digits
     from genlab.data.transforms import to_float
-    from genlab.diffusion import NoiseSchedule, l_simple
+    from genlab.diffusion import Denoiser, NoiseSchedule, l_simple
     from genlab.nn.runtime import tune_cpu
     tune_cpu(threads=a.threads)
     data = to_float(torch.from_numpy(load_digits("train").x))
@@ -125,7 +123,7 @@ def loss_check(a: argparse.Namespace) -> dict:
             t = torch.randint(0, schedule.T, (a.batch,), generator=gen)
             noise = torch.randn((a.batch, *data.shape[1:]), generator=gen)
             with _amp(precision):
-                loss = l_simple(model, schedule, data[idx], t=t, noise=noise)
+                loss = l_simple(Denoiser(model, schedule), data[idx], t=t, noise=noise)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

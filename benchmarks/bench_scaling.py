@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_diffusion import _amp, _flops_per_image, _median, _run, _timed  # noqa: E402  (same measurement helpers)
+from bench_diffusion import _flops_per_image, _median, _run, _timed  # noqa: E402  (same measurement helpers)
 
 SHAPES = {28: 1, 32: 3, 64: 3}          # image size -> channels
 BATCHES = (16, 64, 256)
@@ -29,7 +29,7 @@ def worker(a: argparse.Namespace) -> dict:
     """One measurement in this process: DDPM training steps (L_simple, fused AdamW) at one batch and size."""
     import torch
 
-    from genlab.diffusion import NoiseSchedule, l_simple
+    from genlab.diffusion import Denoiser, NoiseSchedule, l_simple
     from genlab.nn import UNet
     from genlab.nn.runtime import tune_cpu
     tune_cpu(threads=a.threads)
@@ -41,14 +41,12 @@ def worker(a: argparse.Namespace) -> dict:
     flops = _flops_per_image(model, x0[:2], torch.tensor([10, 900]), train=True)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
 
-    def model_fn(x, t):
-        with _amp(a.precision):
-            return model(x, t).float()
+    denoiser = Denoiser(model, schedule, precision=a.precision)   # bf16: autocast around the network only
 
     def step() -> None:  # one DDPM step as bench_diffusion's worker takes it
         t = torch.randint(0, schedule.T, (a.batch,))
         opt.zero_grad(set_to_none=True)
-        l_simple(model_fn, schedule, x0, t=t, noise=torch.randn_like(x0)).backward()
+        l_simple(denoiser, x0, t=t, noise=torch.randn_like(x0)).backward()
         opt.step()
 
     for _ in range(a.warmup):
