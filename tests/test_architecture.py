@@ -109,3 +109,26 @@ def test_studies_are_outside_the_package():
     assert not any("studies" in m for p in SRC.rglob("*.py") for m in imported_modules(p))
     assert not (SRC / "gan" / "coverage.py").exists() and not (SRC / "latent" / "measure.py").exists()
 
+
+
+def test_modules_and_functions_stay_small():
+    """No module of the package over 300 lines, no function over 60 (STYLE.md: a long file asks to be split)."""
+    long_modules, long_functions = [], []
+    for path in SRC.rglob("*.py"):
+        source = path.read_text()
+        if len(source.splitlines()) > 300:
+            long_modules.append(str(path.relative_to(SRC)))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
+                long_functions.append(f"{path.relative_to(SRC)}:{node.name}")
+    assert long_modules == [] and long_functions == []
+
+
+def test_the_guidance_path_reaches_the_sampler_through_the_pipeline():
+    """`genlab sample --guidance` -> diffusion.pipeline (condition, guidance, clipping, precision) -> a sampler."""
+    sample_cli = imported_modules(SRC / "cli" / "sample.py")
+    pipeline = imported_modules(SRC / "diffusion" / "pipeline.py")
+    assert "genlab.diffusion.guidance" in pipeline and "genlab.diffusion.samplers" in pipeline
+    assert not any(m.startswith("genlab.latent") for m in sample_cli | pipeline)
+    family = imported_modules(SRC / "diffusion" / "family.py")
+    assert "genlab.diffusion.sampling" not in family and "genlab.diffusion.guidance" not in family
