@@ -5,8 +5,9 @@ runs, not metrics): it loads the run, samples it sharded over the launched proce
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 

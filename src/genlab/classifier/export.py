@@ -1,8 +1,9 @@
 """Export a trained classifier run: measure it on MNIST test and write its weights with a JSON sidecar."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import Tensor

@@ -95,7 +95,7 @@ class Denoiser:
         alpha, sigma = coefficients(self.schedule, t, x0)
         return prediction_target(x0, eps, alpha=alpha, sigma=sigma, prediction=self.prediction)
 
-    def with_net(self, net: ModelFn) -> "Denoiser":
+    def with_net(self, net: ModelFn) -> Denoiser:
         """The same schedule, parameterisation and precision around another network function."""
         return Denoiser(net, self.schedule, prediction=self.prediction, precision=self.precision, device=self.device,
                         guidance=self.guidance)

@@ -6,7 +6,8 @@ guidance scale), `sample` draws x_T, picks the sampler and its options, and deco
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn

@@ -7,8 +7,9 @@ the whole chain of T steps by default. Adding a sampler is one function and one 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor

@@ -16,7 +16,7 @@ DDIM goes to the next *visited* step, where diffusers always goes to t - T // n,
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor

@@ -7,8 +7,9 @@ Interpolation paths are shared with the VAE tools (genlab.vae.latent: linear or 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import Tensor

@@ -6,8 +6,9 @@ chosen by name (genlab.gan.losses). Networks: the notes' MLP pair, or DCGAN (Rad
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Mapping
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn

@@ -6,8 +6,9 @@ The plain autoencoder is the baseline the notes contrast with: z = mu(x), no KL.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Mapping
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
