@@ -206,7 +206,10 @@ def test_an_mlp_discriminator_trained_by_sgd_approaches_d_star():
 
 # --- networks -----------------------------------------------------------------------------------------
 
-def family(*overrides: str, info: DataInfo = DataInfo("image", (1, 28, 28), 10)) -> GANFamily:
+MNIST_INFO = DataInfo("image", (1, 28, 28), 10)
+
+
+def family(*overrides: str, info: DataInfo = MNIST_INFO) -> GANFamily:
     config = run_config_from_dict(apply_overrides({"family": "gan"}, list(overrides)))
     return GANFamily(config.sections, data=info, train=config.train)
 

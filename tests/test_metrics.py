@@ -186,7 +186,7 @@ def test_running_statistics_errors():
         acc.update(np.zeros((3, 5)))
     acc.update(np.zeros((1, 4)))
     with pytest.raises(ModelInputError, match="at least 2"):
-        acc.covariance
+        _ = acc.covariance
 
 
 def test_statistics_cache_computes_once_and_reuses(tmp_path):

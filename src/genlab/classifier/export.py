@@ -31,7 +31,7 @@ def accuracy(net: MnistClassifier, x: Tensor, y: Tensor, *, batch_size: int = 10
     """Share of uint8 images x: (N, 1, 28, 28) whose predicted class equals y: (N,)."""
     net.eval()
     correct = sum(int((net(xb.float() / 127.5 - 1.0).argmax(dim=1) == yb).sum())
-                  for xb, yb in zip(x.split(batch_size), y.split(batch_size)))
+                  for xb, yb in zip(x.split(batch_size), y.split(batch_size), strict=True))
     return correct / len(x)
 
 

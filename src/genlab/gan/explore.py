@@ -70,7 +70,7 @@ def _generate(run: Run, z: Tensor, labels: Tensor | None = None, *, batch_size: 
     gen = torch.Generator()
     chunks = [run.family.sample(run.models, len(zb), generator=gen, z=zb,
                                 label=None if labels is None else labels[i:i + len(zb)])
-              for i, zb in zip(range(0, len(z), batch_size), z.split(batch_size))]
+              for i, zb in zip(range(0, len(z), batch_size), z.split(batch_size), strict=False)]
     return torch.cat(chunks)
 
 

@@ -53,7 +53,7 @@ class MLPGenerator(nn.Module):
         self.latent_dim, self.shape, self.num_classes = latent_dim, tuple(shape), num_classes
         widths = (latent_dim + (num_classes or 0), *hidden)
         layers: list[nn.Module] = []
-        for a, b in zip(widths[:-1], widths[1:]):
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.Linear(a, b), nn.ReLU()]
         layers.append(nn.Linear(widths[-1], int(torch.tensor(shape).prod())))
         if tanh:
@@ -79,7 +79,7 @@ class MLPDiscriminator(nn.Module):
         extra = num_classes if condition == "concat" else 0
         widths = (int(torch.tensor(shape).prod()) + (extra or 0), *hidden)
         layers: list[nn.Module] = []
-        for a, b in zip(widths[:-1], widths[1:]):
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.Linear(a, b), nn.LeakyReLU(slope)]
         self.features = nn.Sequential(*layers)
         self.score = nn.Linear(widths[-1], 1)
@@ -138,7 +138,7 @@ class DCGANGenerator(nn.Module):
         z_in = latent_dim + (num_classes or 0)
         layers: list[nn.Module] = [nn.ConvTranspose2d(z_in, widths[0], s0, 1, 0, bias=False),
                                    nn.BatchNorm2d(widths[0]), nn.ReLU()]
-        for a, b in zip(widths[:-1], widths[1:]):
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU()]
         layers += [nn.ConvTranspose2d(widths[-1], c_out, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
@@ -167,7 +167,7 @@ class DCGANDiscriminator(nn.Module):
         widths = [channels * 2 ** i for i in range(n)]
         first = c_in + (num_classes if condition == "concat" else 0)
         layers: list[nn.Module] = [nn.Conv2d(first, widths[0], 4, 2, 1), nn.LeakyReLU(slope)]
-        for a, b in zip(widths[:-1], widths[1:]):
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.Conv2d(a, b, 4, 2, 1, bias=norm == "none"), _norm(norm, b), nn.LeakyReLU(slope)]
         self.features = nn.Sequential(*layers)
         self.score = nn.Conv2d(widths[-1], 1, s0, 1, 0)

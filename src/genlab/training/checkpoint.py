@@ -105,13 +105,6 @@ def truncate_log(log_path: Path, step: int) -> int:
     return dropped
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write text to `path` through a temporary file and os.replace."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _prune(ckpt_root: Path, *, keep: int, protect: str) -> None:
     folders = sorted(p for p in ckpt_root.glob("step_*") if p.is_dir())
     for old in folders[:-keep] if keep > 0 else []:

@@ -28,6 +28,6 @@ class EMA:
         ema_params = list(self.module.parameters())
         params = [p.detach() for p in module.parameters()]
         torch._foreach_lerp_(ema_params, params, 1.0 - d)
-        for eb, b in zip(self.module.buffers(), module.buffers()):
+        for eb, b in zip(self.module.buffers(), module.buffers(), strict=True):
             eb.copy_(b)
         self.updates += 1

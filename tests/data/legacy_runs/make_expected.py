@@ -14,7 +14,8 @@ import torch
 from genlab.data import load_dataset
 from genlab.training.run import load_run
 root = Path(__file__).parent
-d = load_run(f"{root}/ddpm_cls"); v = load_run(f"{root}/vae")
+d = load_run(f"{root}/ddpm_cls")
+v = load_run(f"{root}/vae")
 out = {
   "ddpm_guided": d.sample(6, seed=1, label=3, guidance=2.5, precision="fp32").numpy(),
   "ddpm_ancestral": d.sample(6, seed=2, sampler="ancestral", steps=10, precision="fp32").numpy(),
