@@ -57,7 +57,8 @@ def train_and_measure(data: str, loss: str, *, steps: int, seed: int, out: Path,
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """Mean (min..max over seeds) of modes covered and high-quality share, one line per (data, loss)."""
-    lines = ["| data | loss | steps x batch (D steps) | modes covered (mean, min..max) | high quality | seeds | s/run |",
+    lines = ["| data | loss | steps x batch (D steps) | modes covered (mean, min..max) | high quality | seeds "
+             "| s/run |",
              "|---|---|---|---|---|---|---|"]
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:

@@ -1,4 +1,5 @@
-"""Metric math against closed forms: Frechet distance, Inception Score, KID, precision/recall, streaming stats, toy modes."""
+"""Metric math against closed forms: Frechet distance, Inception Score, KID, precision/recall, streaming stats,
+toy modes."""
 import numpy as np
 import pytest
 from scipy.stats import ortho_group

@@ -41,7 +41,7 @@ class TrainConfig:
     steps: int = field(default=2000, metadata={"ge": 0})   # optimiser steps (0: write the initial weights only)
     batch_size: int = field(default=128, metadata={"ge": 1})   # global batch per optimiser step, all processes
     grad_accum: int = field(default=1, metadata={"ge": 1})     # micro-batches per step (must divide batch_size)
-    lr: float = field(default=2e-3, metadata={"gt": 0})        # peak learning rate (families may derive per-phase rates)
+    lr: float = field(default=2e-3, metadata={"gt": 0})  # peak learning rate (families may derive per-phase rates)
     warmup_steps: int = field(default=100, metadata={"ge": 0})  # linear learning-rate warm-up
     lr_schedule: Literal["constant", "cosine"] = "constant"
     weight_decay: float = field(default=0.0, metadata={"ge": 0})
@@ -56,7 +56,8 @@ class TrainConfig:
     checkpoint_every: int = field(default=500, metadata={"ge": 1})
     keep_checkpoints: int = field(default=2, metadata={"ge": 1})
     time_budget: float = field(default=0.0, metadata={"ge": 0})  # seconds of training before stopping (0: no limit)
-    threads: int = field(default=0, metadata={"ge": 0})        # intra-op threads (0: GENLAB_THREADS, else cores / local ranks)
+    # intra-op threads (0: GENLAB_THREADS, else cores / local ranks)
+    threads: int = field(default=0, metadata={"ge": 0})
 
 
 class FamilySections(Protocol):

@@ -98,7 +98,8 @@ def _likelihood(run: Run, *, n: int, ref: str, batch_size: int, seed: int, progr
         raise ModelInputError(f"the {run.config.family} family has no likelihood (bpd/nll)")
     name, split = parse_source(ref)
     ds = load_dataset(name, split=split, limit=n, seed=seed)
-    return run.family.likelihood(run.models, torch.from_numpy(ds.x), batch_size=batch_size, seed=seed, progress=progress)
+    return run.family.likelihood(run.models, torch.from_numpy(ds.x), batch_size=batch_size, seed=seed,
+                                 progress=progress)
 
 
 def evaluate_run(run_or_path: Run | str | Path, *, metrics: Sequence[str] = ("fid",), n: int = 2000,

@@ -36,7 +36,8 @@ def accuracy(net: MnistClassifier, x: Tensor, y: Tensor, *, batch_size: int = 10
 
 
 def export_classifier(run_dir: str | Path, path: str | Path | None = None) -> dict[str, Any]:
-    """Measure a `genlab train classifier` run on MNIST test and write its weights + JSON sidecar (default: shipped path)."""
+    """Measure a `genlab train classifier` run on MNIST test and write its weights + JSON sidecar
+    (default: shipped path)."""
     from genlab.data import load_dataset
     from genlab.training.run import load_run
 

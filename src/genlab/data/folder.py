@@ -63,7 +63,8 @@ def load_image_folder(root: Path, *, image_size: int | None, channels: int | Non
     check_image_options(image_size=image_size, channels=channels, where=str(root))
     files = _image_files(root)
     if not files:
-        raise DataError(f"{root}: expected image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder, found none")
+        raise DataError(f"{root}: expected image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder, "
+                        "found none")
     in_subfolders = all(len(p.relative_to(root).parts) >= 2 for p in files)
     class_names = sorted({p.relative_to(root).parts[0] for p in files}) if in_subfolders else None
     keep = subset_indices(len(files), limit=limit, seed=seed)

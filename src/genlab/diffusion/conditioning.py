@@ -32,10 +32,14 @@ class ConditionConfig:
 
     kind: ConditionKind = "none"
     via: Literal["cross_attention", "embedding"] = "cross_attention"   # for classes: a context token or AdaGN
-    label_dropout: float = field(default=0.1, metadata={"ge": 0, "lt": 1})  # p(condition replaced by null) per training item (Ho & Salimans 2022)
-    guidance: float = field(default=1.0, metadata={"ge": 0})  # default guidance scale w at sampling (1: the conditional model)
-    context_dim: int = field(default=64, metadata={"ge": 1})  # width of the class tokens (text uses the encoder's width)
-    low_res: int = field(default=7, metadata={"ge": 1})  # image condition: the side the images are reduced to (28 -> 7 is 4x)
+    # p(condition replaced by null) per training item (Ho & Salimans 2022)
+    label_dropout: float = field(default=0.1, metadata={"ge": 0, "lt": 1})
+    # default guidance scale w at sampling (1: the conditional model)
+    guidance: float = field(default=1.0, metadata={"ge": 0})
+    # width of the class tokens (text uses the encoder's width)
+    context_dim: int = field(default=64, metadata={"ge": 1})
+    # image condition: the side the images are reduced to (28 -> 7 is 4x)
+    low_res: int = field(default=7, metadata={"ge": 1})
 
 
 def check_condition_config(c: ConditionConfig, *, num_classes: int | None, kind: str) -> None:

@@ -62,7 +62,8 @@ class Denoiser:
         return math.sqrt(abar), math.sqrt(1.0 - abar)
 
     def split(self, output: Tensor, x_t: Tensor, *, alpha: Coef, sigma: Coef) -> tuple[Tensor, Tensor]:
-        """(x0, eps) implied by a raw network output (VDM notation; Ho et al. 2020 eq. 15, Salimans & Ho 2022 app. D)."""
+        """(x0, eps) implied by a raw network output
+        (VDM notation; Ho et al. 2020 eq. 15, Salimans & Ho 2022 app. D)."""
         return self._split(output, x_t, alpha, sigma)
 
     def x0_eps(self, x_t: Tensor, t: int | Tensor) -> tuple[Tensor, Tensor]:

@@ -1,4 +1,5 @@
-"""Which of the T training timesteps a sampler visits: the spacings of Lin et al. 2023 (arXiv:2305.08891), Table 2, as in diffusers.
+"""Which of the T training timesteps a sampler visits: the spacings of Lin et al. 2023 (arXiv:2305.08891),
+Table 2, as in diffusers.
 
 With T training steps and n sampling steps, descending and 0-indexed:
   "leading":  (T // n) * k + offset for k = n-1, ..., 0        (DDIM's original choice; ends at `offset`)

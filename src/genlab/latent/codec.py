@@ -34,7 +34,8 @@ class LatentCodec(nn.Module):
     def decode(self, z: Tensor) -> Tensor:
         """Scaled latents z: (B, c, h, w) -> images E[x | z / scale] (B, C, H, W) in [-1, 1]."""
         if tuple(z.shape[1:]) != self.latent_shape:
-            raise ModelInputError(f"latents must be (B, {', '.join(map(str, self.latent_shape))}), got {tuple(z.shape)}")
+            raise ModelInputError(f"latents must be (B, {', '.join(map(str, self.latent_shape))}), "
+                                  f"got {tuple(z.shape)}")
         return self.vae.decode_mean((z / self.scale).reshape(len(z), -1).float())
 
 

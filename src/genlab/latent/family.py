@@ -29,7 +29,8 @@ class LatentConfig:
     """The first stage: which autoencoder run, and the latent scale (0: measured when training starts)."""
 
     autoencoder: str = ""              # run folder of a `vae` run with model.arch = "conv_map"
-    scale_factor: float = field(default=0.0, metadata={"ge": 0})  # latents are multiplied by it; 0 -> 1 / std on the training data
+    # latents are multiplied by it; 0 -> 1 / std on the training data
+    scale_factor: float = field(default=0.0, metadata={"ge": 0})
     posterior: Literal["sample", "mean"] = "sample"   # train on z ~ q(z|x) (Rombach et al.) or on its mean
 
 

@@ -84,7 +84,8 @@ def extract(source: Any, extractor: FeatureExtractor, *, n: int | None = None, b
             progress: bool = True) -> ExtractedFeatures:
     """One streaming pass: features of every batch into running statistics (and kept, if asked)."""
     out = ExtractedFeatures(RunningStatistics(extractor.dim))
-    total = n if n is not None else (len(source) if hasattr(source, "__len__") and not isinstance(source, Iterator) else None)
+    sized = hasattr(source, "__len__") and not isinstance(source, Iterator)
+    total = n if n is not None else (len(source) if sized else None)
     with torch.no_grad(), tqdm(total=total, desc=desc, unit="img", disable=not progress, leave=False) as bar:
         for images in iter_batches(source, batch_size=batch_size, n=n):
             feats, logits = extractor.features_and_logits(images)

@@ -158,7 +158,8 @@ class ClassifierFeatures(FeatureExtractor):
 
 
 class TorchScriptFeatures(FeatureExtractor):
-    """A user's TorchScript network: resized to `input_size`, scaled to [-1, 1] or [0, 1]; (B, dim) or (B, dim, ...) outputs pooled."""
+    """A user's TorchScript network: resized to `input_size`, scaled to [-1, 1] or [0, 1];
+    (B, dim) or (B, dim, ...) outputs pooled."""
 
     def __init__(self, path: str | Path, *, input_size: tuple[int, int, int],
                  scale: Literal["minus_one_one", "zero_one"] = "minus_one_one",
@@ -194,7 +195,8 @@ class TorchScriptFeatures(FeatureExtractor):
 
 
 def get_extractor(name: str, *, device: str | torch.device = "cpu") -> FeatureExtractor:
-    """`"inception"`, `"classifier"`, or a path: `.pth` (pt_inception state dict) or `.pt` (FID Inception TorchScript)."""
+    """`"inception"`, `"classifier"`, or a path: `.pth` (pt_inception state dict)
+    or `.pt` (FID Inception TorchScript)."""
     if name == "inception":
         return InceptionFeatures(device=device)
     if name == "classifier":

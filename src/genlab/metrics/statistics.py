@@ -45,7 +45,8 @@ class FeatureStatistics:
             with np.load(path, allow_pickle=False) as f:
                 return cls(mu=f["mu"], sigma=f["sigma"], n=int(f["n"]))
         except (OSError, KeyError, ValueError) as exc:
-            raise DataError(f"{path} is not a statistics .npz with mu, sigma and n ({exc.__class__.__name__})") from None
+            raise DataError(f"{path} is not a statistics .npz with mu, sigma and n "
+                            f"({exc.__class__.__name__})") from None
 
 
 class RunningStatistics:

@@ -1,4 +1,5 @@
-"""Residual block with group norm and a timestep injected by addition or adaptive group norm (Dhariwal & Nichol 2021, sec. 3)."""
+"""Residual block with group norm and a timestep injected by addition or adaptive group norm
+(Dhariwal & Nichol 2021, sec. 3)."""
 from __future__ import annotations
 
 from typing import Literal

@@ -1,4 +1,5 @@
-"""The DDPM U-Net (Ho et al. 2020, app. B; Dhariwal & Nichol 2021, sec. 3): residual blocks, group norm, attention, time embedding."""
+"""The DDPM U-Net (Ho et al. 2020, app. B; Dhariwal & Nichol 2021, sec. 3): residual blocks, group norm,
+attention, time embedding."""
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -53,7 +54,8 @@ class _Level(nn.Module):
 
 
 class UNet(nn.Module):
-    """Noise-prediction U-Net: eps_theta(x_t, t[, y, context]) (Ho et al. 2020, app. B; AdaGN of Dhariwal & Nichol 2021).
+    """Noise-prediction U-Net: eps_theta(x_t, t[, y, context])
+    (Ho et al. 2020, app. B; AdaGN of Dhariwal & Nichol 2021).
 
     Each level halves the size with a stride-2 convolution (H -> ceil(H/2)); up-sampling resizes to the skip's
     size, so any H, W >= 1 works (28 -> 14 -> 7, 7 -> 4 -> 2, 8 -> 4 -> 2). With `num_classes`, a learned class
@@ -78,7 +80,8 @@ class UNet(nn.Module):
         if upsample not in ("resize_conv", "conv_resize"):
             raise ConfigError(f"upsample must be 'resize_conv' or 'conv_resize', got {upsample!r}")
         if any(not 0 <= i < len(channels) for i in attention_levels):
-            raise ConfigError(f"attention_levels={tuple(attention_levels)} must index channels (0..{len(channels) - 1})")
+            raise ConfigError(f"attention_levels={tuple(attention_levels)} must index channels "
+                              f"(0..{len(channels) - 1})")
         if context_dim is not None and not (attention_levels or mid_attention):
             raise ConfigError("context_dim needs attention somewhere: set attention_levels or mid_attention=True")
         self.in_channels = in_channels
@@ -147,7 +150,8 @@ class UNet(nn.Module):
 
     def forward(self, x: Tensor, t: Tensor | float, *, y: Tensor | None = None, context: Tensor | None = None,
                 context_mask: Tensor | None = None) -> Tensor:
-        """x: (B, C, H, W), t: (B,) or scalar timesteps, y: (B,) long, context: (B, L, D), mask: (B, L) -> (B, C_out, H, W)."""
+        """x: (B, C, H, W), t: (B,) or scalar timesteps, y: (B,) long, context: (B, L, D), mask: (B, L)
+        -> (B, C_out, H, W)."""
         if x.ndim != 4 or x.shape[1] != self.in_channels or x.shape[0] == 0:
             raise ModelInputError(f"U-Net expects x of shape (B, {self.in_channels}, H, W), got {tuple(x.shape)}")
         if context is not None and self.context_dim is None:

@@ -168,10 +168,12 @@ def read_trainer_state(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         trainer = json.loads(trainer_path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{trainer_path} is not readable JSON ({type(err).__name__}); the checkpoint is corrupt") from None
+        raise CheckpointError(f"{trainer_path} is not readable JSON ({type(err).__name__}); "
+                              "the checkpoint is corrupt") from None
     step, updates = (trainer.get("step"), trainer.get("ema_updates")) if isinstance(trainer, dict) else (None, None)
     if not isinstance(step, int) or isinstance(step, bool) or step < 0:
-        raise CheckpointError(f"{trainer_path} has step = {step!r}; expected a whole number >= 0 (the checkpoint is corrupt)")
+        raise CheckpointError(f"{trainer_path} has step = {step!r}; expected a whole number >= 0 "
+                              "(the checkpoint is corrupt)")
     if not isinstance(updates, dict) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
                                                  for v in updates.values()):
         raise CheckpointError(f"{trainer_path} has ema_updates = {str(updates)[:60]}; expected a table of whole "

@@ -1,7 +1,8 @@
 """What users do with a trained VAE (seeds 002-004), each as a function that writes one PNG and returns its path.
 
 Every function takes a loaded `Run` or a run folder of the vae/ae family. Items are encoded to their posterior
-means mu(x); pictures show decoder means E[x|z] in [-1, 1], enlarged `scale` times. The run's own test split is used unless `data` names
+means mu(x); pictures show decoder means E[x|z] in [-1, 1], enlarged `scale` times. The run's own test split
+is used unless `data` names
 another dataset of the same item shape.
 """
 from __future__ import annotations
@@ -130,7 +131,8 @@ def save_scatter(run: Run | PathLike, path: PathLike, *, n: int = 5000, split: S
 
 @torch.no_grad()
 def save_attribute(run: Run | PathLike, path: PathLike, *, label: int, n: int = 6, strengths: tuple[float, ...] = (
-        0.0, 0.5, 1.0, 1.5, 2.0), seed: int = 0, split: Split = "test", data: str | None = None, scale: int = 1) -> Path:
+        0.0, 0.5, 1.0, 1.5, 2.0), seed: int = 0, split: Split = "test", data: str | None = None,
+        scale: int = 1) -> Path:
     """Add the attribute vector of `label` (mean code with it minus without) to n items lacking it, one row each.
 
     Each row: the original, then decoded mu(x) + s * v for each strength s.

@@ -110,7 +110,8 @@ class ConvEncoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    """z (B, d) -> Linear -> (C_L, h_L, w_L) -> [ConvTranspose 3x3 stride 2, SiLU] per level -> Conv 3x3 -> (B, C, H, W).
+    """z (B, d) -> Linear -> (C_L, h_L, w_L) -> [ConvTranspose 3x3 stride 2, SiLU] per level -> Conv 3x3
+    -> (B, C, H, W).
 
     Each transposed convolution's output padding is chosen so the sizes retrace the encoder's exactly (odd sizes too).
     """
@@ -177,13 +178,15 @@ class ConvMapDecoder(nn.Module):
         return self.net(z.reshape(-1, *self.top))
 
 
-def latent_map_shape(shape: tuple[int, ...], *, channels: tuple[int, ...], latent_channels: int) -> tuple[int, int, int]:
+def latent_map_shape(shape: tuple[int, ...], *, channels: tuple[int, ...],
+                     latent_channels: int) -> tuple[int, int, int]:
     """(c, h, w) of a conv_map VAE's latent for images of `shape` (C, H, W): each level halves H and W (rounding up)."""
     return (latent_channels, conv_sizes(shape[1], len(channels))[-1], conv_sizes(shape[2], len(channels))[-1])
 
 
 class VAE(nn.Module):
-    """q(z|x) = N(mu, diag sigma^2), p(z) = N(0, I), p(x|z) (Kingma & Welling 2014); `deterministic` = plain autoencoder.
+    """q(z|x) = N(mu, diag sigma^2), p(z) = N(0, I), p(x|z) (Kingma & Welling 2014);
+    `deterministic` = plain autoencoder.
 
     `legacy_state_keys` are entries of checkpoints written by older genlab versions that are no longer state (a
     micro-batch counter for the KL warm-up, which now reads the loop's step): loading ignores them.
@@ -247,7 +250,8 @@ def build_vae(shape: tuple[int, ...], *, arch: Literal["mlp", "conv", "conv_map"
     out = latent_dim if deterministic else 2 * latent_dim
     if arch == "conv":
         if len(shape) != 3:
-            raise ModelInputError(f"the conv VAE needs images (C, H, W), the data have shape {shape}: use model.arch=mlp")
+            raise ModelInputError(f"the conv VAE needs images (C, H, W), the data have shape {shape}: "
+                                  "use model.arch=mlp")
         encoder: nn.Module = ConvEncoder(shape, channels=channels, out=out)
         decoder: nn.Module = ConvDecoder(latent_dim, shape, channels=channels)
     else:

@@ -34,7 +34,8 @@ def vae_of(run: Run) -> VAE:
 
 def run_items(run: Run, *, split: Literal["train", "test"] = "test", data: str | None = None,
               limit: int | None = None, seed: int = 0) -> tuple[Tensor, Tensor | None]:
-    """Items of the run's dataset (or of `data`) as the model sees them: (N, *shape) float ([-1, 1] images), labels (N,)."""
+    """Items of the run's dataset (or of `data`) as the model sees them: (N, *shape) float ([-1, 1] images),
+    labels (N,)."""
     from genlab.data import load_dataset, to_float
 
     cfg = run.config.data
