@@ -149,7 +149,7 @@ def section_from_dict(cls: type, values: dict[str, Any], *, prefix: str = "") ->
     kwargs = {}
     for name, value in values.items():
         tp = hints[name]
-        if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             kwargs[name] = section_from_dict(tp, value, prefix=f"{prefix}{name}.")
         else:
             kwargs[name] = _coerce(value, tp, prefix + name)

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from genlab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from genlab.training.objective import Family
 
 # name -> "module:Class"; imported on first use so `genlab --help` stays fast.
 _FAMILIES: dict[str, str] = {
@@ -21,7 +25,7 @@ def family_names() -> list[str]:
     return sorted(_FAMILIES)
 
 
-def get_family(name: str) -> type:
+def get_family(name: str) -> type[Family]:
     """The family class registered under `name`."""
     if name not in _FAMILIES:
         raise ConfigError(f"unknown family '{name}'; expected one of: {', '.join(family_names())}")

@@ -46,6 +46,8 @@ def export_classifier(run_dir: str | Path, path: str | Path | None = None) -> di
         raise CheckpointError(f"{run_dir} is a '{run.config.family}' run, not a classifier run")
     test = load_dataset("mnist", split="test")
     net = run.models["model"]
+    if not isinstance(net, MnistClassifier):
+        raise CheckpointError(f"{run_dir} holds a {type(net).__name__}, not an MNIST classifier network")
     tc = run.config.train
     info = {"test_accuracy": accuracy(net, torch.from_numpy(test.x), torch.from_numpy(test.y)),
             "seed": tc.seed, "steps": run.step, "batch_size": tc.batch_size, "lr": tc.lr,

@@ -29,6 +29,7 @@ def timesteps(T: int, num_steps: int, *, spacing: Spacing = "leading", offset: i
     if offset and spacing != "leading":
         raise ConfigError(f"a timestep offset applies to 'leading' spacing only, got spacing {spacing!r}")
     k = np.arange(num_steps)
+    steps: np.ndarray
     if spacing == "leading":
         steps = (k * (T // num_steps) + offset)[::-1]
     elif spacing == "trailing":

@@ -15,6 +15,8 @@ from genlab.vae.networks import VAE
 class LatentCodec(nn.Module):
     """x (B, C, H, W) <-> z (B, c, h, w) = scale * (mu + sigma eps) of a conv_map VAE; `scale` is a stored buffer."""
 
+    scale: Tensor
+
     def __init__(self, vae: VAE, *, latent_shape: tuple[int, int, int], scale: float = 1.0) -> None:
         super().__init__()
         if vae.latent_dim != latent_shape[0] * latent_shape[1] * latent_shape[2]:

@@ -47,6 +47,7 @@ class LatentDiffusionFamily(DiffusionFamily):
     name: ClassVar[str] = "ldm"
     Config: ClassVar[type] = LDMConfig
     has_likelihood: ClassVar[bool] = False
+    config: LDMConfig
 
     def __init__(self, config: LDMConfig, *, data: DataInfo, train: TrainConfig) -> None:
         super().__init__(config, data=data, train=train)
@@ -72,23 +73,25 @@ class LatentDiffusionFamily(DiffusionFamily):
         if tuple(ae.info.shape) != tuple(data.shape):
             raise ConfigError(f"the autoencoder {path} was trained on images of shape {tuple(ae.info.shape)}, "
                               f"these data have shape {tuple(data.shape)}")
-        self.shape = latent_map_shape(data.shape, channels=m.channels, latent_channels=m.latent_channels)
+        self.latent_shape = latent_map_shape(data.shape, channels=m.channels, latent_channels=m.latent_channels)
+        self.shape = self.latent_shape
         self.bounded = False
 
     def build_models(self) -> dict[str, nn.Module]:
         models = super().build_models()
+        from genlab.vae.runs import vae_of
         latent = self.config.latent
-        vae = self.autoencoder.models["vae"]
+        vae = vae_of(self.autoencoder)
         if not latent.scale_factor > 0:
             latent.scale_factor = self.measure_scale()      # kept in config.json as well as in the checkpoint
-        models["codec"] = LatentCodec(vae, latent_shape=self.shape, scale=latent.scale_factor)
+        models["codec"] = LatentCodec(vae, latent_shape=self.latent_shape, scale=latent.scale_factor)
         return models
 
     def measure_scale(self) -> float:
         """1 / std of the latents of up to SCALE_ITEMS training images of the autoencoder's dataset (seeded)."""
-        from genlab.vae.runs import run_items
+        from genlab.vae.runs import run_items, vae_of
         x, _ = run_items(self.autoencoder, split="train", limit=SCALE_ITEMS, seed=0)
-        return measure_scale(self.autoencoder.models["vae"], x, generator=torch.Generator().manual_seed(0))
+        return measure_scale(vae_of(self.autoencoder), x, generator=torch.Generator().manual_seed(0))
 
     def encode_batch(self, models: Mapping[str, nn.Module], batch: Batch) -> Tensor:
         """Scaled latents of the batch, z = scale (mu + sigma eps) with eps from the batch randomness: (b, c, h, w)."""

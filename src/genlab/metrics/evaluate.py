@@ -152,7 +152,7 @@ def compute_metrics(fake: Any, ref: Any = None, *, metrics: Sequence[Metric] = (
     result["n_ref"] = ref_stats.n
     if "fid" in metrics:
         result["fid"] = fake_pass.stats.result().frechet_distance(ref_stats)
-    if keep:
+    if keep and ref_pass is not None:   # keep never reads the cache, so the reference pass ran
         fake_feats, ref_feats = fake_pass.feature_matrix(), ref_pass.feature_matrix()
         if "kid" in metrics:
             size = min(kid_subset_size, len(fake_feats), len(ref_feats))

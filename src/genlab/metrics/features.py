@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from genlab.errors import CheckpointError, ModelInputError
 
@@ -116,7 +116,7 @@ class InceptionFeatures(FeatureExtractor):
         if path.suffix == ".pth":
             from genlab.metrics.inception_net import load_pt_inception
 
-            self.net = load_pt_inception(path)
+            self.net: nn.Module = load_pt_inception(path)
             self.num_classes = 1008
         else:
             self.net = _load_torchscript(path, "the FID Inception network")

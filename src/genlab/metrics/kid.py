@@ -8,6 +8,7 @@ Subsets are drawn exactly as torch-fidelity draws them: one `np.random.RandomSta
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,6 @@ def kernel_inception_distance(feats1: Any, feats2: Any, *, subsets: int = 100, s
     for i in range(subsets):
         a = x[rng.choice(len(x), subset_size, replace=False)]
         b = y[rng.choice(len(y), subset_size, replace=False)]
-        kernel = dict(degree=degree, gamma=gamma, coef0=coef0)
-        values[i] = mmd2_unbiased(polynomial_kernel(a, a, **kernel), polynomial_kernel(a, b, **kernel),
-                                  polynomial_kernel(b, b, **kernel))
+        kernel = functools.partial(polynomial_kernel, degree=degree, gamma=gamma, coef0=coef0)
+        values[i] = mmd2_unbiased(kernel(a, a), kernel(a, b), kernel(b, b))
     return float(values.mean()), float(values.std())

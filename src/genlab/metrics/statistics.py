@@ -35,8 +35,8 @@ class FeatureStatistics:
 
     def save(self, path: str | Path, **meta: str) -> None:
         """Write mu, sigma, n and string metadata to an .npz file (atomically: temp file then rename)."""
-        write_npz_atomic(path, mu=self.mu, sigma=self.sigma, n=np.int64(self.n),
-                         **{f"meta_{k}": np.str_(v) for k, v in meta.items()})
+        meta_arrays: dict[str, Any] = {f"meta_{k}": np.str_(v) for k, v in meta.items()}
+        write_npz_atomic(path, mu=self.mu, sigma=self.sigma, n=np.int64(self.n), **meta_arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> FeatureStatistics:

@@ -41,4 +41,4 @@ class TimeEmbedding(nn.Module):
 
     def forward(self, t: Tensor) -> Tensor:
         """t: (B,) integer or real timesteps -> (B, emb_dim)."""
-        return self.mlp(sinusoidal_embedding(t, self.base_dim).to(self.mlp[0].weight.dtype))
+        return self.mlp(sinusoidal_embedding(t, self.base_dim).to(next(self.mlp.parameters()).dtype))

@@ -141,11 +141,11 @@ def cgroup_cpu_limit(root: str | Path = "/sys/fs/cgroup") -> float | None:
         return None
     for sub in ("cpu", "cpu,cpuacct", "cpuacct,cpu"):
         try:
-            quota = int((root / sub / "cpu.cfs_quota_us").read_text())
-            period = int((root / sub / "cpu.cfs_period_us").read_text())
+            quota_us = int((root / sub / "cpu.cfs_quota_us").read_text())
+            period_us = int((root / sub / "cpu.cfs_period_us").read_text())
         except (OSError, ValueError):
             continue
-        return quota / period if quota > 0 and period > 0 else None
+        return quota_us / period_us if quota_us > 0 and period_us > 0 else None
     return None
 
 

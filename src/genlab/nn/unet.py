@@ -42,7 +42,7 @@ class _Level(nn.Module):
         n = len(channels_in) if attention else 0
         self.attn = nn.ModuleList(SelfAttention2d(channels, heads=heads, groups=groups) for _ in range(n))
         self.cross = nn.ModuleList(CrossAttention2d(channels, context_dim, heads=heads, groups=groups)
-                                   for _ in range(n if context_dim else 0))
+                                   for _ in range(n)) if context_dim else nn.ModuleList()
 
     def block(self, i: int, h: Tensor, emb: Tensor, context: Tensor | None, context_mask: Tensor | None) -> Tensor:
         h = self.blocks[i](h, emb)
@@ -91,7 +91,7 @@ class UNet(nn.Module):
         emb_dim = 4 * channels[0]
         self.time_embed = TimeEmbedding(channels[0], emb_dim)
         self.class_embed = nn.Embedding(num_classes + 1, emb_dim) if num_classes else None
-        opts = dict(context_dim=context_dim, heads=heads, groups=groups, time_embedding=time_embedding,
+        opts: dict[str, Any] = dict(context_dim=context_dim, heads=heads, groups=groups, time_embedding=time_embedding,
                     dropout=dropout)
 
         self.conv_in = nn.Conv2d(in_channels, channels[0], 3, padding=1)
@@ -137,7 +137,7 @@ class UNet(nn.Module):
     def _embedding(self, x: Tensor, t: Tensor | float, y: Tensor | None) -> Tensor:
         t = batch_timesteps(t, x.shape[0], x.device)
         emb = self.time_embed(t)
-        if self.class_embed is None:
+        if self.class_embed is None or self.num_classes is None:   # class_embed exists iff num_classes
             if y is not None:
                 raise ModelInputError("labels y given to a U-Net built without num_classes")
             return emb
@@ -162,6 +162,7 @@ class UNet(nn.Module):
             h = h.contiguous(memory_format=torch.channels_last)
         skips = [h]
         for i, level in enumerate(self.down):
+            assert isinstance(level, _Level)
             for b in range(self.blocks_per_level):
                 h = level.block(b, h, emb, context, context_mask)
                 skips.append(h)
@@ -175,6 +176,7 @@ class UNet(nn.Module):
             h = self.mid_cross(h, context, context_mask)
         h = self.mid.blocks[1](h, emb)
         for i, level in enumerate(self.up):
+            assert isinstance(level, _Level)
             for b in range(self.blocks_per_level + 1):
                 h = level.block(b, torch.cat([h, skips.pop()], dim=1), emb, context, context_mask)
             if i < len(self.upsample):

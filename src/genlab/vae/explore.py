@@ -18,6 +18,7 @@ from genlab.errors import ModelInputError
 from genlab.training.run import Run
 from genlab.vae.latent import (Interpolation, attribute_vector, interpolate, manifold_grid, principal_axes,
                                traversal)
+from genlab.vae.family import VAEFamily
 from genlab.vae.likelihood import active_units
 from genlab.vae.networks import VAE
 from genlab.vae.runs import as_vae_run, run_items, vae_of
@@ -155,6 +156,7 @@ def run_active_units(run: Run | PathLike, *, split: Split = "test", data: str | 
                      threshold: float = 0.01) -> dict[str, Any]:
     """Active units of a VAE run (Burda et al. 2016): count, latent size and Cov_x(E_q[z_u]) per dimension."""
     run = as_vae_run(run, need_posterior=True)
+    assert isinstance(run.family, VAEFamily)     # as_vae_run checked the family
     vae = vae_of(run)
     x, _ = run_items(run, split=split, data=data)
     count, variances = active_units(encode_means(vae, run.family.as_trained(x)), threshold=threshold)

@@ -1,7 +1,7 @@
 """Trained VAE/AE runs and their data: load a run folder, checking its family, and the items it was trained on."""
 from __future__ import annotations
 
-from pathlib import Path
+import os
 from typing import Literal
 
 import numpy as np
@@ -15,7 +15,7 @@ from genlab.vae.networks import VAE
 FAMILIES = ("vae", "ae")
 
 
-def as_vae_run(run: Run | str | Path, *, need_posterior: bool = False) -> Run:
+def as_vae_run(run: Run | str | os.PathLike[str], *, need_posterior: bool = False) -> Run:
     """A loaded run of the vae (or ae) family; a run folder path is loaded (EMA weights). Other families are refused."""
     if not isinstance(run, Run):
         run = load_run(run)
