@@ -2,12 +2,9 @@
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from genlab.errors import ConfigError
-
-if TYPE_CHECKING:
-    from genlab.training.objective import Family
 
 # name -> "module:Class"; imported on first use so `genlab --help` stays fast.
 _FAMILIES: dict[str, str] = {
@@ -20,12 +17,22 @@ _FAMILIES: dict[str, str] = {
 }
 
 
+class FamilyClass(Protocol):
+    """A registered family class: the dataclass of its own config sections, and its constructor from those
+    sections, the data's shape and [train]. Its instances are `genlab.training.objective.Family`, not named
+    here because genlab.training imports this registry."""
+
+    Config: type
+
+    def __call__(self, config: Any, *, data: Any, train: Any) -> Any: ...
+
+
 def family_names() -> list[str]:
     """Names accepted by `genlab train`."""
     return sorted(_FAMILIES)
 
 
-def get_family(name: str) -> type[Family]:
+def get_family(name: str) -> FamilyClass:
     """The family class registered under `name`."""
     if name not in _FAMILIES:
         raise ConfigError(f"unknown family '{name}'; expected one of: {', '.join(family_names())}")

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import Tensor, nn
-
-if TYPE_CHECKING:
-    from genlab.config import FamilySections, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -99,10 +96,6 @@ class Family(Protocol):
     sample_options: ClassVar[frozenset[str]]
     has_likelihood: ClassVar[bool]
     can_sample: ClassVar[bool]
-
-    def __init__(self, config: FamilySections | None, *, data: DataInfo, train: TrainConfig) -> None:
-        """`config` is the run's `config.sections`: an instance of the family's `Config` dataclass."""
-        ...
 
     def build_models(self) -> dict[str, nn.Module]:
         """Fresh, seeded networks by name, e.g. {"model": unet} or {"G": ..., "D": ...}."""
