@@ -97,8 +97,8 @@ class MLPDiscriminator(nn.Module):
             layers += [nn.Linear(a, b), nn.LeakyReLU(slope)]
         self.features = nn.Sequential(*layers)
         self.score = nn.Linear(widths[-1], 1)
-        self.embed = nn.Embedding(_class_count(num_classes, condition), widths[-1]) if condition == "projection" \
-            else None
+        self.embed = (nn.Embedding(_class_count(num_classes, condition), widths[-1]) if condition == "projection"
+                      else None)
         if self.embed is not None:
             nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
@@ -186,8 +186,8 @@ class DCGANDiscriminator(nn.Module):
             layers += [nn.Conv2d(a, b, 4, 2, 1, bias=norm == "none"), _norm(norm, b), nn.LeakyReLU(slope)]
         self.features = nn.Sequential(*layers)
         self.score = nn.Conv2d(widths[-1], 1, s0, 1, 0)
-        self.embed = nn.Embedding(_class_count(num_classes, condition), widths[-1]) if condition == "projection" \
-            else None
+        self.embed = (nn.Embedding(_class_count(num_classes, condition), widths[-1]) if condition == "projection"
+                      else None)
         _dcgan_init(self)
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:

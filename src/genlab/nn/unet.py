@@ -91,8 +91,8 @@ class UNet(nn.Module):
         emb_dim = 4 * channels[0]
         self.time_embed = TimeEmbedding(channels[0], emb_dim)
         self.class_embed = nn.Embedding(num_classes + 1, emb_dim) if num_classes else None
-        opts: dict[str, Any] = dict(context_dim=context_dim, heads=heads, groups=groups, time_embedding=time_embedding,
-                    dropout=dropout)
+        opts: dict[str, Any] = dict(context_dim=context_dim, heads=heads, groups=groups,
+                                    time_embedding=time_embedding, dropout=dropout)
 
         self.conv_in = nn.Conv2d(in_channels, channels[0], 3, padding=1)
         skips, c = [channels[0]], channels[0]
