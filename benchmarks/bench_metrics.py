@@ -77,8 +77,8 @@ def main() -> None:
         a = rng.normal(size=(n, 2048)) @ (rng.normal(size=(2048, 2048)) / 45) + 0.3
         b = rng.normal(size=(n, 2048)) @ (rng.normal(size=(2048, 2048)) / 45)
         stats = (a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
-        t_genlab, v_genlab = median_seconds(lambda: frechet_distance(*stats), args.repeats)
-        t_scipy, v_scipy = median_seconds(lambda: sqrtm_frechet_distance(*stats), args.repeats)
+        t_genlab, v_genlab = median_seconds(lambda stats=stats: frechet_distance(*stats), args.repeats)
+        t_scipy, v_scipy = median_seconds(lambda stats=stats: sqrtm_frechet_distance(*stats), args.repeats)
         fd[label] = {"genlab_s": t_genlab, "scipy_sqrtm_s": t_scipy, "speedup": t_scipy / t_genlab,
                      "genlab_value": v_genlab, "scipy_value": float(v_scipy),
                      "relative_difference": abs(v_genlab - v_scipy) / abs(v_scipy)}

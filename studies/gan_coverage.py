@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from genlab.data import toy_modes
 from genlab.evaluation import run_coverage
@@ -56,7 +57,8 @@ def train_and_measure(data: str, loss: str, *, steps: int, seed: int, out: Path,
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """Mean (min..max over seeds) of modes covered and high-quality share, one line per (data, loss)."""
-    lines = ["| data | loss | steps x batch (D steps) | modes covered (mean, min..max) | high quality | seeds | s/run |",
+    lines = ["| data | loss | steps x batch (D steps) | modes covered (mean, min..max) | high quality | seeds "
+             "| s/run |",
              "|---|---|---|---|---|---|---|"]
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:

@@ -15,8 +15,8 @@ import subprocess
 import sys
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import torch
@@ -173,7 +173,8 @@ def _a_file(ring: Path, tmp: Path) -> None:
 # (id, argv ({ring}: the shared run, {run}: the damaged copy, {tmp}: this case's folder), setup, expected text)
 CASES: list[tuple[str, list[str], Setup | None, str]] = [
     # --- train options -------------------------------------------------------------------------------------
-    ("steps-negative", [*TRAIN, "--steps", "-5", "--out", "{tmp}/r"], None, "argument --steps: expected an integer >= 1"),
+    ("steps-negative", [*TRAIN, "--steps", "-5", "--out", "{tmp}/r"], None,
+     "argument --steps: expected an integer >= 1"),
     ("steps-zero", [*TRAIN, "--steps", "0", "--out", "{tmp}/r"], None, "--steps: expected an integer >= 1, got '0'"),
     ("steps-word", [*TRAIN, "--steps", "many", "--out", "{tmp}/r"], None, "got 'many'"),
     ("lr-nan", [*TRAIN, "--lr", "nan", "--out", "{tmp}/r"], None, "--lr: expected a finite number > 0, got 'nan'"),
@@ -193,7 +194,8 @@ CASES: list[tuple[str, list[str], Setup | None, str]] = [
     ("data-bomb", ["train", "ddpm", "--data", "{tmp}/bombs", "--out", "{tmp}/r", "--quiet"], _bomb_folder,
      "decompression bomb"),
     # --- config values (--set) ---------------------------------------------------------------------------------
-    *[(f"set-{key}={value}", [*TRAIN, "--set", f"{key}={value}", "--out", "{tmp}/r"], None, text) for key, value, text in [
+    *[(f"set-{key}={value}", [*TRAIN, "--set", f"{key}={value}", "--out", "{tmp}/r"], None, text)
+      for key, value, text in [
         ("train.checkpoint_every", "0", "'train.checkpoint_every' = 0: expected a number >= 1"),
         ("train.log_every", "0", "'train.log_every' = 0: expected a number >= 1"),
         ("train.grad_accum", "0", "'train.grad_accum' = 0"),
@@ -216,7 +218,8 @@ CASES: list[tuple[str, list[str], Setup | None, str]] = [
         ("model.channels", "[32, -1]", "'model.channels' = [32, -1]: expected each item >= 1"),
         ("model.hidden", "0", "'model.hidden' = 0"),
         ("diffusion.sample_steps", "0", "'diffusion.sample_steps' = 0: expected a number >= 1 and <= diffusion.T"),
-        ("diffusion.sample_steps", "500", "'diffusion.sample_steps' = 500: expected a number >= 1 and <= diffusion.T = 20"),
+        ("diffusion.sample_steps", "500",
+         "'diffusion.sample_steps' = 500: expected a number >= 1 and <= diffusion.T = 20"),
         ("diffusion.eta", "-1", "'diffusion.eta' = -1.0: expected a number >= 0"),
         ("diffusion.T", "0", "'diffusion.T' = 0"),
         ("condition.label_dropout", "1", "'condition.label_dropout' = 1.0"),
@@ -264,12 +267,15 @@ CASES: list[tuple[str, list[str], Setup | None, str]] = [
      "need a run"),
     ("eval-out-is-folder", ["eval", "{ring}", "--metrics", "modes", "--out", "{tmp}"], None, "is a folder"),
     ("explore-n-zero", ["explore", "{ring}", "samples", "--n", "0"], None, "--n: expected an integer >= 1"),
-    ("explore-span-nan", ["explore", "{ring}", "traverse", "--span", "nan"], None, "--span: expected a finite number > 0"),
+    ("explore-span-nan", ["explore", "{ring}", "traverse", "--span", "nan"], None,
+     "--span: expected a finite number > 0"),
     ("compare-n-zero", ["compare", "--n", "0", "--out", "{tmp}/c"], None, "--n: expected an integer >= 2"),
     ("compare-seconds-negative", ["compare", "--seconds", "-1", "--out", "{tmp}/c"], None, "--seconds"),
     ("compare-out-is-file", ["compare", "--out", "{tmp}/file"], _a_file, "is a file"),
-    ("demo-minutes-negative", ["demo", "--minutes", "-1", "--out", "{tmp}/d"], None, "--minutes: expected a finite number > 0"),
-    ("demo-minutes-zero", ["demo", "--minutes", "0", "--out", "{tmp}/d"], None, "--minutes: expected a finite number > 0"),
+    ("demo-minutes-negative", ["demo", "--minutes", "-1", "--out", "{tmp}/d"], None,
+     "--minutes: expected a finite number > 0"),
+    ("demo-minutes-zero", ["demo", "--minutes", "0", "--out", "{tmp}/d"], None,
+     "--minutes: expected a finite number > 0"),
     ("demo-minutes-nan", ["demo", "--minutes", "nan", "--out", "{tmp}/d"], None, "got 'nan'"),
     # --- damaged run folders (read by sample) ------------------------------------------------------------------
     ("config-not-json", ["sample", "{run}"], _write("./config.json", "{not json"), "config.json is not valid JSON"),

@@ -166,7 +166,8 @@ def test_condition_options_given_to_the_wrong_run_are_one_line_errors():
     gen = torch.Generator()
     cls = family("condition.kind=class")
     models = cls.build_models()
-    with pytest.raises(ModelInputError, match="class-conditional: --prompt needs a run trained with condition.kind = 'text'"):
+    with pytest.raises(ModelInputError,
+                       match="class-conditional: --prompt needs a run trained with condition.kind = 'text'"):
         cls.sample(models, 2, generator=gen, prompt="a handwritten seven", steps=2)
     with pytest.raises(ModelInputError, match="--label must be a class in 0..9"):
         cls.sample(models, 2, generator=gen, label=12, steps=2)

@@ -171,7 +171,7 @@ def test_limit_on_an_image_folder_is_a_seeded_subset_with_matching_labels(tmp_pa
     assert len(first) == 5 and np.array_equal(first.x, again.x)
     assert not np.array_equal(first.x, other.x)
     # each kept image is one of the folder's, with its own label; intensity 20 * i tells which file it was
-    for item, label in zip(first.x, first.y):
+    for item, label in zip(first.x, first.y, strict=True):
         i = int(item[0, 0, 0]) // 20
         assert label == (0 if i % 2 == 0 else 1) and np.array_equal(item, full.x[full.x[:, 0, 0, 0] == 20 * i][0])
 
@@ -209,7 +209,7 @@ def test_npz_float_vectors_with_and_without_labels(tmp_path):
     np.savez(tmp_path / "vec_y.npz", x=x, y=np.arange(10) % 4)
     assert load_dataset(str(tmp_path / "vec_y.npz")).y.tolist() == (np.arange(10) % 4).tolist()
     sub = load_dataset(str(tmp_path / "vec_y.npz"), limit=4, seed=0)
-    for row, label in zip(sub.x, sub.y):
+    for row, label in zip(sub.x, sub.y, strict=True):
         i = int(np.argmin(np.abs(x - row).sum(axis=1)))
         assert np.allclose(row, x[i], atol=1e-6) and label == i % 4
 

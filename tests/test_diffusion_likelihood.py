@@ -72,7 +72,8 @@ def _decoder_nll_of_x0() -> float:
 def test_bound_of_the_exact_denoiser_is_its_decoder_plus_prior():
     # With beta-tilde variance the exact denoiser's reverse step is the true posterior, so every KL term is 0,
     # and the decoder N(x0, beta-tilde_1) puts mass 2 Phi(h / sigma) - 1 on an inner bin (the end bins get more).
-    bound = bits_per_dim(Denoiser(_point_mass_denoiser(LINEAR, X0), LINEAR), X0, generator=torch.Generator().manual_seed(0))
+    bound = bits_per_dim(Denoiser(_point_mass_denoiser(LINEAR, X0), LINEAR), X0,
+                         generator=torch.Generator().manual_seed(0))
     assert torch.all(bound.terms[:, 1:].abs() < 1e-9)
     to_bits = 1 / (4 * math.log(2))
     assert bound.decoder.item() == pytest.approx(_decoder_nll_of_x0() * to_bits, rel=1e-6)

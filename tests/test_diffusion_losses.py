@@ -34,7 +34,8 @@ def test_the_true_target_scores_zero_and_zero_scores_its_square(prediction):
         return target
 
     assert l_simple(Denoiser(oracle, SCHEDULE, prediction=prediction), x0, t=t, noise=noise).item() < 1e-12
-    loss = l_simple(Denoiser(lambda x_t, t_in: torch.zeros_like(x_t), SCHEDULE, prediction=prediction), x0, t=t, noise=noise)
+    loss = l_simple(Denoiser(lambda x_t, t_in: torch.zeros_like(x_t), SCHEDULE, prediction=prediction), x0,
+                    t=t, noise=noise)
     assert loss.item() == pytest.approx(target.pow(2).mean().item(), rel=1e-6)
 
 

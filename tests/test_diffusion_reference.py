@@ -127,7 +127,8 @@ def _trajectory(sampler, spacing: str = "leading", **options):
         states.append(x_t.clone())
         x0s.append(x0.clone())
 
-    x_0 = sampler(Denoiser(stand_in_model, _schedule()), torch.from_numpy(REF["traj_x_T"]), timesteps(T, 50, spacing=spacing),
+    x_0 = sampler(Denoiser(stand_in_model, _schedule()), torch.from_numpy(REF["traj_x_T"]),
+                  timesteps(T, 50, spacing=spacing),
                   callback=record, **options)
     return torch.stack([*states, x_0]).numpy(), torch.stack(x0s).numpy()
 

@@ -43,7 +43,8 @@ def test_ddim_with_an_oracle_recovers_x0(prediction, spacing):
 def test_ancestral_with_an_oracle_ends_at_x0(variance, spacing):
     # the last step goes to alpha-bar = 1 with no noise, where the posterior mean is the predicted x0
     g = torch.Generator().manual_seed(1)
-    out = sample_ancestral(Denoiser(_oracle(LINEAR, "eps"), LINEAR), torch.randn(2, 2, generator=g, dtype=torch.float64),
+    out = sample_ancestral(Denoiser(_oracle(LINEAR, "eps"), LINEAR),
+                           torch.randn(2, 2, generator=g, dtype=torch.float64),
                            timesteps(1000, 20, spacing=spacing), variance=variance, generator=g)
     torch.testing.assert_close(out, X0, rtol=0, atol=1e-9)
 
@@ -51,10 +52,12 @@ def test_ancestral_with_an_oracle_ends_at_x0(variance, spacing):
 def test_ddim_at_eta_0_is_deterministic_and_ignores_the_generator():
     x_T = torch.randn(3, 2, 4, 4, generator=torch.Generator().manual_seed(2))
     model = lambda x, t: torch.tanh(x) * (t[:, None, None, None] / 1000)  # noqa: E731
-    runs = [sample_ddim(Denoiser(model, LINEAR), x_T, timesteps(1000, 25), generator=torch.Generator().manual_seed(seed))
+    runs = [sample_ddim(Denoiser(model, LINEAR), x_T, timesteps(1000, 25),
+                        generator=torch.Generator().manual_seed(seed))
             for seed in (3, 4)]
     assert torch.equal(runs[0], runs[1])
-    noisy = [sample_ddim(Denoiser(model, LINEAR), x_T, timesteps(1000, 25), eta=1.0, generator=torch.Generator().manual_seed(s))
+    noisy = [sample_ddim(Denoiser(model, LINEAR), x_T, timesteps(1000, 25), eta=1.0,
+                         generator=torch.Generator().manual_seed(s))
              for s in (3, 4)]
     assert not torch.allclose(noisy[0], noisy[1])
 
@@ -76,7 +79,8 @@ def test_ancestral_sampling_of_gaussian_data_has_its_mean_and_variance(schedule,
     n = 20_000
     g = torch.Generator().manual_seed(5)
     x_T = torch.randn(n, 1, generator=g, dtype=torch.float64)
-    out = sample_ancestral(Denoiser(_gaussian_data_eps(schedule), schedule), x_T, timesteps(1000, 1000), variance=variance,
+    out = sample_ancestral(Denoiser(_gaussian_data_eps(schedule), schedule), x_T, timesteps(1000, 1000),
+                           variance=variance,
                            clip_x0=False, generator=g)
     se = S / math.sqrt(n)
     assert abs(out.mean().item() - M) < 5 * se

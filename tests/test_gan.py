@@ -48,7 +48,8 @@ def test_minimax_discriminator_loss_is_the_binary_cross_entropy_of_the_notes():
     expected = (-(math.log(sigmoid(0.0)) + math.log(sigmoid(2.0))) / 2
                 - (math.log(1 - sigmoid(-1.0)) + math.log(1 - sigmoid(3.0))) / 2)
     assert d_loss_bce(t(REAL), t(FAKE)).item() == pytest.approx(expected, rel=1e-12)
-    assert expected == pytest.approx(0.410038 + 1.680924, abs=1e-5)   # (log 2 + log(1+e^-2))/2, (log(1+e^-1) + log(1+e^3))/2
+    # (log 2 + log(1+e^-2))/2, (log(1+e^-1) + log(1+e^3))/2
+    assert expected == pytest.approx(0.410038 + 1.680924, abs=1e-5)
 
 
 def test_generator_losses_saturating_and_log_d_trick():
@@ -206,7 +207,10 @@ def test_an_mlp_discriminator_trained_by_sgd_approaches_d_star():
 
 # --- networks -----------------------------------------------------------------------------------------
 
-def family(*overrides: str, info: DataInfo = DataInfo("image", (1, 28, 28), 10)) -> GANFamily:
+MNIST_INFO = DataInfo("image", (1, 28, 28), 10)
+
+
+def family(*overrides: str, info: DataInfo = MNIST_INFO) -> GANFamily:
     config = run_config_from_dict(apply_overrides({"family": "gan"}, list(overrides)))
     return GANFamily(config.sections, data=info, train=config.train)
 

@@ -137,7 +137,8 @@ def test_sample_cli_draws_the_asked_class_and_refuses_a_prompt(ldm_run, tmp_path
     capsys.readouterr()
     assert main(["sample", str(ldm_run), "--prompt", "a handwritten seven", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "class-conditional: --prompt needs a run trained with condition.kind = 'text'" in err
+    assert err.count("\n") == 0
+    assert "class-conditional: --prompt needs a run trained with condition.kind = 'text'" in err
     assert main(["sample", str(ldm_run), "--low-res", str(tmp_path / "missing.png"), "--out", str(out)]) == 2
     assert "not found" in capsys.readouterr().err
 

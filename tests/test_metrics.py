@@ -1,4 +1,5 @@
-"""Metric math against closed forms: Frechet distance, Inception Score, KID, precision/recall, streaming stats, toy modes."""
+"""Metric math against closed forms: Frechet distance, Inception Score, KID, precision/recall, streaming stats,
+toy modes."""
 import numpy as np
 import pytest
 from scipy.stats import ortho_group
@@ -186,7 +187,7 @@ def test_running_statistics_errors():
         acc.update(np.zeros((3, 5)))
     acc.update(np.zeros((1, 4)))
     with pytest.raises(ModelInputError, match="at least 2"):
-        acc.covariance
+        _ = acc.covariance
 
 
 def test_statistics_cache_computes_once_and_reuses(tmp_path):

@@ -141,7 +141,7 @@ def test_pt_inception_state_dict_path_matches_default_1(inception, mnist_test, t
     our_layers = [(n, m) for n, m in ours.named_modules() if isinstance(m, BasicConv2d)]
     assert len(tf_layers) == len(our_layers) == 94
     state = {}
-    for tf, (name, layer) in zip(tf_layers, our_layers):
+    for tf, (name, layer) in zip(tf_layers, our_layers, strict=True):
         assert tuple(tf.weight.shape) == tuple(layer.conv.weight.shape), name
         state.update({f"{name}.conv.weight": tf.weight, f"{name}.bn.weight": torch.ones_like(tf.beta),
                       f"{name}.bn.bias": tf.beta, f"{name}.bn.running_mean": tf.mean, f"{name}.bn.running_var": tf.var})

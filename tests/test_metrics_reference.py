@@ -43,5 +43,6 @@ def test_kid_matches_torch_fidelity_on_same_subsets(ref):
 
 def test_precision_recall_matches_torch_fidelity(ref):
     precision, recall = precision_recall(ref["prc_real"], ref["prc_fake"], k=3)
-    assert precision == pytest.approx(ref["prc_value"][0], abs=1e-6)  # torch-fidelity averages in float32; 1e-6 still pins the count
+    # torch-fidelity averages in float32; 1e-6 still pins the count
+    assert precision == pytest.approx(ref["prc_value"][0], abs=1e-6)
     assert recall == pytest.approx(ref["prc_value"][1], abs=1e-6)

@@ -5,7 +5,6 @@ import math
 
 import pytest
 import torch
-from torch.nn import functional as F
 
 from genlab.errors import ConfigError, ModelInputError
 from genlab.nn import (AdaGroupNorm, CrossAttention2d, MLPDenoiser, SelfAttention2d, UNet, sinusoidal_embedding)

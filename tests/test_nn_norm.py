@@ -45,7 +45,7 @@ def test_channels_last_gradient_matches_closed_form():
     g_out = torch.randn(2, 8, 4, 3, dtype=torch.float64)
     ours = torch.autograd.grad((group_norm(x, 4, w, b, scale=scale, shift=shift) * g_out).sum(), leaves)
     ref = torch.autograd.grad((closed_form(x, 4, w, b, scale, shift) * g_out).sum(), leaves)
-    for a, r in zip(ours, ref):  # statistics and coefficients are float32 inside: float32 tolerance
+    for a, r in zip(ours, ref, strict=True):  # statistics and coefficients are float32 inside: float32 tolerance
         torch.testing.assert_close(a, r, atol=2e-4, rtol=2e-4)
 
 

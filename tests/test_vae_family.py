@@ -121,7 +121,8 @@ def test_wrong_latent_size_and_wrong_family_give_clear_errors(vae_run, tmp_path,
         read_weights(latest_checkpoint(vae_run), family="ddpm")
     ddpm = tmp_path / "ddpm"
     train(run_config_from_dict(apply_overrides({"family": "ddpm"}, [
-        "data.name=digits", "model.channels=[8]", "model.groups=4", "model.mid_attention=false", "diffusion.T=10", "diffusion.sample_steps=2", "train.sample_n=1",
+        "data.name=digits", "model.channels=[8]", "model.groups=4", "model.mid_attention=false", "diffusion.T=10",
+        "diffusion.sample_steps=2", "train.sample_n=1",
         "train.steps=1", "train.batch_size=4"])), ddpm, progress=False)
     with pytest.raises(CheckpointError, match="holds a 'ddpm' model; this needs a VAE"):
         explore.save_prior_samples(ddpm, tmp_path / "x.png")

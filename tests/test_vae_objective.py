@@ -71,7 +71,8 @@ def test_reparameterised_gradients_match_the_analytic_ones():
 
 def test_reparameterisation_uses_the_standard_deviation():
     eps = torch.randn(200_000, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
-    z = reparameterize(torch.tensor([1.0, -2.0], dtype=torch.float64), torch.log(torch.tensor([4.0, 0.25])).double(), eps)
+    z = reparameterize(torch.tensor([1.0, -2.0], dtype=torch.float64),
+                       torch.log(torch.tensor([4.0, 0.25])).double(), eps)
     torch.testing.assert_close(z.mean(0), torch.tensor([1.0, -2.0], dtype=torch.float64), rtol=0, atol=0.01)
     torch.testing.assert_close(z.std(0), torch.tensor([2.0, 0.5], dtype=torch.float64), rtol=0.01, atol=0)
     with pytest.raises(ModelInputError, match="latent shape"):

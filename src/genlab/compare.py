@@ -53,7 +53,7 @@ class FamilyResult:
     train_items_per_s: float
     sample_seconds: float
     samples_per_s: float
-    metrics: dict[str, float]
+    metrics: dict[str, float | str]   # numbers, and the name of the feature extractor
     samples: np.ndarray
 
 
@@ -68,7 +68,7 @@ def recipe(family: str, kind: str, *, data: str, seconds: float, seed: int) -> d
     return values
 
 
-def judge(samples: np.ndarray, *, data: str, kind: str, n: int) -> dict[str, float]:
+def judge(samples: np.ndarray, *, data: str, kind: str, n: int) -> dict[str, float | str]:
     """Quality and coverage of samples: FD/precision/recall on features (images) or mode coverage (toys)."""
     from genlab.data import load_dataset
     from genlab.metrics.evaluate import compute_metrics
@@ -83,9 +83,10 @@ def judge(samples: np.ndarray, *, data: str, kind: str, n: int) -> dict[str, flo
     from genlab.metrics.frechet import frechet_distance
     from genlab.metrics.toy import mode_coverage
 
-    ref = load_dataset(data, split="test", n_toy=n).x.astype(np.float64)
-    result = {"fd": float(frechet_distance(samples.mean(0), np.cov(samples, rowvar=False),
-                                           ref.mean(0), np.cov(ref, rowvar=False))), "extractor": "raw 2-D"}
+    ref_x = load_dataset(data, split="test", n_toy=n).x.astype(np.float64)
+    result: dict[str, float | str] = {
+        "fd": float(frechet_distance(samples.mean(0), np.cov(samples, rowvar=False),
+                                     ref_x.mean(0), np.cov(ref_x, rowvar=False))), "extractor": "raw 2-D"}
     try:
         centres, std = toy_modes(data)
     except DataError:                      # no discrete modes (moons, swiss roll, checkerboard)

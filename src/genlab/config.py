@@ -41,7 +41,7 @@ class TrainConfig:
     steps: int = field(default=2000, metadata={"ge": 0})   # optimiser steps (0: write the initial weights only)
     batch_size: int = field(default=128, metadata={"ge": 1})   # global batch per optimiser step, all processes
     grad_accum: int = field(default=1, metadata={"ge": 1})     # micro-batches per step (must divide batch_size)
-    lr: float = field(default=2e-3, metadata={"gt": 0})        # peak learning rate (families may derive per-phase rates)
+    lr: float = field(default=2e-3, metadata={"gt": 0})  # peak learning rate (families may derive per-phase rates)
     warmup_steps: int = field(default=100, metadata={"ge": 0})  # linear learning-rate warm-up
     lr_schedule: Literal["constant", "cosine"] = "constant"
     weight_decay: float = field(default=0.0, metadata={"ge": 0})
@@ -56,7 +56,8 @@ class TrainConfig:
     checkpoint_every: int = field(default=500, metadata={"ge": 1})
     keep_checkpoints: int = field(default=2, metadata={"ge": 1})
     time_budget: float = field(default=0.0, metadata={"ge": 0})  # seconds of training before stopping (0: no limit)
-    threads: int = field(default=0, metadata={"ge": 0})        # intra-op threads (0: GENLAB_THREADS, else cores / local ranks)
+    # intra-op threads (0: GENLAB_THREADS, else cores / local ranks)
+    threads: int = field(default=0, metadata={"ge": 0})
 
 
 class FamilySections(Protocol):
@@ -121,7 +122,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             return tuple(_coerce(v, args[0], key) for v in value)
         if len(args) != len(value):
             raise ConfigError(f"config key '{key}' = {value!r}: expected a list of {len(args)} items")
-        return tuple(_coerce(v, a, key) for v, a in zip(value, args))
+        return tuple(_coerce(v, a, key) for v, a in zip(value, args, strict=True))
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if tp is float and isinstance(value, float) and not math.isfinite(value):
@@ -148,7 +149,7 @@ def section_from_dict(cls: type, values: dict[str, Any], *, prefix: str = "") ->
     kwargs = {}
     for name, value in values.items():
         tp = hints[name]
-        if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             kwargs[name] = section_from_dict(tp, value, prefix=f"{prefix}{name}.")
         else:
             kwargs[name] = _coerce(value, tp, prefix + name)

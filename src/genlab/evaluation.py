@@ -5,8 +5,9 @@ runs, not metrics): it loads the run, samples it sharded over the launched proce
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import torch
 
@@ -15,16 +16,23 @@ from genlab.metrics.features import FeatureExtractor
 from genlab.metrics.toy import ModeCoverage
 from genlab.training.run import Run
 
+if TYPE_CHECKING:
+    from genlab.data.registry import Split
+    from genlab.metrics.evaluate import Metric
+
+SAMPLE_METRICS: tuple[str, ...] = ("fid", "kid", "is", "pr", "dc")
 LIKELIHOODS: tuple[str, ...] = ("bpd", "nll")
-METRICS: tuple[str, ...] = ("fid", "kid", "is", "pr", "dc", *LIKELIHOODS, "modes")
+METRICS: tuple[str, ...] = (*SAMPLE_METRICS, *LIKELIHOODS, "modes")
 """Everything `genlab eval --metrics` takes: sample metrics, likelihoods, and toy mode coverage."""
 
 
-def parse_source(spec: str) -> tuple[str, str]:
+def parse_source(spec: str) -> tuple[str, Split]:
     """'mnist:test' -> ('mnist', 'test'); 'cifar10:/data' -> ('cifar10:/data', 'test'); paths pass through."""
     head, sep, tail = spec.rpartition(":")
-    if sep and tail in ("train", "test"):
-        return head, tail
+    if sep and tail == "train":
+        return head, "train"
+    if sep and tail == "test":
+        return head, "test"
     return spec, "test"
 
 
@@ -39,7 +47,11 @@ def load_images(spec: str) -> Any:
     return ds
 
 
-def _split_metrics(metrics: Sequence[str], n: int) -> tuple[list[str], list[str]]:
+def _is_sample_metric(name: str) -> TypeGuard[Metric]:
+    return name in SAMPLE_METRICS
+
+
+def _split_metrics(metrics: Sequence[str], n: int) -> tuple[list[Metric], list[str]]:
     """(sample metrics, likelihoods) of the requested metrics, after checking them and n; "modes" is in neither."""
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:
@@ -48,7 +60,7 @@ def _split_metrics(metrics: Sequence[str], n: int) -> tuple[list[str], list[str]
     if n < 2:
         raise ModelInputError(f"--n must be at least 2, got {n}")
     likelihoods = [m for m in metrics if m in LIKELIHOODS]
-    return [m for m in metrics if m not in likelihoods and m != "modes"], likelihoods
+    return [m for m in metrics if _is_sample_metric(m)], likelihoods   # the known names, less bpd/nll/modes
 
 
 def evaluate_images(fake: Any, real: Any, *, metrics: Sequence[str] = ("fid",), n: int = 2000,
@@ -65,7 +77,7 @@ def evaluate_images(fake: Any, real: Any, *, metrics: Sequence[str] = ("fid",), 
                            progress=progress)
 
 
-def _sample_quality(run: Run, metrics: Sequence[str], *, n: int, ref: str, extractor: FeatureExtractor | str,
+def _sample_quality(run: Run, metrics: Sequence[Metric], *, n: int, ref: str, extractor: FeatureExtractor | str,
                     batch_size: int, seed: int, sampler_options: Mapping[str, Any],
                     progress: bool) -> dict[str, Any] | None:
     """FID & co of n samples of `run` against `ref`; every process samples its share, None on ranks other than 0."""
@@ -97,7 +109,8 @@ def _likelihood(run: Run, *, n: int, ref: str, batch_size: int, seed: int, progr
         raise ModelInputError(f"the {run.config.family} family has no likelihood (bpd/nll)")
     name, split = parse_source(ref)
     ds = load_dataset(name, split=split, limit=n, seed=seed)
-    return run.family.likelihood(run.models, torch.from_numpy(ds.x), batch_size=batch_size, seed=seed, progress=progress)
+    return run.family.likelihood(run.models, torch.from_numpy(ds.x), batch_size=batch_size, seed=seed,
+                                 progress=progress)
 
 
 def evaluate_run(run_or_path: Run | str | Path, *, metrics: Sequence[str] = ("fid",), n: int = 2000,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any, Protocol
 
 from genlab.errors import ConfigError
 
@@ -16,12 +17,22 @@ _FAMILIES: dict[str, str] = {
 }
 
 
+class FamilyClass(Protocol):
+    """A registered family class: the dataclass of its own config sections, and its constructor from those
+    sections, the data's shape and [train]. Its instances are `genlab.training.objective.Family`, not named
+    here because genlab.training imports this registry."""
+
+    Config: type
+
+    def __call__(self, config: Any, *, data: Any, train: Any) -> Any: ...
+
+
 def family_names() -> list[str]:
     """Names accepted by `genlab train`."""
     return sorted(_FAMILIES)
 
 
-def get_family(name: str) -> type:
+def get_family(name: str) -> FamilyClass:
     """The family class registered under `name`."""
     if name not in _FAMILIES:
         raise ConfigError(f"unknown family '{name}'; expected one of: {', '.join(family_names())}")

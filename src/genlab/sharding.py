@@ -9,7 +9,8 @@ asked for). The training loop runs its own processes through Accelerate and does
 from __future__ import annotations
 
 import atexit
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -110,7 +111,7 @@ class SamplingProgress:
             self.bar.total = self.bar.n * self.n_chunks
             self.bar.refresh()
 
-    def __enter__(self) -> "SamplingProgress":
+    def __enter__(self) -> SamplingProgress:
         return self
 
     def __exit__(self, *exc: Any) -> None:

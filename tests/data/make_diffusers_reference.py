@@ -1,6 +1,7 @@
 """Record HF diffusers' DDPMScheduler / DDIMScheduler numbers in tests/data/diffusers_reference.npz.
 
-Run from the repository root with the peer venv (`make peer`):  .venv-peer/bin/python tests/data/make_diffusers_reference.py
+Run from the repository root with the peer venv (`make peer`):
+    .venv-peer/bin/python tests/data/make_diffusers_reference.py
 diffusers is imported inside main() only, so tests can import `stand_in_model` from this file without it.
 Schedulers keep diffusers' defaults (clip_sample=True, 'leading' spacing, set_alpha_to_one=True) unless a
 case says otherwise. Every step's inputs (x_t, model output, noise) are stored beside diffusers' outputs.

@@ -1,8 +1,9 @@
 """Export a trained classifier run: measure it on MNIST test and write its weights with a JSON sidecar."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -30,12 +31,13 @@ def accuracy(net: MnistClassifier, x: Tensor, y: Tensor, *, batch_size: int = 10
     """Share of uint8 images x: (N, 1, 28, 28) whose predicted class equals y: (N,)."""
     net.eval()
     correct = sum(int((net(xb.float() / 127.5 - 1.0).argmax(dim=1) == yb).sum())
-                  for xb, yb in zip(x.split(batch_size), y.split(batch_size)))
+                  for xb, yb in zip(x.split(batch_size), y.split(batch_size), strict=True))
     return correct / len(x)
 
 
 def export_classifier(run_dir: str | Path, path: str | Path | None = None) -> dict[str, Any]:
-    """Measure a `genlab train classifier` run on MNIST test and write its weights + JSON sidecar (default: shipped path)."""
+    """Measure a `genlab train classifier` run on MNIST test and write its weights + JSON sidecar
+    (default: shipped path)."""
     from genlab.data import load_dataset
     from genlab.training.run import load_run
 
@@ -44,6 +46,8 @@ def export_classifier(run_dir: str | Path, path: str | Path | None = None) -> di
         raise CheckpointError(f"{run_dir} is a '{run.config.family}' run, not a classifier run")
     test = load_dataset("mnist", split="test")
     net = run.models["model"]
+    if not isinstance(net, MnistClassifier):
+        raise CheckpointError(f"{run_dir} holds a {type(net).__name__}, not an MNIST classifier network")
     tc = run.config.train
     info = {"test_accuracy": accuracy(net, torch.from_numpy(test.x), torch.from_numpy(test.y)),
             "seed": tc.seed, "steps": run.step, "batch_size": tc.batch_size, "lr": tc.lr,

@@ -1,8 +1,9 @@
 """The MNIST classifier as a training-loop family: what `genlab train classifier` drives."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F

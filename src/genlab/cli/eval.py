@@ -34,7 +34,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("run_dir", nargs="?", metavar="RUN", help="run folder (omit with --real/--fake)")
     p.add_argument("--metrics", default="fid", help="comma-separated: fid,kid,is,pr,dc,bpd,nll,modes (default fid)")
     p.add_argument("--n", type=int_at_least(2), default=2000, help="images to generate and read from each source")
-    p.add_argument("--ref", type=nonempty, default=None, help="reference data, e.g. mnist:test (default: the run's data, test split)")
+    p.add_argument("--ref", type=nonempty, default=None,
+                   help="reference data, e.g. mnist:test (default: the run's data, test split)")
     p.add_argument("--real", type=nonempty, help="reference images: dataset name[:split], folder or .npz (with --fake)")
     p.add_argument("--fake", type=nonempty, help="images to judge: folder or .npz (with --real)")
     p.add_argument("--extractor", type=nonempty, default="inception",
@@ -43,7 +44,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--sampler", metavar="NAME", help="diffusion sampler (default: the run's; see `genlab sample -h`)")
     p.add_argument("--steps", type=positive_int, help="sampling steps")
-    p.add_argument("--out", type=output_file, help="JSON file to write (default RUN/eval/<metrics>_<extractor>_n<N>.json)")
+    p.add_argument("--out", type=output_file,
+                   help="JSON file to write (default RUN/eval/<metrics>_<extractor>_n<N>.json)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(run=run)
 

@@ -1,4 +1,5 @@
-"""`genlab explore RUN WHAT`: pictures and numbers of a trained VAE's latent space (thin layer over genlab.vae.explore)."""
+"""`genlab explore RUN WHAT`: pictures and numbers of a trained VAE's latent space
+(thin layer over genlab.vae.explore)."""
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--pairs", type=positive_int, default=4, help="interpolate: number of rows")
     p.add_argument("--steps", type=positive_int, help="interpolate/traverse: images per row (default 10 / 9)")
     p.add_argument("--slerp", action="store_true", help="interpolate: spherical instead of linear path")
-    p.add_argument("--dims", type=nonnegative_int, nargs="+", help="traverse: latent dimensions (default: the 10 most active)")
-    p.add_argument("--span", type=positive_float, default=3.0, help="traverse: sweep each coordinate over [-span, span]")
+    p.add_argument("--dims", type=nonnegative_int, nargs="+",
+                   help="traverse: latent dimensions (default: the 10 most active)")
+    p.add_argument("--span", type=positive_float, default=3.0,
+                   help="traverse: sweep each coordinate over [-span, span]")
     p.add_argument("--item", type=nonnegative_int, help="traverse: index of the item whose code is held fixed")
     p.add_argument("--label", type=nonnegative_int, help="attribute: the label whose vector is added")
     p.add_argument("--k", type=positive_int, default=50, help="likelihood: importance samples of the IWAE bound")

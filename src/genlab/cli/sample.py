@@ -39,7 +39,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--label", type=nonnegative_int, help="class to draw, for class-conditional models (e.g. a gan with "
                                          "model.condition=projection)")
     p.add_argument("--prompt", help="text prompt, for text-conditional diffusion runs (needs genlab[text])")
-    p.add_argument("--guidance", type=nonnegative_float, metavar="W", help="classifier-free guidance scale of a conditional "
+    p.add_argument("--guidance", type=nonnegative_float, metavar="W",
+                   help="classifier-free guidance scale of a conditional "
                    "diffusion run: 0 unconditional, 1 conditional, >1 sharper (default: the run's)")
     p.add_argument("--low-res", metavar="IMAGE", help="low-resolution PNG to upsample (super-resolution runs)")
     p.add_argument("--seed", type=nonnegative_int, default=0)
@@ -48,7 +49,8 @@ def add_parser(sub: Any) -> None:
                    "(default: the run's train.precision; auto: bf16 where the hardware has it natively)")
     p.add_argument("--raw", action="store_true", help="use the raw weights instead of their EMA")
     p.add_argument("--out", type=output_file, default=None, help="PNG grid to write (default RUN/samples/sample.png)")
-    p.add_argument("--npz", type=output_file, default=None, help="also write the samples to this .npz (key x, uint8 NCHW)")
+    p.add_argument("--npz", type=output_file, default=None,
+                   help="also write the samples to this .npz (key x, uint8 NCHW)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 

@@ -40,7 +40,8 @@ def add_parser(sub: Any) -> None:
                    "the CPU/GPU has native bf16 (train.precision, default auto)")
     p.add_argument("--time-budget", type=nonnegative_float, metavar="SECONDS", help="stop cleanly after this long")
     p.add_argument("--seed", type=nonnegative_int, help="seed of everything random (train.seed)")
-    p.add_argument("--autoencoder", type=nonempty, metavar="RUN", help="ldm: the trained conv_map VAE run (latent.autoencoder)")
+    p.add_argument("--autoencoder", type=nonempty, metavar="RUN",
+                   help="ldm: the trained conv_map VAE run (latent.autoencoder)")
     p.add_argument("--arch", help="network: unet|mlp (ddpm), mlp|conv (vae), dcgan|mlp (gan) (model.arch)")
     p.add_argument("--loss", help="gan: minimax|nonsaturating|wgan-gp|lsgan|hinge (gan.loss)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genlab.data.dataset import Dataset, labels_from, num_classes_of
+from genlab.data.dataset import Dataset, Kind, labels_from, num_classes_of
 from genlab.errors import DataError
 
 LABEL_COLUMNS = ("label", "y")
@@ -38,6 +38,7 @@ def load_npz(path: Path) -> Dataset:
             y = archive["y"] if "y" in archive.files else None
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
         raise DataError(f"{path}: expected a numpy .npz archive with array 'x' ({err})") from None
+    kind: Kind
     if x.dtype == np.uint8 and x.ndim >= 3:
         kind, x = "image", np.ascontiguousarray(images_to_nchw(x, where=str(path)))
     elif x.ndim == 2 and x.dtype.kind in "fiub":
@@ -80,7 +81,7 @@ def load_csv(path: Path) -> Dataset:
     table = np.array(rows, dtype=np.float64)
     y = None
     label_col = next((header.index(name) for name in LABEL_COLUMNS if header and name in header), None)
-    if label_col is not None:
+    if header is not None and label_col is not None:   # a label column is found in a header only
         y = labels_from(table[:, label_col], where=f"{path} column {header[label_col]!r}", n=len(table))
         table = np.delete(table, label_col, axis=1)
     if table.shape[1] == 0:

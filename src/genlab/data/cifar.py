@@ -45,7 +45,7 @@ def load_cifar10(folder: Path, *, split: Literal["train", "test"]) -> Dataset:
     parts = [read_cifar_records(folder / name) for name in names]
     x = np.concatenate([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
-    class_names = CLASS_NAMES
+    class_names: tuple[str, ...] = CLASS_NAMES
     meta = folder / "batches.meta.txt"
     if meta.is_file():
         listed = tuple(line.strip() for line in meta.read_text().splitlines() if line.strip())

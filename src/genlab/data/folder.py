@@ -27,7 +27,8 @@ def _open(path: Path) -> Image.Image:
     try:
         return Image.open(path)
     except Image.DecompressionBombError:
-        raise DataError(f"{path}: the image claims more than {Image.MAX_IMAGE_PIXELS * 2:,} pixels (a decompression "
+        limit = (Image.MAX_IMAGE_PIXELS or 0) * 2   # Pillow raises this past twice its limit (never when None)
+        raise DataError(f"{path}: the image claims more than {limit:,} pixels (a decompression "
                         f"bomb?); expected an image of ordinary size") from None
     except (OSError, UnidentifiedImageError) as err:
         raise DataError(f"{path}: expected a readable image file ({err})") from None
@@ -63,7 +64,8 @@ def load_image_folder(root: Path, *, image_size: int | None, channels: int | Non
     check_image_options(image_size=image_size, channels=channels, where=str(root))
     files = _image_files(root)
     if not files:
-        raise DataError(f"{root}: expected image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder, found none")
+        raise DataError(f"{root}: expected image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder, "
+                        "found none")
     in_subfolders = all(len(p.relative_to(root).parts) >= 2 for p in files)
     class_names = sorted({p.relative_to(root).parts[0] for p in files}) if in_subfolders else None
     keep = subset_indices(len(files), limit=limit, seed=seed)
@@ -93,6 +95,7 @@ def load_image_folder(root: Path, *, image_size: int | None, channels: int | Non
     if class_names is not None:
         index = {name: i for i, name in enumerate(class_names)}
         y = np.array([index[p.relative_to(root).parts[0]] for p in files], dtype=np.int64)
-    return Dataset(x=x, y=y, name=root.name, kind="image", num_classes=None if y is None else len(class_names),
+    return Dataset(x=x, y=y, name=root.name, kind="image",
+                   num_classes=None if class_names is None else len(class_names),
                    source=f"image folder {root} ({len(files)} files)",
                    class_names=None if class_names is None else tuple(class_names))

@@ -77,7 +77,8 @@ def _load_path(path: Path, split: Split, *, image_size: int | None, channels: in
                     "or a path to an image folder, .npz, .csv, idx files or cifar10:folder")
 
 
-def load_dataset(spec: str | os.PathLike[str], *, split: Split = "train", image_size: int | None = None, channels: int | None = None,
+def load_dataset(spec: str | os.PathLike[str], *, split: Split = "train", image_size: int | None = None,
+                 channels: int | None = None,
                  limit: int | None = None, seed: int = 0, n_toy: int = 50_000) -> Dataset:
     """Load a built-in set (`digits`, `mnist`, a toy set) or user data from a path; images come out uint8 NCHW.
 

@@ -32,10 +32,14 @@ class ConditionConfig:
 
     kind: ConditionKind = "none"
     via: Literal["cross_attention", "embedding"] = "cross_attention"   # for classes: a context token or AdaGN
-    label_dropout: float = field(default=0.1, metadata={"ge": 0, "lt": 1})  # p(condition replaced by null) per training item (Ho & Salimans 2022)
-    guidance: float = field(default=1.0, metadata={"ge": 0})  # default guidance scale w at sampling (1: the conditional model)
-    context_dim: int = field(default=64, metadata={"ge": 1})  # width of the class tokens (text uses the encoder's width)
-    low_res: int = field(default=7, metadata={"ge": 1})  # image condition: the side the images are reduced to (28 -> 7 is 4x)
+    # p(condition replaced by null) per training item (Ho & Salimans 2022)
+    label_dropout: float = field(default=0.1, metadata={"ge": 0, "lt": 1})
+    # default guidance scale w at sampling (1: the conditional model)
+    guidance: float = field(default=1.0, metadata={"ge": 0})
+    # width of the class tokens (text uses the encoder's width)
+    context_dim: int = field(default=64, metadata={"ge": 1})
+    # image condition: the side the images are reduced to (28 -> 7 is 4x)
+    low_res: int = field(default=7, metadata={"ge": 1})
 
 
 def check_condition_config(c: ConditionConfig, *, num_classes: int | None, kind: str) -> None:
@@ -79,12 +83,22 @@ class ConditionalUNet(nn.Module):
         self.unet, self.kind, self.via, self.num_classes = unet, kind, via, num_classes
         self.out_channels = out_channels
         if kind == "class" and via == "cross_attention":
+            if num_classes is None or context_dim is None:
+                raise ConfigError("class tokens need num_classes and context_dim")
             self.class_tokens = nn.Embedding(num_classes + 1, context_dim)   # row num_classes = null class
         if kind == "text":
+            if context_dim is None:
+                raise ConfigError("a text-conditional model needs context_dim")
             self.null_token = nn.Parameter(torch.zeros(1, context_dim))     # the empty prompt, learned
 
+    def _classes(self) -> int:
+        """num_classes of a class-conditional model (the null class is row num_classes)."""
+        if self.num_classes is None:
+            raise ModelInputError("a class-conditional model needs num_classes")
+        return self.num_classes
+
     def _class_context(self, y: Tensor, drop: Tensor) -> tuple[Tensor, Tensor]:
-        labels = torch.where(drop, torch.full_like(y, self.num_classes), y)
+        labels = torch.where(drop, torch.full_like(y, self._classes()), y)
         return self.class_tokens(labels)[:, None, :], torch.ones(len(y), 1, dtype=torch.bool, device=y.device)
 
     def _text_context(self, context: Tensor, mask: Tensor, drop: Tensor) -> tuple[Tensor, Tensor]:
@@ -102,10 +116,11 @@ class ConditionalUNet(nn.Module):
             y = cond
             if not isinstance(y, Tensor) or y.shape != (b,) or y.dtype != torch.long:
                 raise ModelInputError(f"a class-conditional model takes labels of shape ({b},) int64")
-            if bool(((y < 0) | (y >= self.num_classes)).any()):
-                raise ModelInputError(f"labels must be in 0..{self.num_classes - 1}, got {sorted(set(y.tolist()))}")
+            num_classes = self._classes()
+            if bool(((y < 0) | (y >= num_classes)).any()):
+                raise ModelInputError(f"labels must be in 0..{num_classes - 1}, got {sorted(set(y.tolist()))}")
             if self.via == "embedding":
-                return self.unet(x, t, y=torch.where(drop, torch.full_like(y, self.num_classes), y))
+                return self.unet(x, t, y=torch.where(drop, torch.full_like(y, num_classes), y))
             context, mask = self._class_context(y, drop)
             return self.unet(x, t, context=context, context_mask=mask)
         if self.kind == "text":
@@ -115,7 +130,7 @@ class ConditionalUNet(nn.Module):
         low = cond
         if not isinstance(low, Tensor) or low.ndim != 4 or low.shape[0] != b:
             raise ModelInputError(f"an image-conditional model takes low-resolution images (B={b}, C, h, w)")
-        low = upsample_images(low, tuple(x.shape[2:])).to(x.dtype)
+        low = upsample_images(low, (x.shape[2], x.shape[3])).to(x.dtype)
         low = torch.where(drop[:, None, None, None], torch.zeros_like(low), low)
         return self.unet(torch.cat([x, low], dim=1), t)
 

@@ -62,7 +62,8 @@ class Denoiser:
         return math.sqrt(abar), math.sqrt(1.0 - abar)
 
     def split(self, output: Tensor, x_t: Tensor, *, alpha: Coef, sigma: Coef) -> tuple[Tensor, Tensor]:
-        """(x0, eps) implied by a raw network output (VDM notation; Ho et al. 2020 eq. 15, Salimans & Ho 2022 app. D)."""
+        """(x0, eps) implied by a raw network output
+        (VDM notation; Ho et al. 2020 eq. 15, Salimans & Ho 2022 app. D)."""
         return self._split(output, x_t, alpha, sigma)
 
     def x0_eps(self, x_t: Tensor, t: int | Tensor) -> tuple[Tensor, Tensor]:
@@ -95,7 +96,7 @@ class Denoiser:
         alpha, sigma = coefficients(self.schedule, t, x0)
         return prediction_target(x0, eps, alpha=alpha, sigma=sigma, prediction=self.prediction)
 
-    def with_net(self, net: ModelFn) -> "Denoiser":
+    def with_net(self, net: ModelFn) -> Denoiser:
         """The same schedule, parameterisation and precision around another network function."""
         return Denoiser(net, self.schedule, prediction=self.prediction, precision=self.precision, device=self.device,
                         guidance=self.guidance)

@@ -10,7 +10,8 @@ them with an autoencoder, so the same loss and samplers run on its latents.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn

@@ -7,7 +7,7 @@ eps, x0 and v predictions alike.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor

@@ -7,7 +7,8 @@ call the adapters `split_prediction` / `prediction_target` instead of branching 
 """
 from __future__ import annotations
 
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 from torch import Tensor
 

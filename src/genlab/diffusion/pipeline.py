@@ -6,7 +6,8 @@ guidance scale), `sample` draws x_T, picks the sampler and its options, and deco
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -16,7 +17,7 @@ from genlab.diffusion.denoiser import Denoiser
 from genlab.diffusion.guidance import guided_model_fn
 from genlab.diffusion.samplers import get_sampler
 from genlab.diffusion.sampling import Callback
-from genlab.diffusion.timesteps import timesteps
+from genlab.diffusion.timesteps import Spacing, timesteps
 from genlab.errors import ModelInputError
 from genlab.nn.hardware import resolve_precision
 
@@ -60,7 +61,7 @@ def run_denoiser(run: Run, n: int = 1, *, precision: str | None = None, **condit
 
 @torch.no_grad()
 def sample(family: DiffusionFamily, models: Mapping[str, nn.Module], n: int, *, generator: torch.Generator,
-           sampler: str | None = None, steps: int | None = None, spacing: str | None = None,
+           sampler: str | None = None, steps: int | None = None, spacing: Spacing | None = None,
            precision: str | None = None, callback: Callback | None = None, noise: Tensor | None = None,
            label: Any = None, prompt: str | None = None, guidance: float | None = None,
            low_res: Tensor | str | None = None, **options: Any) -> Tensor:

@@ -7,8 +7,9 @@ the whole chain of T steps by default. Adding a sampler is one function and one 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -19,11 +20,14 @@ from genlab.errors import ConfigError
 
 
 class SamplerFn(Protocol):
-    """sample_NAME(denoiser, x_T: (B, ...), timesteps, *, generator, callback, **options) -> x_0: (B, ...)."""
+    """sample_NAME(denoiser, x_T: (B, ...), timesteps, *, generator, callback, **options) -> x_0: (B, ...).
+
+    The options are each sampler's own keyword parameters (with defaults), so the protocol lists only the
+    shared ones: a function with more keyword parameters still matches it.
+    """
 
     def __call__(self, denoiser: Denoiser, x: Tensor, timesteps: Sequence[int] | Tensor, *,
-                 generator: torch.Generator | None = None, callback: Callback | None = None,
-                 **options: Any) -> Tensor: ...
+                 generator: torch.Generator | None = None, callback: Callback | None = None) -> Tensor: ...
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ DDIM goes to the next *visited* step, where diffusers always goes to t - T // n,
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -96,7 +96,7 @@ def ddim_step(output: Tensor, x_t: Tensor, *, alpha_bar_t: float, alpha_bar_prev
 def visited_steps(timesteps: Sequence[int] | Tensor, T: int) -> list[int]:
     """The timesteps as ints, checked to be a non-empty strictly descending sequence in [0, T-1]."""
     steps = [int(s) for s in (timesteps.tolist() if isinstance(timesteps, Tensor) else timesteps)]
-    if not steps or steps[0] > T - 1 or steps[-1] < 0 or any(a <= b for a, b in zip(steps, steps[1:])):
+    if not steps or steps[0] > T - 1 or steps[-1] < 0 or any(a <= b for a, b in zip(steps, steps[1:], strict=False)):
         raise ConfigError(f"timesteps must be a non-empty strictly descending sequence in [0, {T - 1}]")
     return steps
 

@@ -8,8 +8,9 @@ alpha-bar near t = T is tiny); `extract` hands one entry per batch row to torch 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 import torch

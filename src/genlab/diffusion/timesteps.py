@@ -1,4 +1,5 @@
-"""Which of the T training timesteps a sampler visits: the spacings of Lin et al. 2023 (arXiv:2305.08891), Table 2, as in diffusers.
+"""Which of the T training timesteps a sampler visits: the spacings of Lin et al. 2023 (arXiv:2305.08891),
+Table 2, as in diffusers.
 
 With T training steps and n sampling steps, descending and 0-indexed:
   "leading":  (T // n) * k + offset for k = n-1, ..., 0        (DDIM's original choice; ends at `offset`)
@@ -28,6 +29,7 @@ def timesteps(T: int, num_steps: int, *, spacing: Spacing = "leading", offset: i
     if offset and spacing != "leading":
         raise ConfigError(f"a timestep offset applies to 'leading' spacing only, got spacing {spacing!r}")
     k = np.arange(num_steps)
+    steps: np.ndarray
     if spacing == "leading":
         steps = (k * (T // num_steps) + offset)[::-1]
     elif spacing == "trailing":

@@ -7,8 +7,9 @@ Interpolation paths are shared with the VAE tools (genlab.vae.latent: linear or 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -17,6 +18,9 @@ from genlab.errors import ModelInputError
 from genlab.training.run import Run, load_run
 from genlab.vae.latent import Interpolation, interpolate
 from genlab.viz import save_grid, save_strip
+
+if TYPE_CHECKING:
+    from genlab.gan.family import GANFamily
 
 PathLike = str | os.PathLike[str]
 
@@ -69,19 +73,24 @@ def _generate(run: Run, z: Tensor, labels: Tensor | None = None, *, batch_size: 
     gen = torch.Generator()
     chunks = [run.family.sample(run.models, len(zb), generator=gen, z=zb,
                                 label=None if labels is None else labels[i:i + len(zb)])
-              for i, zb in zip(range(0, len(z), batch_size), z.split(batch_size))]
+              for i, zb in zip(range(0, len(z), batch_size), z.split(batch_size), strict=False)]
     return torch.cat(chunks)
 
 
-def _latents(run: Run, n: int, *, seed: int) -> Tensor:
+def _gan_family(run: Run) -> GANFamily:
     from genlab.gan.family import GANFamily
     if not isinstance(run.family, GANFamily):
         raise ModelInputError(f"{run.path} is a '{run.config.family}' run; these latents are a GAN's")
-    return torch.randn((n, run.family.config.model.latent_dim), generator=torch.Generator().manual_seed(seed))
+    return run.family
+
+
+def _latents(run: Run, n: int, *, seed: int) -> Tensor:
+    family = _gan_family(run)
+    return torch.randn((n, family.config.model.latent_dim), generator=torch.Generator().manual_seed(seed))
 
 
 def _one_label(run: Run, label: int | None) -> int | None:
-    return label if label is not None or not run.family.conditional else 0
+    return label if label is not None or not _gan_family(run).conditional else 0
 
 
 @torch.no_grad()
@@ -102,10 +111,11 @@ def save_class_grid(run: Run | PathLike, path: PathLike, *, per_label: int = 10,
                     scale: int = 1) -> Path:
     """A conditional generator's grid: one row per label, one column per shared latent (style held fixed)."""
     run = gan_run(run)
-    if not run.family.conditional:
+    num_classes = _gan_family(run).num_classes
+    if num_classes is None:
         raise ModelInputError(f"{run.path} is an unconditional GAN; a class grid needs model.condition = concat or "
                               f"projection")
-    z, labels = class_grid_latents(_latents(run, per_label, seed=seed), run.family.num_classes)
+    z, labels = class_grid_latents(_latents(run, per_label, seed=seed), num_classes)
     return save_grid(_generate(run, z, labels), path, nrow=per_label, scale=scale)
 
 

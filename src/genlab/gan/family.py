@@ -6,8 +6,9 @@ chosen by name (genlab.gan.losses). Networks: the notes' MLP pair, or DCGAN (Rad
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Mapping
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -31,7 +32,8 @@ class GANModelConfig:
 
     arch: Literal["auto", "dcgan", "mlp"] = "auto"     # auto: dcgan for images, mlp for vectors
     latent_dim: int = field(default=100, metadata={"ge": 1})
-    hidden: tuple[int, ...] | None = field(default=None, metadata={"ge": 1})  # MLP widths; None: (128,) for images, (256,)*3 for vectors
+    # MLP widths; None: (128,) for images, (256,)*3 for vectors
+    hidden: tuple[int, ...] | None = field(default=None, metadata={"ge": 1})
     channels: int = field(default=64, metadata={"ge": 1})  # DCGAN base width (G's last, D's first conv)
     condition: Condition = "none"                       # class labels: concat to G's z; D by concat or projection
     d_norm: Literal["auto", "batch", "layer", "none"] = "auto"   # auto: layer norm for wgan-gp, else batchnorm
@@ -46,10 +48,12 @@ class GANObjectiveConfig:
     d_steps: int = field(default=1, metadata={"ge": 1})  # k discriminator steps per generator step
     g_lr: float = field(default=2e-4, metadata={"ge": 0})
     d_lr: float = field(default=2e-4, metadata={"gt": 0})
-    betas: tuple[float, float] = field(default=(0.5, 0.999), metadata={"ge": 0, "lt": 1})  # Adam betas of both phases (Radford et al. 2016)
+    # Adam betas of both phases (Radford et al. 2016)
+    betas: tuple[float, float] = field(default=(0.5, 0.999), metadata={"ge": 0, "lt": 1})
     gp_weight: float = field(default=10.0, metadata={"ge": 0})  # lambda of WGAN-GP (Gulrajani et al. 2017)
     r1: float = field(default=0.0, metadata={"ge": 0})  # gamma of the R1 penalty on real data (0: off)
-    collapse_patience: int = field(default=200, metadata={"ge": 0})  # consecutive D batches of D winning before stopping (0: off)
+    # consecutive D batches of D winning before stopping (0: off)
+    collapse_patience: int = field(default=200, metadata={"ge": 0})
 
 
 @dataclass

@@ -7,7 +7,8 @@ negative. softplus(s) = -log(1 - sigmoid(s)) and softplus(-s) = -log sigmoid(s) 
 """
 from __future__ import annotations
 
-from typing import Callable, Literal, NamedTuple
+from collections.abc import Callable
+from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor

@@ -34,6 +34,20 @@ def _labels(y: Tensor | None, batch: int, num_classes: int | None) -> Tensor | N
     return y.long()
 
 
+def _class_count(num_classes: int | None, condition: str) -> int:
+    """The number of classes of a discriminator conditioned by `condition` ("concat" or "projection")."""
+    if num_classes is None:
+        raise ConfigError(f"condition = {condition!r} needs num_classes")
+    return num_classes
+
+
+def _one_hot(y: Tensor | None, num_classes: int | None) -> Tensor:
+    """One-hot labels (B, num_classes) of a conditional network; y and num_classes are both given there."""
+    if y is None or num_classes is None:
+        raise ModelInputError("one-hot conditioning needs labels y: (B,) and num_classes")
+    return F.one_hot(y, num_classes)
+
+
 def _check_z(z: Tensor, latent_dim: int) -> None:
     if z.ndim != 2 or z.shape[1] != latent_dim:
         raise ModelInputError(f"generator expects z of shape (B, {latent_dim}), got {tuple(z.shape)}")
@@ -53,7 +67,7 @@ class MLPGenerator(nn.Module):
         self.latent_dim, self.shape, self.num_classes = latent_dim, tuple(shape), num_classes
         widths = (latent_dim + (num_classes or 0), *hidden)
         layers: list[nn.Module] = []
-        for a, b in zip(widths[:-1], widths[1:]):
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.Linear(a, b), nn.ReLU()]
         layers.append(nn.Linear(widths[-1], int(torch.tensor(shape).prod())))
         if tanh:
@@ -65,7 +79,7 @@ class MLPGenerator(nn.Module):
         _check_z(z, self.latent_dim)
         y = _labels(y, z.shape[0], self.num_classes)
         if y is not None:
-            z = torch.cat([z, F.one_hot(y, self.num_classes).to(z.dtype)], dim=1)
+            z = torch.cat([z, _one_hot(y, self.num_classes).to(z.dtype)], dim=1)
         return self.net(z).view(z.shape[0], *self.shape)
 
 
@@ -79,11 +93,12 @@ class MLPDiscriminator(nn.Module):
         extra = num_classes if condition == "concat" else 0
         widths = (int(torch.tensor(shape).prod()) + (extra or 0), *hidden)
         layers: list[nn.Module] = []
-        for a, b in zip(widths[:-1], widths[1:]):
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.Linear(a, b), nn.LeakyReLU(slope)]
         self.features = nn.Sequential(*layers)
         self.score = nn.Linear(widths[-1], 1)
-        self.embed = nn.Embedding(num_classes, widths[-1]) if condition == "projection" else None
+        self.embed = (nn.Embedding(_class_count(num_classes, condition), widths[-1]) if condition == "projection"
+                      else None)
         if self.embed is not None:
             nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
@@ -93,7 +108,7 @@ class MLPDiscriminator(nn.Module):
         y = _labels(y, x.shape[0], self.num_classes)
         h = x.flatten(1)
         if self.condition == "concat":
-            h = torch.cat([h, F.one_hot(y, self.num_classes).to(h.dtype)], dim=1)
+            h = torch.cat([h, _one_hot(y, self.num_classes).to(h.dtype)], dim=1)
         h = self.features(h)
         out = self.score(h).squeeze(1)
         if self.embed is not None:
@@ -138,7 +153,7 @@ class DCGANGenerator(nn.Module):
         z_in = latent_dim + (num_classes or 0)
         layers: list[nn.Module] = [nn.ConvTranspose2d(z_in, widths[0], s0, 1, 0, bias=False),
                                    nn.BatchNorm2d(widths[0]), nn.ReLU()]
-        for a, b in zip(widths[:-1], widths[1:]):
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU()]
         layers += [nn.ConvTranspose2d(widths[-1], c_out, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
@@ -149,7 +164,7 @@ class DCGANGenerator(nn.Module):
         _check_z(z, self.latent_dim)
         y = _labels(y, z.shape[0], self.num_classes)
         if y is not None:
-            z = torch.cat([z, F.one_hot(y, self.num_classes).to(z.dtype)], dim=1)
+            z = torch.cat([z, _one_hot(y, self.num_classes).to(z.dtype)], dim=1)
         return self.net(z[:, :, None, None])
 
 
@@ -165,13 +180,14 @@ class DCGANDiscriminator(nn.Module):
         s0, n = dcgan_levels(h)
         self.shape, self.num_classes, self.condition = tuple(shape), num_classes, condition
         widths = [channels * 2 ** i for i in range(n)]
-        first = c_in + (num_classes if condition == "concat" else 0)
+        first = c_in + (_class_count(num_classes, condition) if condition == "concat" else 0)
         layers: list[nn.Module] = [nn.Conv2d(first, widths[0], 4, 2, 1), nn.LeakyReLU(slope)]
-        for a, b in zip(widths[:-1], widths[1:]):
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.Conv2d(a, b, 4, 2, 1, bias=norm == "none"), _norm(norm, b), nn.LeakyReLU(slope)]
         self.features = nn.Sequential(*layers)
         self.score = nn.Conv2d(widths[-1], 1, s0, 1, 0)
-        self.embed = nn.Embedding(num_classes, widths[-1]) if condition == "projection" else None
+        self.embed = (nn.Embedding(_class_count(num_classes, condition), widths[-1]) if condition == "projection"
+                      else None)
         _dcgan_init(self)
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
@@ -179,7 +195,7 @@ class DCGANDiscriminator(nn.Module):
         _check_x(x, self.shape, "discriminator")
         y = _labels(y, x.shape[0], self.num_classes)
         if self.condition == "concat":
-            planes = F.one_hot(y, self.num_classes).to(x.dtype)[:, :, None, None]
+            planes = _one_hot(y, self.num_classes).to(x.dtype)[:, :, None, None]
             x = torch.cat([x, planes.expand(-1, -1, *x.shape[2:])], dim=1)
         h = self.features(x)
         out = self.score(h).flatten(1).squeeze(1)

@@ -15,6 +15,8 @@ from genlab.vae.networks import VAE
 class LatentCodec(nn.Module):
     """x (B, C, H, W) <-> z (B, c, h, w) = scale * (mu + sigma eps) of a conv_map VAE; `scale` is a stored buffer."""
 
+    scale: Tensor
+
     def __init__(self, vae: VAE, *, latent_shape: tuple[int, int, int], scale: float = 1.0) -> None:
         super().__init__()
         if vae.latent_dim != latent_shape[0] * latent_shape[1] * latent_shape[2]:
@@ -34,7 +36,8 @@ class LatentCodec(nn.Module):
     def decode(self, z: Tensor) -> Tensor:
         """Scaled latents z: (B, c, h, w) -> images E[x | z / scale] (B, C, H, W) in [-1, 1]."""
         if tuple(z.shape[1:]) != self.latent_shape:
-            raise ModelInputError(f"latents must be (B, {', '.join(map(str, self.latent_shape))}), got {tuple(z.shape)}")
+            raise ModelInputError(f"latents must be (B, {', '.join(map(str, self.latent_shape))}), "
+                                  f"got {tuple(z.shape)}")
         return self.vae.decode_mean((z / self.scale).reshape(len(z), -1).float())
 
 

@@ -7,8 +7,9 @@ built; building it reads the autoencoder run's config for the architecture.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Mapping
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -28,7 +29,8 @@ class LatentConfig:
     """The first stage: which autoencoder run, and the latent scale (0: measured when training starts)."""
 
     autoencoder: str = ""              # run folder of a `vae` run with model.arch = "conv_map"
-    scale_factor: float = field(default=0.0, metadata={"ge": 0})  # latents are multiplied by it; 0 -> 1 / std on the training data
+    # latents are multiplied by it; 0 -> 1 / std on the training data
+    scale_factor: float = field(default=0.0, metadata={"ge": 0})
     posterior: Literal["sample", "mean"] = "sample"   # train on z ~ q(z|x) (Rombach et al.) or on its mean
 
 
@@ -45,6 +47,7 @@ class LatentDiffusionFamily(DiffusionFamily):
     name: ClassVar[str] = "ldm"
     Config: ClassVar[type] = LDMConfig
     has_likelihood: ClassVar[bool] = False
+    config: LDMConfig
 
     def __init__(self, config: LDMConfig, *, data: DataInfo, train: TrainConfig) -> None:
         super().__init__(config, data=data, train=train)
@@ -70,23 +73,25 @@ class LatentDiffusionFamily(DiffusionFamily):
         if tuple(ae.info.shape) != tuple(data.shape):
             raise ConfigError(f"the autoencoder {path} was trained on images of shape {tuple(ae.info.shape)}, "
                               f"these data have shape {tuple(data.shape)}")
-        self.shape = latent_map_shape(data.shape, channels=m.channels, latent_channels=m.latent_channels)
+        self.latent_shape = latent_map_shape(data.shape, channels=m.channels, latent_channels=m.latent_channels)
+        self.shape = self.latent_shape
         self.bounded = False
 
     def build_models(self) -> dict[str, nn.Module]:
         models = super().build_models()
+        from genlab.vae.runs import vae_of
         latent = self.config.latent
-        vae = self.autoencoder.models["vae"]
+        vae = vae_of(self.autoencoder)
         if not latent.scale_factor > 0:
             latent.scale_factor = self.measure_scale()      # kept in config.json as well as in the checkpoint
-        models["codec"] = LatentCodec(vae, latent_shape=self.shape, scale=latent.scale_factor)
+        models["codec"] = LatentCodec(vae, latent_shape=self.latent_shape, scale=latent.scale_factor)
         return models
 
     def measure_scale(self) -> float:
         """1 / std of the latents of up to SCALE_ITEMS training images of the autoencoder's dataset (seeded)."""
-        from genlab.vae.runs import run_items
+        from genlab.vae.runs import run_items, vae_of
         x, _ = run_items(self.autoencoder, split="train", limit=SCALE_ITEMS, seed=0)
-        return measure_scale(self.autoencoder.models["vae"], x, generator=torch.Generator().manual_seed(0))
+        return measure_scale(vae_of(self.autoencoder), x, generator=torch.Generator().manual_seed(0))
 
     def encode_batch(self, models: Mapping[str, nn.Module], batch: Batch) -> Tensor:
         """Scaled latents of the batch, z = scale (mu + sigma eps) with eps from the batch randomness: (b, c, h, w)."""

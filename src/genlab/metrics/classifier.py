@@ -70,5 +70,6 @@ def load_mnist_classifier(path: str | Path | None = None) -> MnistClassifier:
         state = load_file(str(path))
         net.load_state_dict(state)
     except Exception as exc:  # safetensors or state-dict mismatch: one line, not a traceback
-        raise CheckpointError(f"{path} is not a genlab MNIST classifier state dict ({exc.__class__.__name__})") from None
+        raise CheckpointError(f"{path} is not a genlab MNIST classifier state dict "
+                              f"({exc.__class__.__name__})") from None
     return net.eval()

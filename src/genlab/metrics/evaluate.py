@@ -7,8 +7,9 @@ never the images).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -83,7 +84,8 @@ def extract(source: Any, extractor: FeatureExtractor, *, n: int | None = None, b
             progress: bool = True) -> ExtractedFeatures:
     """One streaming pass: features of every batch into running statistics (and kept, if asked)."""
     out = ExtractedFeatures(RunningStatistics(extractor.dim))
-    total = n if n is not None else (len(source) if hasattr(source, "__len__") and not isinstance(source, Iterator) else None)
+    sized = hasattr(source, "__len__") and not isinstance(source, Iterator)
+    total = n if n is not None else (len(source) if sized else None)
     with torch.no_grad(), tqdm(total=total, desc=desc, unit="img", disable=not progress, leave=False) as bar:
         for images in iter_batches(source, batch_size=batch_size, n=n):
             feats, logits = extractor.features_and_logits(images)
@@ -150,7 +152,7 @@ def compute_metrics(fake: Any, ref: Any = None, *, metrics: Sequence[Metric] = (
     result["n_ref"] = ref_stats.n
     if "fid" in metrics:
         result["fid"] = fake_pass.stats.result().frechet_distance(ref_stats)
-    if keep:
+    if keep and ref_pass is not None:   # keep never reads the cache, so the reference pass ran
         fake_feats, ref_feats = fake_pass.feature_matrix(), ref_pass.feature_matrix()
         if "kid" in metrics:
             size = min(kid_subset_size, len(fake_feats), len(ref_feats))

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from genlab.errors import CheckpointError, ModelInputError
 
@@ -116,7 +116,7 @@ class InceptionFeatures(FeatureExtractor):
         if path.suffix == ".pth":
             from genlab.metrics.inception_net import load_pt_inception
 
-            self.net = load_pt_inception(path)
+            self.net: nn.Module = load_pt_inception(path)
             self.num_classes = 1008
         else:
             self.net = _load_torchscript(path, "the FID Inception network")
@@ -158,7 +158,8 @@ class ClassifierFeatures(FeatureExtractor):
 
 
 class TorchScriptFeatures(FeatureExtractor):
-    """A user's TorchScript network: resized to `input_size`, scaled to [-1, 1] or [0, 1]; (B, dim) or (B, dim, ...) outputs pooled."""
+    """A user's TorchScript network: resized to `input_size`, scaled to [-1, 1] or [0, 1];
+    (B, dim) or (B, dim, ...) outputs pooled."""
 
     def __init__(self, path: str | Path, *, input_size: tuple[int, int, int],
                  scale: Literal["minus_one_one", "zero_one"] = "minus_one_one",
@@ -194,7 +195,8 @@ class TorchScriptFeatures(FeatureExtractor):
 
 
 def get_extractor(name: str, *, device: str | torch.device = "cpu") -> FeatureExtractor:
-    """`"inception"`, `"classifier"`, or a path: `.pth` (pt_inception state dict) or `.pt` (FID Inception TorchScript)."""
+    """`"inception"`, `"classifier"`, or a path: `.pth` (pt_inception state dict)
+    or `.pt` (FID Inception TorchScript)."""
     if name == "inception":
         return InceptionFeatures(device=device)
     if name == "classifier":

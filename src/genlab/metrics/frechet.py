@@ -62,7 +62,8 @@ def _drop_rounding_noise(eig: np.ndarray) -> np.ndarray:
 
 
 def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any) -> float:
-    """Squared Frechet distance of N(mu1, sigma1) and N(mu2, sigma2); mu: (d,), sigma: (d, d) (FID, Heusel et al. 2017, eq. 6)."""
+    """Squared Frechet distance of N(mu1, sigma1) and N(mu2, sigma2); mu: (d,), sigma: (d, d)
+    (FID, Heusel et al. 2017, eq. 6)."""
     mu1, sigma1 = as_float64(mu1, "mu1"), as_float64(sigma1, "sigma1")
     mu2, sigma2 = as_float64(mu2, "mu2"), as_float64(sigma2, "sigma2")
     _check_gaussian(mu1, sigma1, "1")

@@ -127,7 +127,8 @@ class InceptionE(nn.Module):
 
 
 class FIDInceptionV3(nn.Module):
-    """Inception-v3 with the TF 2015-12-05 graph's pooling; forward(x: (B, 3, 299, 299)) -> (pool3 (B, 2048), logits (B, 1008))."""
+    """Inception-v3 with the TF 2015-12-05 graph's pooling;
+    forward(x: (B, 3, 299, 299)) -> (pool3 (B, 2048), logits (B, 1008))."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -166,7 +167,8 @@ def load_pt_inception(path: str | Path) -> FIDInceptionV3:
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # not a torch file, or it holds more than tensors
-        raise CheckpointError(f"{path} is not a pt_inception-2015-12-05 state dict ({exc.__class__.__name__})") from None
+        raise CheckpointError(f"{path} is not a pt_inception-2015-12-05 state dict "
+                              f"({exc.__class__.__name__})") from None
     net = FIDInceptionV3()
     state = {k: v for k, v in state.items() if not k.startswith("AuxLogits.")}
     missing, unexpected = net.load_state_dict(state, strict=False)

@@ -17,7 +17,8 @@ from genlab.metrics.inputs import as_float64
 
 
 def inception_score(probs: Any, splits: int = 10, *, shuffle: bool = True, seed: int = 2020) -> tuple[float, float]:
-    """Mean and std over `splits` of exp(mean KL(p(y|x) || p(y))); probs: (N, K) rows summing to 1 (Salimans et al. 2016)."""
+    """Mean and std over `splits` of exp(mean KL(p(y|x) || p(y))); probs: (N, K) rows summing to 1
+    (Salimans et al. 2016)."""
     p = as_float64(probs, "probs")
     if p.ndim != 2:
         raise ModelInputError(f"probs must be (N, num_classes), got shape {p.shape}")
@@ -25,7 +26,8 @@ def inception_score(probs: Any, splits: int = 10, *, shuffle: bool = True, seed:
     if not 1 <= splits <= n:
         raise ModelInputError(f"splits must be between 1 and the number of samples ({n}), got {splits}")
     if p.min() < 0 or not np.allclose(p.sum(axis=1), 1.0, atol=1e-4):
-        raise ModelInputError("probs must be probabilities (non-negative rows summing to 1); apply softmax to logits first")
+        raise ModelInputError("probs must be probabilities (non-negative rows summing to 1); "
+                              "apply softmax to logits first")
     if shuffle:
         p = p[np.random.RandomState(seed).permutation(n)]
     scores = []

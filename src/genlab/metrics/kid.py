@@ -1,4 +1,5 @@
-"""Kernel Inception Distance: unbiased MMD^2 with the polynomial kernel over random subsets (Binkowski et al. 2018, sec. 3).
+"""Kernel Inception Distance: unbiased MMD^2 with the polynomial kernel over random subsets
+(Binkowski et al. 2018, sec. 3).
 
     k(x, y) = (gamma <x, y> + coef0)^degree, gamma = 1 / d by default (the cubic kernel of the paper)
 
@@ -7,6 +8,7 @@ Subsets are drawn exactly as torch-fidelity draws them: one `np.random.RandomSta
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -32,7 +34,8 @@ def mmd2_unbiased(k_xx: np.ndarray, k_xy: np.ndarray, k_yy: np.ndarray) -> float
 def kernel_inception_distance(feats1: Any, feats2: Any, *, subsets: int = 100, subset_size: int = 1000,
                               degree: int = 3, gamma: float | None = None, coef0: float = 1.0,
                               seed: int = 2020) -> tuple[float, float]:
-    """Mean and std over `subsets` random subsets of the unbiased polynomial-kernel MMD^2; feats: (N, d) (Binkowski et al. 2018)."""
+    """Mean and std over `subsets` random subsets of the unbiased polynomial-kernel MMD^2; feats: (N, d)
+    (Binkowski et al. 2018)."""
     x, y = feature_matrices(feats1, feats2, ("feats1", "feats2"))
     if not 2 <= subset_size <= min(len(x), len(y)):
         raise ModelInputError(f"KID subset_size must be between 2 and the smaller sample size "
@@ -42,7 +45,6 @@ def kernel_inception_distance(feats1: Any, feats2: Any, *, subsets: int = 100, s
     for i in range(subsets):
         a = x[rng.choice(len(x), subset_size, replace=False)]
         b = y[rng.choice(len(y), subset_size, replace=False)]
-        kernel = dict(degree=degree, gamma=gamma, coef0=coef0)
-        values[i] = mmd2_unbiased(polynomial_kernel(a, a, **kernel), polynomial_kernel(a, b, **kernel),
-                                  polynomial_kernel(b, b, **kernel))
+        kernel = functools.partial(polynomial_kernel, degree=degree, gamma=gamma, coef0=coef0)
+        values[i] = mmd2_unbiased(kernel(a, a), kernel(a, b), kernel(b, b))
     return float(values.mean()), float(values.std())

@@ -1,4 +1,5 @@
-"""Precision and recall on k-NN manifolds (Kynkaanniemi et al. 2019, eq. 1-2) and density and coverage (Naeem et al. 2020, eq. 3-4).
+"""Precision and recall on k-NN manifolds (Kynkaanniemi et al. 2019, eq. 1-2) and density and coverage
+(Naeem et al. 2020, eq. 3-4).
 
 A sample set's manifold is the union of balls around each sample with radius its distance to its k-th
 nearest other sample. Distances are computed block by block (`batch_size` rows at a time) so memory is
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -46,7 +46,8 @@ def _balls_containing(points: Tensor, centres: Tensor, radii: Tensor, *, batch_s
 
 
 def precision_recall(real: Any, fake: Any, *, k: int = 3, batch_size: int = 1024) -> PrecisionRecall:
-    """Share of fakes inside the real manifold (precision) and of reals inside the fake one (recall); real: (N, d), fake: (M, d)."""
+    """Share of fakes inside the real manifold (precision) and of reals inside the fake one (recall);
+    real: (N, d), fake: (M, d)."""
     r, f = _pair(real, fake, k)
     precision = (_balls_containing(f, r, knn_radii(r, k, batch_size=batch_size), batch_size=batch_size) > 0)
     recall = (_balls_containing(r, f, knn_radii(f, k, batch_size=batch_size), batch_size=batch_size) > 0)
@@ -54,7 +55,8 @@ def precision_recall(real: Any, fake: Any, *, k: int = 3, batch_size: int = 1024
 
 
 def density_coverage(real: Any, fake: Any, *, k: int = 5, batch_size: int = 1024) -> DensityCoverage:
-    """Density (mean real-ball count per fake / k) and coverage (share of real balls holding a fake); real: (N, d), fake: (M, d) (Naeem et al. 2020)."""
+    """Density (mean real-ball count per fake / k) and coverage (share of real balls holding a fake);
+    real: (N, d), fake: (M, d) (Naeem et al. 2020)."""
     r, f = _pair(real, fake, k)
     radii = knn_radii(r, k, batch_size=batch_size)
     density = _balls_containing(f, r, radii, batch_size=batch_size).double().sum().item() / (k * len(f))

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -34,8 +35,8 @@ class FeatureStatistics:
 
     def save(self, path: str | Path, **meta: str) -> None:
         """Write mu, sigma, n and string metadata to an .npz file (atomically: temp file then rename)."""
-        write_npz_atomic(path, mu=self.mu, sigma=self.sigma, n=np.int64(self.n),
-                         **{f"meta_{k}": np.str_(v) for k, v in meta.items()})
+        meta_arrays: dict[str, Any] = {f"meta_{k}": np.str_(v) for k, v in meta.items()}
+        write_npz_atomic(path, mu=self.mu, sigma=self.sigma, n=np.int64(self.n), **meta_arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> FeatureStatistics:
@@ -44,7 +45,8 @@ class FeatureStatistics:
             with np.load(path, allow_pickle=False) as f:
                 return cls(mu=f["mu"], sigma=f["sigma"], n=int(f["n"]))
         except (OSError, KeyError, ValueError) as exc:
-            raise DataError(f"{path} is not a statistics .npz with mu, sigma and n ({exc.__class__.__name__})") from None
+            raise DataError(f"{path} is not a statistics .npz with mu, sigma and n "
+                            f"({exc.__class__.__name__})") from None
 
 
 class RunningStatistics:

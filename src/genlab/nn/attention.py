@@ -1,4 +1,5 @@
-"""Multi-head self- and cross-attention over the pixels of a feature map (Vaswani et al. 2017, eq. 1; Rombach et al. 2022, sec. 3.3)."""
+"""Multi-head self- and cross-attention over the pixels of a feature map
+(Vaswani et al. 2017, eq. 1; Rombach et al. 2022, sec. 3.3)."""
 from __future__ import annotations
 
 import torch
@@ -62,7 +63,8 @@ class SelfAttention2d(nn.Module):
 
 
 class CrossAttention2d(nn.Module):
-    """x + proj(attention(q = GroupNorm(x), k = v = context)) with padded context keys masked out (Rombach et al. 2022, sec. 3.3)."""
+    """x + proj(attention(q = GroupNorm(x), k = v = context)) with padded context keys masked out
+    (Rombach et al. 2022, sec. 3.3)."""
 
     def __init__(self, channels: int, context_dim: int, *, heads: int, groups: int) -> None:
         super().__init__()
@@ -78,14 +80,16 @@ class CrossAttention2d(nn.Module):
     def forward(self, x: Tensor, context: Tensor, context_mask: Tensor | None = None) -> Tensor:
         """x: (B, C, H, W), context: (B, L, D), context_mask: (B, L) bool, True = attend -> (B, C, H, W)."""
         if context.ndim != 3 or context.shape[0] != x.shape[0] or context.shape[2] != self.context_dim:
-            raise ModelInputError(f"context must be (B={x.shape[0]}, L, D={self.context_dim}), got {tuple(context.shape)}")
+            raise ModelInputError(f"context must be (B={x.shape[0]}, L, D={self.context_dim}), "
+                                  f"got {tuple(context.shape)}")
         mask = None
         if context_mask is not None:
             if context_mask.shape != context.shape[:2] or context_mask.dtype != torch.bool:
                 raise ModelInputError(f"context_mask must be bool of shape {tuple(context.shape[:2])}, "
                                       f"got {context_mask.dtype} {tuple(context_mask.shape)}")
             if not bool(context_mask.any(dim=1).all()):
-                raise ModelInputError("context_mask leaves some item with no key to attend to; keep at least one per row")
+                raise ModelInputError("context_mask leaves some item with no key to attend to; "
+                                      "keep at least one per row")
             mask = context_mask[:, None, None, :]
         q = _heads(self.q(_tokens(self.norm(x))), self.heads)
         k, v = self.kv(context).chunk(2, dim=-1)

@@ -20,7 +20,8 @@ def batch_timesteps(t: Tensor | float, batch: int, device: torch.device) -> Tens
 
 
 def sinusoidal_embedding(t: Tensor, dim: int, *, max_period: float = 10_000.0) -> Tensor:
-    """Sinusoidal code of t: (B,) -> (B, dim) = [sin(t w_i), cos(t w_i)], w_i = max_period^(-i / (dim/2)) (Vaswani sec. 3.5)."""
+    """Sinusoidal code of t: (B,) -> (B, dim) = [sin(t w_i), cos(t w_i)], w_i = max_period^(-i / (dim/2))
+    (Vaswani sec. 3.5)."""
     half = dim // 2
     freqs = torch.exp(torch.arange(half, dtype=torch.float32, device=t.device) * (-math.log(max_period) / half))
     angles = t.float()[:, None] * freqs[None, :]
@@ -40,4 +41,4 @@ class TimeEmbedding(nn.Module):
 
     def forward(self, t: Tensor) -> Tensor:
         """t: (B,) integer or real timesteps -> (B, emb_dim)."""
-        return self.mlp(sinusoidal_embedding(t, self.base_dim).to(self.mlp[0].weight.dtype))
+        return self.mlp(sinusoidal_embedding(t, self.base_dim).to(next(self.mlp.parameters()).dtype))

@@ -14,7 +14,7 @@ import math
 import os
 import time
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
@@ -89,7 +89,7 @@ def probe_bf16(device: torch.device, *, pairs: int = 5) -> tuple[bool, str]:
     return ratio <= PROBE_MARGIN, f"timed probe: bf16 took {ratio:.2f}x the time of fp32"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _auto(device_type: str, device_index: int | None, cpuinfo_path: str) -> tuple[str, str]:
     device = torch.device(device_type, device_index) if device_index is not None else torch.device(device_type)
     if device.type == "cuda":
@@ -141,11 +141,11 @@ def cgroup_cpu_limit(root: str | Path = "/sys/fs/cgroup") -> float | None:
         return None
     for sub in ("cpu", "cpu,cpuacct", "cpuacct,cpu"):
         try:
-            quota = int((root / sub / "cpu.cfs_quota_us").read_text())
-            period = int((root / sub / "cpu.cfs_period_us").read_text())
+            quota_us = int((root / sub / "cpu.cfs_quota_us").read_text())
+            period_us = int((root / sub / "cpu.cfs_period_us").read_text())
         except (OSError, ValueError):
             continue
-        return quota / period if quota > 0 and period > 0 else None
+        return quota_us / period_us if quota_us > 0 and period_us > 0 else None
     return None
 
 

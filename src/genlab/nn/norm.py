@@ -73,9 +73,11 @@ def group_norm(x: Tensor, groups: int, weight: Tensor, bias: Tensor, *, eps: flo
         y = F.group_norm(x, groups, weight, bias, eps)
         if scale is None:
             return y
+        assert shift is not None, "scale and shift go together"
         return torch.addcmul(shift[:, :, None, None].to(y.dtype), y, 1 + scale[:, :, None, None].to(y.dtype))
     gamma, beta = _wide(weight).expand(b, c), _wide(bias).expand(b, c)
     if scale is not None:
+        assert shift is not None, "scale and shift go together"
         gamma = gamma * (1 + _wide(scale))
         beta = torch.addcmul(_wide(shift), beta, 1 + _wide(scale))
     y = _ChannelsLastGroupNorm.apply(x.permute(0, 2, 3, 1).reshape(b, h * w, c), groups, gamma, beta, eps)

@@ -1,4 +1,5 @@
-"""Down- and up-sampling between U-Net levels; up-sampling takes the skip's size so odd sizes (7 -> 4 -> 7) round-trip."""
+"""Down- and up-sampling between U-Net levels; up-sampling takes the skip's size so odd sizes (7 -> 4 -> 7)
+round-trip."""
 from __future__ import annotations
 
 from torch import Tensor, nn

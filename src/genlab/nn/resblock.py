@@ -1,9 +1,9 @@
-"""Residual block with group norm and a timestep injected by addition or adaptive group norm (Dhariwal & Nichol 2021, sec. 3)."""
+"""Residual block with group norm and a timestep injected by addition or adaptive group norm
+(Dhariwal & Nichol 2021, sec. 3)."""
 from __future__ import annotations
 
 from typing import Literal
 
-import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
@@ -37,7 +37,7 @@ class ResBlock(nn.Module):
         self.norm1 = GroupNorm(groups, in_channels)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
         if time_embedding == "scale_shift":
-            self.norm2 = AdaGroupNorm(out_channels, emb_dim, groups=groups)
+            self.norm2: AdaGroupNorm | GroupNorm = AdaGroupNorm(out_channels, emb_dim, groups=groups)
         else:
             self.emb_proj = nn.Linear(emb_dim, out_channels)
             self.norm2 = GroupNorm(groups, out_channels)

@@ -1,4 +1,5 @@
-"""The DDPM U-Net (Ho et al. 2020, app. B; Dhariwal & Nichol 2021, sec. 3): residual blocks, group norm, attention, time embedding."""
+"""The DDPM U-Net (Ho et al. 2020, app. B; Dhariwal & Nichol 2021, sec. 3): residual blocks, group norm,
+attention, time embedding."""
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -41,7 +42,7 @@ class _Level(nn.Module):
         n = len(channels_in) if attention else 0
         self.attn = nn.ModuleList(SelfAttention2d(channels, heads=heads, groups=groups) for _ in range(n))
         self.cross = nn.ModuleList(CrossAttention2d(channels, context_dim, heads=heads, groups=groups)
-                                   for _ in range(n if context_dim else 0))
+                                   for _ in range(n)) if context_dim else nn.ModuleList()
 
     def block(self, i: int, h: Tensor, emb: Tensor, context: Tensor | None, context_mask: Tensor | None) -> Tensor:
         h = self.blocks[i](h, emb)
@@ -53,7 +54,8 @@ class _Level(nn.Module):
 
 
 class UNet(nn.Module):
-    """Noise-prediction U-Net: eps_theta(x_t, t[, y, context]) (Ho et al. 2020, app. B; AdaGN of Dhariwal & Nichol 2021).
+    """Noise-prediction U-Net: eps_theta(x_t, t[, y, context])
+    (Ho et al. 2020, app. B; AdaGN of Dhariwal & Nichol 2021).
 
     Each level halves the size with a stride-2 convolution (H -> ceil(H/2)); up-sampling resizes to the skip's
     size, so any H, W >= 1 works (28 -> 14 -> 7, 7 -> 4 -> 2, 8 -> 4 -> 2). With `num_classes`, a learned class
@@ -78,7 +80,8 @@ class UNet(nn.Module):
         if upsample not in ("resize_conv", "conv_resize"):
             raise ConfigError(f"upsample must be 'resize_conv' or 'conv_resize', got {upsample!r}")
         if any(not 0 <= i < len(channels) for i in attention_levels):
-            raise ConfigError(f"attention_levels={tuple(attention_levels)} must index channels (0..{len(channels) - 1})")
+            raise ConfigError(f"attention_levels={tuple(attention_levels)} must index channels "
+                              f"(0..{len(channels) - 1})")
         if context_dim is not None and not (attention_levels or mid_attention):
             raise ConfigError("context_dim needs attention somewhere: set attention_levels or mid_attention=True")
         self.in_channels = in_channels
@@ -88,8 +91,8 @@ class UNet(nn.Module):
         emb_dim = 4 * channels[0]
         self.time_embed = TimeEmbedding(channels[0], emb_dim)
         self.class_embed = nn.Embedding(num_classes + 1, emb_dim) if num_classes else None
-        opts = dict(context_dim=context_dim, heads=heads, groups=groups, time_embedding=time_embedding,
-                    dropout=dropout)
+        opts: dict[str, Any] = dict(context_dim=context_dim, heads=heads, groups=groups,
+                                    time_embedding=time_embedding, dropout=dropout)
 
         self.conv_in = nn.Conv2d(in_channels, channels[0], 3, padding=1)
         skips, c = [channels[0]], channels[0]
@@ -134,7 +137,7 @@ class UNet(nn.Module):
     def _embedding(self, x: Tensor, t: Tensor | float, y: Tensor | None) -> Tensor:
         t = batch_timesteps(t, x.shape[0], x.device)
         emb = self.time_embed(t)
-        if self.class_embed is None:
+        if self.class_embed is None or self.num_classes is None:   # class_embed exists iff num_classes
             if y is not None:
                 raise ModelInputError("labels y given to a U-Net built without num_classes")
             return emb
@@ -147,7 +150,8 @@ class UNet(nn.Module):
 
     def forward(self, x: Tensor, t: Tensor | float, *, y: Tensor | None = None, context: Tensor | None = None,
                 context_mask: Tensor | None = None) -> Tensor:
-        """x: (B, C, H, W), t: (B,) or scalar timesteps, y: (B,) long, context: (B, L, D), mask: (B, L) -> (B, C_out, H, W)."""
+        """x: (B, C, H, W), t: (B,) or scalar timesteps, y: (B,) long, context: (B, L, D), mask: (B, L)
+        -> (B, C_out, H, W)."""
         if x.ndim != 4 or x.shape[1] != self.in_channels or x.shape[0] == 0:
             raise ModelInputError(f"U-Net expects x of shape (B, {self.in_channels}, H, W), got {tuple(x.shape)}")
         if context is not None and self.context_dim is None:
@@ -158,6 +162,7 @@ class UNet(nn.Module):
             h = h.contiguous(memory_format=torch.channels_last)
         skips = [h]
         for i, level in enumerate(self.down):
+            assert isinstance(level, _Level)
             for b in range(self.blocks_per_level):
                 h = level.block(b, h, emb, context, context_mask)
                 skips.append(h)
@@ -171,6 +176,7 @@ class UNet(nn.Module):
             h = self.mid_cross(h, context, context_mask)
         h = self.mid.blocks[1](h, emb)
         for i, level in enumerate(self.up):
+            assert isinstance(level, _Level)
             for b in range(self.blocks_per_level + 1):
                 h = level.block(b, torch.cat([h, skips.pop()], dim=1), emb, context, context_mask)
             if i < len(self.upsample):

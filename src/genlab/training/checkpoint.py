@@ -105,13 +105,6 @@ def truncate_log(log_path: Path, step: int) -> int:
     return dropped
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write text to `path` through a temporary file and os.replace."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _prune(ckpt_root: Path, *, keep: int, protect: str) -> None:
     folders = sorted(p for p in ckpt_root.glob("step_*") if p.is_dir())
     for old in folders[:-keep] if keep > 0 else []:
@@ -175,10 +168,12 @@ def read_trainer_state(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         trainer = json.loads(trainer_path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{trainer_path} is not readable JSON ({type(err).__name__}); the checkpoint is corrupt") from None
+        raise CheckpointError(f"{trainer_path} is not readable JSON ({type(err).__name__}); "
+                              "the checkpoint is corrupt") from None
     step, updates = (trainer.get("step"), trainer.get("ema_updates")) if isinstance(trainer, dict) else (None, None)
     if not isinstance(step, int) or isinstance(step, bool) or step < 0:
-        raise CheckpointError(f"{trainer_path} has step = {step!r}; expected a whole number >= 0 (the checkpoint is corrupt)")
+        raise CheckpointError(f"{trainer_path} has step = {step!r}; expected a whole number >= 0 "
+                              "(the checkpoint is corrupt)")
     if not isinstance(updates, dict) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
                                                  for v in updates.values()):
         raise CheckpointError(f"{trainer_path} has ema_updates = {str(updates)[:60]}; expected a table of whole "

@@ -25,9 +25,9 @@ class EMA:
     @torch.no_grad()
     def update(self, module: nn.Module) -> None:
         d = self.current_decay()
-        ema_params = list(self.module.parameters())
+        ema_params: list[torch.Tensor] = list(self.module.parameters())
         params = [p.detach() for p in module.parameters()]
         torch._foreach_lerp_(ema_params, params, 1.0 - d)
-        for eb, b in zip(self.module.buffers(), module.buffers()):
+        for eb, b in zip(self.module.buffers(), module.buffers(), strict=True):
             eb.copy_(b)
         self.updates += 1

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,7 @@ class Run:
         return torch.cat(out) if out else torch.empty(0)
 
 
-def load_run(run_dir: str | Path, *, ema: bool = True, device: str | torch.device | None = "cpu") -> Run:
+def load_run(run_dir: str | os.PathLike[str], *, ema: bool = True, device: str | torch.device | None = "cpu") -> Run:
     """Load a run folder's config and newest checkpoint; `ema=False` takes the raw weights instead.
 
     The networks go to `device`; None means this process's device (`process_device()`: its own GPU under

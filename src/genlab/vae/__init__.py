@@ -1,4 +1,5 @@
-"""Variational autoencoders (Kingma & Welling 2014) and the plain autoencoder: networks, objective, bounds, latent tools."""
+"""Variational autoencoders (Kingma & Welling 2014) and the plain autoencoder: networks, objective, bounds,
+latent tools."""
 from genlab.vae.latent import attribute_vector, interpolate, manifold_grid, slerp, traversal
 from genlab.vae.likelihood import active_units, elbo, evaluate_likelihood, iwae_bound, likelihood_bounds
 from genlab.vae.networks import VAE, BernoulliLikelihood, GaussianLikelihood, build_vae

@@ -1,7 +1,8 @@
 """What users do with a trained VAE (seeds 002-004), each as a function that writes one PNG and returns its path.
 
 Every function takes a loaded `Run` or a run folder of the vae/ae family. Items are encoded to their posterior
-means mu(x); pictures show decoder means E[x|z] in [-1, 1], enlarged `scale` times. The run's own test split is used unless `data` names
+means mu(x); pictures show decoder means E[x|z] in [-1, 1], enlarged `scale` times. The run's own test split
+is used unless `data` names
 another dataset of the same item shape.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from genlab.errors import ModelInputError
 from genlab.training.run import Run
 from genlab.vae.latent import (Interpolation, attribute_vector, interpolate, manifold_grid, principal_axes,
                                traversal)
+from genlab.vae.family import VAEFamily
 from genlab.vae.likelihood import active_units
 from genlab.vae.networks import VAE
 from genlab.vae.runs import as_vae_run, run_items, vae_of
@@ -130,7 +132,8 @@ def save_scatter(run: Run | PathLike, path: PathLike, *, n: int = 5000, split: S
 
 @torch.no_grad()
 def save_attribute(run: Run | PathLike, path: PathLike, *, label: int, n: int = 6, strengths: tuple[float, ...] = (
-        0.0, 0.5, 1.0, 1.5, 2.0), seed: int = 0, split: Split = "test", data: str | None = None, scale: int = 1) -> Path:
+        0.0, 0.5, 1.0, 1.5, 2.0), seed: int = 0, split: Split = "test", data: str | None = None,
+        scale: int = 1) -> Path:
     """Add the attribute vector of `label` (mean code with it minus without) to n items lacking it, one row each.
 
     Each row: the original, then decoded mu(x) + s * v for each strength s.
@@ -153,6 +156,7 @@ def run_active_units(run: Run | PathLike, *, split: Split = "test", data: str | 
                      threshold: float = 0.01) -> dict[str, Any]:
     """Active units of a VAE run (Burda et al. 2016): count, latent size and Cov_x(E_q[z_u]) per dimension."""
     run = as_vae_run(run, need_posterior=True)
+    assert isinstance(run.family, VAEFamily)     # as_vae_run checked the family
     vae = vae_of(run)
     x, _ = run_items(run, split=split, data=data)
     count, variances = active_units(encode_means(vae, run.family.as_trained(x)), threshold=threshold)

@@ -6,8 +6,9 @@ The plain autoencoder is the baseline the notes contrast with: z = mu(x), no KL.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Mapping
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -29,7 +30,8 @@ class VAEModelConfig:
     latent_dim: int = field(default=32, metadata={"ge": 1})
     hidden: tuple[int, ...] = field(default=(512, 256), metadata={"ge": 1})   # MLP widths, encoder order
     channels: tuple[int, ...] = field(default=(32, 64), metadata={"ge": 1})   # conv widths, one stride-2 level each
-    latent_channels: int = field(default=4, metadata={"ge": 1})  # conv_map only: latent maps of H / 2^levels (latent_dim is derived)
+    # conv_map only: latent maps of H / 2^levels (latent_dim is derived)
+    latent_channels: int = field(default=4, metadata={"ge": 1})
 
 
 @dataclass
@@ -113,7 +115,8 @@ class VAEFamily:
                               f"use {section}.likelihood=gaussian")
         if kind == "gaussian" and not self.objective.c > 0:
             raise ConfigError(f"{section}.c must be > 0 (the Gaussian variance), got {self.objective.c}")
-        self.px_given_z: Likelihood = BernoulliLikelihood() if kind == "bernoulli" else GaussianLikelihood(self.objective.c)
+        self.px_given_z: Likelihood = (BernoulliLikelihood() if kind == "bernoulli"
+                                       else GaussianLikelihood(self.objective.c))
         # Binarised targets only make sense for the Bernoulli likelihood on images.
         self.binarize: Binarize = self.objective.binarize if kind == "bernoulli" else "none"
         if not self.deterministic:

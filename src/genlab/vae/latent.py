@@ -1,4 +1,5 @@
-"""Latent-space arithmetic on tensors (no weights): interpolation paths, traversals, the 2-D manifold grid, attributes."""
+"""Latent-space arithmetic on tensors (no weights): interpolation paths, traversals, the 2-D manifold grid,
+attributes."""
 from __future__ import annotations
 
 from typing import Literal
@@ -74,9 +75,11 @@ def manifold_grid(n: int, *, quantile: float = 0.05) -> Tensor:
 
 
 def attribute_vector(mu: Tensor, labels: Tensor, label: int) -> Tensor:
-    """Mean latent of the items with `label` minus the mean of the rest (seed 002's "add a smile"): mu (N, d) -> (d,)."""
+    """Mean latent of the items with `label` minus the mean of the rest (seed 002's "add a smile"):
+    mu (N, d) -> (d,)."""
     if mu.ndim != 2 or labels.shape != (mu.shape[0],):
-        raise ModelInputError(f"expected latents (N, d) and labels (N,), got {tuple(mu.shape)} and {tuple(labels.shape)}")
+        raise ModelInputError(f"expected latents (N, d) and labels (N,), "
+                              f"got {tuple(mu.shape)} and {tuple(labels.shape)}")
     has = labels == label
     if not has.any() or has.all():
         raise ModelInputError(f"the attribute vector of label {label} needs items with and without it; "

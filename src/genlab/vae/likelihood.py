@@ -29,7 +29,8 @@ def _noise(k: int, mu: Tensor, generator: torch.Generator | None) -> Tensor:
     return torch.randn((k, *mu.shape), generator=generator, dtype=mu.dtype).to(mu.device)
 
 
-def log_weights(vae: VAE, x: Tensor, *, k: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+def log_weights(vae: VAE, x: Tensor, *, k: int,
+                generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x) for k draws z_i ~ q(z|x) (Burda et al. 2016, eq. 8).
 
     x: (B, *shape) -> log w (k, B), log p(x|z_i) (k, B) and the closed-form KL (B,).
@@ -88,7 +89,8 @@ class ActiveUnits:
 
 
 def active_units(mu: Tensor, *, threshold: float = 0.01) -> tuple[int, Tensor]:
-    """Dimensions u with Cov_x(E_q[z_u]) > threshold (Burda et al. 2016, eq. 12): mu (N, d) -> (count, variances (d,))."""
+    """Dimensions u with Cov_x(E_q[z_u]) > threshold (Burda et al. 2016, eq. 12):
+    mu (N, d) -> (count, variances (d,))."""
     if mu.ndim != 2:
         raise ModelInputError(f"expected posterior means (N, d), got shape {tuple(mu.shape)}")
     stats = ActiveUnits(mu.shape[1])

@@ -58,7 +58,7 @@ class MLPEncoder(nn.Module):
         super().__init__()
         widths = (math.prod(shape), *hidden)
         layers: list[nn.Module] = [nn.Flatten()]
-        for a, b in zip(widths[:-1], widths[1:]):
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.Linear(a, b), nn.SiLU()]
         layers.append(nn.Linear(widths[-1], out))
         self.net = nn.Sequential(*layers)
@@ -75,7 +75,7 @@ class MLPDecoder(nn.Module):
         self.shape = shape
         widths = (latent_dim, *reversed(hidden))
         layers: list[nn.Module] = []
-        for a, b in zip(widths[:-1], widths[1:]):
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.Linear(a, b), nn.SiLU()]
         layers.append(nn.Linear(widths[-1], math.prod(shape)))
         self.net = nn.Sequential(*layers)
@@ -99,7 +99,7 @@ class ConvEncoder(nn.Module):
         super().__init__()
         c, h, w = shape
         layers: list[nn.Module] = []
-        for a, b in zip((c, *channels[:-1]), channels):
+        for a, b in zip((c, *channels[:-1]), channels, strict=True):
             layers += [nn.Conv2d(a, b, 3, stride=2, padding=1), nn.SiLU()]
         hs, ws = conv_sizes(h, len(channels)), conv_sizes(w, len(channels))
         layers += [nn.Flatten(), nn.Linear(channels[-1] * hs[-1] * ws[-1], out)]
@@ -110,7 +110,8 @@ class ConvEncoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    """z (B, d) -> Linear -> (C_L, h_L, w_L) -> [ConvTranspose 3x3 stride 2, SiLU] per level -> Conv 3x3 -> (B, C, H, W).
+    """z (B, d) -> Linear -> (C_L, h_L, w_L) -> [ConvTranspose 3x3 stride 2, SiLU] per level -> Conv 3x3
+    -> (B, C, H, W).
 
     Each transposed convolution's output padding is chosen so the sizes retrace the encoder's exactly (odd sizes too).
     """
@@ -123,7 +124,7 @@ class ConvDecoder(nn.Module):
         self.fc = nn.Linear(latent_dim, math.prod(self.top))
         layers: list[nn.Module] = [nn.SiLU()]
         rev = tuple(reversed(channels))
-        for i, (a, b) in enumerate(zip(rev, (*rev[1:], rev[-1]))):
+        for i, (a, b) in enumerate(zip(rev, (*rev[1:], rev[-1]), strict=True)):
             level = len(channels) - i            # from size index `level` up to `level - 1`
             pad = (self.hs[level - 1] - (2 * self.hs[level] - 1), self.ws[level - 1] - (2 * self.ws[level] - 1))
             layers += [nn.ConvTranspose2d(a, b, 3, stride=2, padding=1, output_padding=pad), nn.SiLU()]
@@ -145,7 +146,7 @@ class ConvMapEncoder(nn.Module):
     def __init__(self, shape: tuple[int, ...], *, channels: tuple[int, ...], out: int) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Conv2d(shape[0], channels[0], 3, padding=1), nn.SiLU()]
-        for a, b in zip((channels[0], *channels[:-1]), channels):
+        for a, b in zip((channels[0], *channels[:-1]), channels, strict=True):
             layers += [nn.Conv2d(a, b, 3, stride=2, padding=1), nn.SiLU(), nn.Conv2d(b, b, 3, padding=1), nn.SiLU()]
         layers += [nn.Conv2d(channels[-1], out, 1), nn.Flatten()]
         self.net = nn.Sequential(*layers)
@@ -165,7 +166,7 @@ class ConvMapDecoder(nn.Module):
         self.top = (latent_channels, hs[-1], ws[-1])
         rev = tuple(reversed(channels))
         layers: list[nn.Module] = [nn.Conv2d(latent_channels, rev[0], 3, padding=1), nn.SiLU()]
-        for i, (a, b) in enumerate(zip(rev, (*rev[1:], rev[-1]))):
+        for i, (a, b) in enumerate(zip(rev, (*rev[1:], rev[-1]), strict=True)):
             level = len(channels) - i
             pad = (hs[level - 1] - (2 * hs[level] - 1), ws[level - 1] - (2 * ws[level] - 1))
             layers += [nn.Conv2d(a, a, 3, padding=1), nn.SiLU(),
@@ -177,13 +178,15 @@ class ConvMapDecoder(nn.Module):
         return self.net(z.reshape(-1, *self.top))
 
 
-def latent_map_shape(shape: tuple[int, ...], *, channels: tuple[int, ...], latent_channels: int) -> tuple[int, int, int]:
+def latent_map_shape(shape: tuple[int, ...], *, channels: tuple[int, ...],
+                     latent_channels: int) -> tuple[int, int, int]:
     """(c, h, w) of a conv_map VAE's latent for images of `shape` (C, H, W): each level halves H and W (rounding up)."""
     return (latent_channels, conv_sizes(shape[1], len(channels))[-1], conv_sizes(shape[2], len(channels))[-1])
 
 
 class VAE(nn.Module):
-    """q(z|x) = N(mu, diag sigma^2), p(z) = N(0, I), p(x|z) (Kingma & Welling 2014); `deterministic` = plain autoencoder.
+    """q(z|x) = N(mu, diag sigma^2), p(z) = N(0, I), p(x|z) (Kingma & Welling 2014);
+    `deterministic` = plain autoencoder.
 
     `legacy_state_keys` are entries of checkpoints written by older genlab versions that are no longer state (a
     micro-batch counter for the KL warm-up, which now reads the loop's step): loading ignores them.
@@ -247,7 +250,8 @@ def build_vae(shape: tuple[int, ...], *, arch: Literal["mlp", "conv", "conv_map"
     out = latent_dim if deterministic else 2 * latent_dim
     if arch == "conv":
         if len(shape) != 3:
-            raise ModelInputError(f"the conv VAE needs images (C, H, W), the data have shape {shape}: use model.arch=mlp")
+            raise ModelInputError(f"the conv VAE needs images (C, H, W), the data have shape {shape}: "
+                                  "use model.arch=mlp")
         encoder: nn.Module = ConvEncoder(shape, channels=channels, out=out)
         decoder: nn.Module = ConvDecoder(latent_dim, shape, channels=channels)
     else:

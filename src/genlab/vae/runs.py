@@ -1,7 +1,7 @@
 """Trained VAE/AE runs and their data: load a run folder, checking its family, and the items it was trained on."""
 from __future__ import annotations
 
-from pathlib import Path
+import os
 from typing import Literal
 
 import numpy as np
@@ -15,7 +15,7 @@ from genlab.vae.networks import VAE
 FAMILIES = ("vae", "ae")
 
 
-def as_vae_run(run: Run | str | Path, *, need_posterior: bool = False) -> Run:
+def as_vae_run(run: Run | str | os.PathLike[str], *, need_posterior: bool = False) -> Run:
     """A loaded run of the vae (or ae) family; a run folder path is loaded (EMA weights). Other families are refused."""
     if not isinstance(run, Run):
         run = load_run(run)
@@ -34,7 +34,8 @@ def vae_of(run: Run) -> VAE:
 
 def run_items(run: Run, *, split: Literal["train", "test"] = "test", data: str | None = None,
               limit: int | None = None, seed: int = 0) -> tuple[Tensor, Tensor | None]:
-    """Items of the run's dataset (or of `data`) as the model sees them: (N, *shape) float ([-1, 1] images), labels (N,)."""
+    """Items of the run's dataset (or of `data`) as the model sees them: (N, *shape) float ([-1, 1] images),
+    labels (N,)."""
     from genlab.data import load_dataset, to_float
 
     cfg = run.config.data

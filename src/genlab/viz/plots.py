@@ -84,9 +84,11 @@ def plot_points(x: ArrayLike, path: str | os.PathLike[str], *, colors: ArrayLike
         raise ModelInputError(f"plot_points: centres must be (K, 2), got shape {cen.shape}")
     fig = Figure(figsize=(5.0, 5.0))
     ax = fig.add_subplot()
+    point_colors: np.ndarray | list[str] | None = c
     if c is not None and np.all(c == np.round(c)):  # integer labels: one distinct colour each (cycling past 10)
-        c = [f"C{int(k) % 10}" for k in c]
-    ax.scatter(pts[:, 0], pts[:, 1], s=size, c=c, cmap=None if c is None or isinstance(c, list) else "viridis",
+        point_colors = [f"C{int(k) % 10}" for k in c]
+    ax.scatter(pts[:, 0], pts[:, 1], s=size, c=point_colors,
+               cmap=None if point_colors is None or isinstance(point_colors, list) else "viridis",
                alpha=0.6, linewidths=0)
     if cen is not None:
         ax.scatter(cen[:, 0], cen[:, 1], marker="x", s=40, color="red", label="modes")
