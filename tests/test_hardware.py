@@ -61,6 +61,23 @@ def test_auto_precision_follows_the_cpu_flags(tmp_path, monkeypatch, text, expec
     assert reason.startswith(f"{expected}: ") and flag in reason
 
 
+@pytest.mark.parametrize("env, limited", [
+    ({"ONEDNN_MAX_CPU_ISA": "AVX2"}, "ONEDNN_MAX_CPU_ISA=AVX2"),
+    ({"ONEDNN_MAX_CPU_ISA": "avx512_core"}, "ONEDNN_MAX_CPU_ISA=AVX512_CORE"),
+    ({"ATEN_CPU_CAPABILITY": "avx2"}, "ATEN_CPU_CAPABILITY=avx2"),
+    ({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16"}, None),
+    ({"ONEDNN_MAX_CPU_ISA": "ALL", "ATEN_CPU_CAPABILITY": "avx512"}, None),
+])
+def test_a_cpu_with_bf16_limited_to_an_isa_without_it_trains_in_fp32(tmp_path, monkeypatch, env, limited):
+    for key in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    precision, reason = resolve_precision("auto", "cpu", cpuinfo_path=_cpuinfo(tmp_path, X86_AVX512_BF16))
+    assert precision == ("bf16" if limited is None else "fp32")
+    assert limited is None or (limited in reason and "avx512_bf16" in reason)
+
+
 @pytest.mark.parametrize("fast", [True, False])
 def test_unreadable_cpu_flags_fall_back_to_the_timed_probe(tmp_path, monkeypatch, fast):
     calls = []

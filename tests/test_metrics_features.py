@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from genlab.errors import CheckpointError, DataError, ModelInputError
+from genlab.errors import CheckpointError, ModelInputError
 from genlab.metrics import features as features_module
 from genlab.metrics.classifier import load_mnist_classifier
 from genlab.metrics.evaluate import compute_metrics, compute_statistics, iter_batches
@@ -12,15 +12,6 @@ from genlab.metrics.statistics import StatisticsCache
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(scope="module")
-def mnist_test():
-    data = pytest.importorskip("genlab.data")
-    try:
-        return data.load_dataset("mnist", split="test")
-    except DataError as err:
-        pytest.skip(str(err))
 
 
 @pytest.fixture(scope="module")

@@ -58,6 +58,22 @@ def cpu_native_bf16(flags: set[str]) -> tuple[bool, str]:
     return False, "CPU has no avx512_bf16, amx_bf16 or ARM bf16: bf16 would be emulated (13x slower, issue 12)"
 
 
+def isa_limit(env: Mapping[str, str] = os.environ) -> str | None:
+    """Why bf16 would be emulated although the CPU has it: oneDNN or ATen limited to an ISA without bf16.
+
+    ONEDNN_MAX_CPU_ISA (e.g. AVX2, AVX512_CORE) caps the kernels of convolutions and matmuls, ATEN_CPU_CAPABILITY
+    (default, avx2) those of element-wise ops; below AVX512_CORE_BF16 / avx512 bf16 runs emulated (on this 2-core
+    EPYC under ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2: 18.4 bf16 against 193-202 fp32 images/s).
+    """
+    onednn = env.get("ONEDNN_MAX_CPU_ISA", env.get("DNNL_MAX_CPU_ISA", "")).strip().upper()
+    if onednn and onednn != "ALL" and not any(tag in onednn for tag in ("BF16", "AMX", "FP16", "AVX10")):
+        return f"ONEDNN_MAX_CPU_ISA={onednn} has no bf16 kernels"
+    aten = env.get("ATEN_CPU_CAPABILITY", "").strip().lower()
+    if aten in ("default", "avx2", "zvector", "vsx"):
+        return f"ATEN_CPU_CAPABILITY={aten} has no bf16 kernels"
+    return None
+
+
 def _probe_once(conv: torch.nn.Module, x: torch.Tensor, w: torch.Tensor, *, bf16: bool) -> float:
     """Seconds of one conv + matmul under bf16 autocast (or fp32), synchronised on a GPU."""
     with torch.no_grad(), torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -103,6 +119,9 @@ def _auto(device_type: str, device_index: int | None, cpuinfo_path: str) -> tupl
     flags = cpu_features(text) if text is not None else None
     if flags is not None:
         native, why = cpu_native_bf16(flags)
+        limit = isa_limit() if native else None
+        if limit is not None:
+            return "fp32", f"fp32: {why}, but {limit}"
         return ("bf16", f"bf16: {why}") if native else ("fp32", f"fp32: {why}")
     fast, why = probe_bf16(device)
     return ("bf16", f"bf16: {why} (CPU flags unreadable)") if fast else ("fp32", f"fp32: {why} (CPU flags unreadable)")
