@@ -143,6 +143,14 @@ def test_sample_cli_draws_the_asked_class_and_refuses_a_prompt(ldm_run, tmp_path
     assert "not found" in capsys.readouterr().err
 
 
+def test_sample_cli_runs_the_ode_samplers_in_latent_space(ldm_run, tmp_path):
+    for sampler in ("euler", "heun", "dpmpp_2m"):
+        npz = tmp_path / f"{sampler}.npz"
+        assert main(["sample", str(ldm_run), "--n", "2", "--label", "7", "--guidance", "3", "--sampler", sampler,
+                     "--steps", "3", "--quiet", "--out", str(tmp_path / f"{sampler}.png"), "--npz", str(npz)]) == 0
+        assert np.load(npz)["x"].shape == (2, 1, 8, 8)
+
+
 def test_psnr_closed_form():
     x = torch.zeros(2, 1, 4, 4)
     assert psnr(x + 0.1, x).tolist() == pytest.approx([10 * torch.log10(torch.tensor(4 / 0.01)).item()] * 2)

@@ -13,6 +13,7 @@ EPILOG = """\
 examples:
   genlab sample runs/mnist --n 64 --sampler ddim --steps 50 --eta 0 --out grid.png
   genlab sample runs/mnist --n 16 --sampler ancestral --steps 1000 --out ancestral.png
+  genlab sample runs/mnist --n 64 --sampler dpmpp_2m --steps 10      # probability-flow ODE, Karras spacing
   genlab sample runs/mnist --n 10000 --npz samples.npz      # uint8 images for `genlab eval`
   genlab sample runs/gan_cond --n 64 --label 7              # class-conditional GAN: only sevens
   genlab sample runs/cfg_mnist --label 7 --guidance 3        # conditional diffusion, classifier-free guidance
@@ -33,9 +34,11 @@ def add_parser(sub: Any) -> None:
     from genlab.diffusion.samplers import SAMPLERS
     p.add_argument("--sampler", metavar="NAME", help="diffusion sampler (default: the run's): "
                    + "; ".join(f"{name} = {s.summary}" for name, s in SAMPLERS.items()))
-    p.add_argument("--steps", type=positive_int, help="sampling steps (DDIM default 50; ancestral default T)")
+    p.add_argument("--steps", type=positive_int, help="sampling steps (default: the run's diffusion.sample_steps; "
+                   "ancestral: T); heun makes 2 network calls per step but the last")
     p.add_argument("--eta", type=nonnegative_float, help="DDIM eta: 0 deterministic, 1 ~ ancestral")
-    p.add_argument("--spacing", choices=["leading", "trailing", "linspace"], help="timestep spacing")
+    p.add_argument("--spacing", choices=["leading", "trailing", "linspace", "karras"],
+                   help="timestep spacing (default: karras for euler/heun/dpmpp_2m, else the run's)")
     p.add_argument("--label", type=nonnegative_int, help="class to draw, for class-conditional models (e.g. a gan with "
                                          "model.condition=projection)")
     p.add_argument("--prompt", help="text prompt, for text-conditional diffusion runs (needs genlab[text])")

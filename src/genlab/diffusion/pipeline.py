@@ -17,7 +17,7 @@ from genlab.diffusion.denoiser import Denoiser
 from genlab.diffusion.guidance import guided_model_fn
 from genlab.diffusion.samplers import get_sampler
 from genlab.diffusion.sampling import Callback
-from genlab.diffusion.timesteps import Spacing, timesteps
+from genlab.diffusion.timesteps import ScheduleSpacing, schedule_timesteps
 from genlab.errors import ModelInputError
 from genlab.nn.hardware import resolve_precision
 
@@ -61,15 +61,17 @@ def run_denoiser(run: Run, n: int = 1, *, precision: str | None = None, **condit
 
 @torch.no_grad()
 def sample(family: DiffusionFamily, models: Mapping[str, nn.Module], n: int, *, generator: torch.Generator,
-           sampler: str | None = None, steps: int | None = None, spacing: Spacing | None = None,
+           sampler: str | None = None, steps: int | None = None, spacing: ScheduleSpacing | None = None,
            precision: str | None = None, callback: Callback | None = None, noise: Tensor | None = None,
            label: Any = None, prompt: str | None = None, guidance: float | None = None,
            low_res: Tensor | str | None = None, **options: Any) -> Tensor:
     """n samples in data space (n, *data shape); unset options take the run's [diffusion] values.
 
-    `options` are the sampler's own (eta, variance, clip_x0: see genlab.diffusion.samplers). x0 is clipped to
-    [-1, 1] at each step for pixel runs only, and not under guidance w not in {0, 1}: DDIM's direction keeps the
-    network's (extrapolated) eps, and pairing it with a clipped x0 pulls samples off the data (docs/latent.md).
+    `options` are the sampler's own (eta, variance, clip_x0: see genlab.diffusion.samplers). The timesteps are
+    spaced by `spacing` if given, else by the sampler's own spacing (the ODE samplers: "karras"), else by
+    diffusion.spacing. x0 is clipped to [-1, 1] at each step for pixel runs only, and not under guidance w not
+    in {0, 1}: DDIM's direction keeps the network's (extrapolated) eps, and pairing it with a clipped x0 pulls
+    samples off the data (docs/latent.md). The ODE samplers take no clipping option.
     """
     d = family.config.diffusion
     chosen = get_sampler(sampler or d.sampler)
@@ -83,6 +85,6 @@ def sample(family: DiffusionFamily, models: Mapping[str, nn.Module], n: int, *, 
     kwargs = {key: getattr(d, key) if options.get(key) is None else options[key] for key in chosen.options}
     if options.get("clip_x0") is None and "clip_x0" in kwargs:
         kwargs["clip_x0"] = d.clip_x0 and family.bounded and denoiser.guidance in (None, 0.0, 1.0)
-    x0 = chosen(denoiser, x, timesteps(d.T, steps, spacing=spacing or d.spacing), generator=generator,
-                callback=callback, **kwargs)
+    visited = schedule_timesteps(family.schedule, steps, spacing=spacing or chosen.spacing or d.spacing)
+    x0 = chosen(denoiser, x, visited, generator=generator, callback=callback, **kwargs)
     return family.decode(models, x0.clamp(-1.0, 1.0) if family.bounded else x0)

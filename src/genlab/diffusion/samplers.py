@@ -2,8 +2,10 @@
 
 Every entry is a function with the one signature of genlab.diffusion.sampling,
 `sample_NAME(denoiser, x_T, timesteps, *, generator=None, callback=None, **options) -> x_0`, plus what the
-sampling pipeline needs to know about it: which of the run's sampling options it takes, and whether it walks
-the whole chain of T steps by default. Adding a sampler is one function and one entry here.
+sampling pipeline needs to know about it: which of the run's sampling options it takes, whether it walks
+the whole chain of T steps by default, and whether it chooses its own timestep spacing (the ODE samplers of
+genlab.diffusion.ode_samplers default to Karras et al.'s "karras" spacing; an explicit spacing overrides it).
+Adding a sampler is one function and one entry here.
 """
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ import torch
 from torch import Tensor
 
 from genlab.diffusion.denoiser import Denoiser
+from genlab.diffusion.ode_samplers import sample_dpmpp_2m, sample_euler, sample_heun
 from genlab.diffusion.sampling import Callback, sample_ancestral, sample_ddim
+from genlab.diffusion.timesteps import ScheduleSpacing
 from genlab.errors import ConfigError
 
 
@@ -32,11 +36,12 @@ class SamplerFn(Protocol):
 
 @dataclass(frozen=True)
 class Sampler:
-    """A registered sampler: its function, the run options it takes, and its default number of steps."""
+    """A registered sampler: its function, the run options it takes, its default steps and timestep spacing."""
 
     fn: SamplerFn
     options: tuple[str, ...]            # keys of [diffusion] / `genlab sample` flags passed through
     full_chain: bool = False            # default steps: T (ancestral) rather than diffusion.sample_steps
+    spacing: ScheduleSpacing | None = None   # default spacing (unless one is asked for); None: diffusion.spacing
     summary: str = ""
 
     def __call__(self, denoiser: Denoiser, x: Tensor, timesteps: Sequence[int] | Tensor, **kwargs: Any) -> Tensor:
@@ -48,6 +53,12 @@ SAMPLERS: dict[str, Sampler] = {
                     summary="DDIM (Song et al. 2021), deterministic at eta = 0"),
     "ancestral": Sampler(sample_ancestral, options=("variance", "clip_x0"), full_chain=True,
                          summary="DDPM ancestral sampling, Algorithm 2 of Ho et al. 2020"),
+    "euler": Sampler(sample_euler, options=(), spacing="karras",
+                     summary="Euler on the probability-flow ODE, Karras et al. 2022 sigma spacing (first order)"),
+    "heun": Sampler(sample_heun, options=(), spacing="karras",
+                    summary="Heun on the probability-flow ODE, Algorithm 1 of Karras et al. 2022 (2 calls/step)"),
+    "dpmpp_2m": Sampler(sample_dpmpp_2m, options=(), spacing="karras",
+                        summary="DPM-Solver++(2M), Lu et al. 2022, second-order multistep, Karras spacing"),
 }
 
 

@@ -5,18 +5,29 @@ With T training steps and n sampling steps, descending and 0-indexed:
   "leading":  (T // n) * k + offset for k = n-1, ..., 0        (DDIM's original choice; ends at `offset`)
   "trailing": round(T - k T / n) - 1 for k = 0, ..., n-1        (starts at T-1, the pure-noise end)
   "linspace": round(linspace(0, T-1, n)) reversed               (both ends)
+
+and one spacing that needs the noise schedule, not only T (`karras_timesteps`, `schedule_timesteps`):
+  "karras":   Karras et al. 2022 (eq. 5) rho = 7 spacing in sigma = sqrt((1 - abar) / abar), from sigma(T-1)
+              to sigma(0), each sigma rounded to the discrete step nearest in log sigma
+              (as diffusers' use_karras_sigmas, but the ODE samplers then step between the schedule's own
+              sigmas of those steps, so the network's time input and the sigma it is asked at agree)
 """
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from genlab.diffusion.schedules import NoiseSchedule
 from genlab.errors import ConfigError
 
 Spacing = Literal["leading", "trailing", "linspace"]
+ScheduleSpacing = Literal["leading", "trailing", "linspace", "karras"]
+"""A spacing of `schedule_timesteps`: those of `timesteps` and "karras", which needs the schedule."""
+SCHEDULE_SPACINGS: tuple[str, ...] = ("leading", "trailing", "linspace", "karras")
 
 
 def timesteps(T: int, num_steps: int, *, spacing: Spacing = "leading", offset: int = 0) -> Tensor:
@@ -37,8 +48,54 @@ def timesteps(T: int, num_steps: int, *, spacing: Spacing = "leading", offset: i
     elif spacing == "linspace":
         steps = np.round(np.linspace(0, T - 1, num_steps))[::-1]
     else:
-        raise ConfigError(f"unknown timestep spacing {spacing!r}; expected 'leading', 'trailing' or 'linspace'")
+        hint = " ('karras' needs the schedule: karras_timesteps or schedule_timesteps)" if spacing == "karras" else ""
+        raise ConfigError(f"unknown timestep spacing {spacing!r}; expected 'leading', 'trailing' or 'linspace'{hint}")
     steps = np.array(steps, dtype=np.int64)  # a copy: torch refuses negative strides
     if steps.min() < 0 or steps.max() > T - 1:
         raise ConfigError(f"offset {offset} puts timesteps outside [0, {T - 1}]")
     return torch.from_numpy(steps)
+
+
+def ve_sigmas(schedule: NoiseSchedule) -> np.ndarray:
+    """sigma_t = sqrt((1 - abar_t) / abar_t) for t = 0..T-1, the variance-exploding noise level of x_t / alpha_t
+    (x_t / alpha_t = x0 + sigma_t eps; Karras et al. 2022, Song et al. 2021b): (T,) float64, increasing in t."""
+    abar = schedule.alphas_cumprod
+    return np.sqrt((1.0 - abar) / abar)
+
+
+def karras_timesteps(schedule: NoiseSchedule, num_steps: int, *, rho: float = 7.0) -> Tensor:
+    """The descending discrete timesteps nearest to Karras et al.'s (2022, eq. 5) noise levels: (num_steps,) long.
+
+    sigma_i = (smax^(1/rho) + i / (n-1) (smin^(1/rho) - smax^(1/rho)))^rho for i = 0..n-1, with smax = sigma(T-1)
+    and smin = sigma(0) of `ve_sigmas`, so the first step is T-1 and the last 0 (n = 1: only T-1). Each sigma_i
+    goes to the step whose log sigma is nearest. Where rounding puts two levels on one step (many steps at the
+    low-noise end, where rho = 7 crowds them), the later ones move to the next free steps, so there are always
+    num_steps distinct steps (num_steps <= T).
+    """
+    T = schedule.T
+    if not isinstance(num_steps, int) or not 1 <= num_steps <= T:
+        raise ConfigError(f"the number of sampling steps must be an integer in [1, {T}], got {num_steps!r}")
+    if not rho > 0:
+        raise ConfigError(f"the Karras spacing's rho must be > 0, got {rho!r}")
+    if num_steps == 1:
+        return torch.tensor([T - 1], dtype=torch.long)
+    log_sigma = np.log(ve_sigmas(schedule))
+    ramp = np.linspace(0.0, 1.0, num_steps)
+    lo, hi = math.exp(log_sigma[0] / rho), math.exp(log_sigma[-1] / rho)
+    target = rho * np.log(hi + ramp * (lo - hi))                  # log sigma_i, descending
+    right = np.clip(np.searchsorted(log_sigma, target), 1, T - 1)  # log_sigma[right-1] <= target <= log_sigma[right]
+    nearer_left = target - log_sigma[right - 1] <= log_sigma[right] - target
+    steps = np.where(nearer_left, right - 1, right)[::-1].astype(np.int64)   # ascending
+    steps[0], steps[-1] = 0, T - 1                                  # the ends exactly, whatever the rounding
+    for i in range(1, num_steps):                                    # distinct: push collisions up...
+        steps[i] = max(steps[i], steps[i - 1] + 1)
+    for i in range(num_steps - 1, -1, -1):                           # ...and keep the top within T-1
+        steps[i] = min(steps[i], T - 1 - (num_steps - 1 - i))
+    return torch.from_numpy(np.ascontiguousarray(steps[::-1]))
+
+
+def schedule_timesteps(schedule: NoiseSchedule, num_steps: int, *, spacing: ScheduleSpacing = "leading") -> Tensor:
+    """`timesteps(schedule.T, num_steps, spacing=...)`, or `karras_timesteps(schedule, num_steps)` for "karras"."""
+    if spacing == "karras":
+        return karras_timesteps(schedule, num_steps)
+    return timesteps(schedule.T, num_steps, spacing=spacing)

@@ -1,0 +1,210 @@
+"""The probability-flow ODE samplers (euler, heun, dpmpp_2m) against the exact answer for Gaussian data.
+
+For data N(M, S^2) the ideal denoiser is linear: in the variance-exploding variable y = x_t / alpha with noise
+level sigma = sqrt((1 - abar) / abar), D(y; sigma) = E[x0 | y] = M + S^2 / (S^2 + sigma^2) (y - M), so the ODE
+dy/dsigma = (y - D) / sigma = (y - M) sigma / (S^2 + sigma^2) has the solution
+    y(sigma) - M = (y(sigma_max) - M) sqrt(S^2 + sigma^2) / sqrt(S^2 + sigma_max^2),
+which maps y(sigma_max) to M + S (y(sigma_max) - M) / sqrt(S^2 + sigma_max^2) at sigma = 0. The samplers stop at
+the schedule's smallest noise level sigma_min = sigma(t=0) and return the denoiser's x0 there (their last step to
+sigma = 0), so the limit they converge to as the steps double is D(y(sigma_min); sigma_min): the endpoint above
+times S / sqrt(S^2 + sigma_min^2) around M (a 2e-4 relative shrink for the linear schedule at S = 0.5).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from genlab.cli.main import main
+from genlab.diffusion import (SAMPLERS, Denoiser, NoiseSchedule, karras_timesteps, sample_ddim, sample_dpmpp_2m,
+                              sample_euler, sample_heun, schedule_timesteps, timesteps, ve_sigmas)
+from genlab.errors import ConfigError
+from genlab.training.run import load_run
+
+LEGACY = Path(__file__).parent / "data" / "legacy_runs"
+LINEAR = NoiseSchedule.from_name("linear", T=1000)
+COSINE = NoiseSchedule.from_name("cosine", T=1000)
+M, S = 0.3, 0.5
+ODE_SAMPLERS = {"euler": sample_euler, "heun": sample_heun, "dpmpp_2m": sample_dpmpp_2m}
+
+
+def _gaussian_net(schedule: NoiseSchedule, prediction: str = "eps", calls: list[int] | None = None):
+    """The exact network for data N(M, S^2) in each parameterisation (E[x0 | x_t] of a Gaussian, VP notation)."""
+    def net(x_t, t):
+        step = int(t[0])
+        assert torch.all(t == step)
+        if calls is not None:
+            calls.append(step)
+        a, s = float(schedule.sqrt_alphas_cumprod[step]), float(schedule.sqrt_one_minus_alphas_cumprod[step])
+        x0 = M + a * S * S / (a * a * S * S + s * s) * (x_t - a * M)
+        eps = (x_t - a * x0) / s
+        return {"eps": eps, "x0": x0, "v": a * eps - s * x0}[prediction]
+    return net
+
+
+def _denoiser(schedule, prediction="eps", calls=None):
+    return Denoiser(_gaussian_net(schedule, prediction, calls), schedule, prediction=prediction)
+
+
+def _exact(schedule: NoiseSchedule, x_T: torch.Tensor, t_start: int, *, final_denoise: bool = True) -> torch.Tensor:
+    """The probability-flow ODE's endpoint from x_T at step t_start (sigma = 0; or the samplers' limit, the
+    exact ODE to sigma(0) followed by the denoiser's x0 there, when final_denoise)."""
+    sigmas = ve_sigmas(schedule)
+    y = x_T / math.sqrt(float(schedule.alphas_cumprod[t_start]))
+    sigma_max, sigma_min = float(sigmas[t_start]), float(sigmas[0])
+    scale = S / math.sqrt(S * S + sigma_max**2)
+    if final_denoise:
+        scale *= S / math.sqrt(S * S + sigma_min**2)
+    return M + scale * (y - M)
+
+
+X_T = torch.linspace(-2.5, 2.5, 11, dtype=torch.float64)[:, None]
+
+
+def _errors(name, schedule, steps, prediction="eps"):
+    ref = _exact(schedule, X_T, schedule.T - 1)
+    return [float((ODE_SAMPLERS[name](_denoiser(schedule, prediction), X_T, karras_timesteps(schedule, n)) - ref)
+                  .abs().max()) for n in steps]
+
+
+@pytest.mark.parametrize("schedule", [LINEAR, COSINE], ids=["linear", "cosine"])
+@pytest.mark.parametrize("name,band", [("euler", (1.6, 2.5)), ("heun", (3.0, 5.5)), ("dpmpp_2m", (3.0, 5.5))])
+def test_each_sampler_converges_to_the_exact_ode_endpoint_at_its_order(schedule, name, band):
+    # measured, 32 -> 64 -> 128 -> 256 steps (linear; cosine): euler 1.97 1.99 2.04; 1.92 1.96 2.01 -- heun 4.26
+    # 4.13 4.07; 4.50 4.26 4.20 -- dpmpp_2m 4.39 4.21 3.99; 3.80 4.37 4.10. Fewer steps are not yet asymptotic:
+    # the cosine schedule's sigma runs from 0.0064 to 2e4, rho = 7 makes the first steps long, and dpmpp_2m's
+    # error changes sign between 16 and 32 steps as the step-size ratios of the Karras grid change.
+    errors = _errors(name, schedule, [32, 64, 128, 256])
+    ratios = [a / b for a, b in zip(errors, errors[1:], strict=False)]
+    assert all(band[0] < r < band[1] for r in ratios), (errors, ratios)
+    assert errors[-1] < {"euler": 0.05, "heun": 0.003, "dpmpp_2m": 0.003}[name]
+
+
+def test_the_samplers_limit_is_the_ode_endpoint_up_to_the_last_denoising_step():
+    out = sample_heun(_denoiser(LINEAR), X_T, karras_timesteps(LINEAR, 1000))     # every step: error ~1e-5
+    limit, endpoint = _exact(LINEAR, X_T, 999), _exact(LINEAR, X_T, 999, final_denoise=False)
+    torch.testing.assert_close(out, limit, rtol=0, atol=2e-5)
+    assert 1e-4 < float((limit - endpoint).abs().max()) < 5e-4     # the last denoising step's shrink
+    torch.testing.assert_close(out, endpoint, rtol=0, atol=5e-4)
+
+
+@pytest.mark.parametrize("name,steps", [("euler", 1000), ("heun", 100), ("dpmpp_2m", 100)])
+def test_samples_of_gaussian_data_have_its_mean_and_variance(name, steps):
+    n = 20_000
+    x_T = torch.randn(n, 1, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    # steps enough for the discretisation error (~0.5% for euler, ~0.1% otherwise) to stay below sampling error
+    out = ODE_SAMPLERS[name](_denoiser(LINEAR), x_T, karras_timesteps(LINEAR, steps))
+    assert abs(out.mean().item() - M) < 5 * S / math.sqrt(n)
+    assert out.std().item() == pytest.approx(S, rel=0.02)     # sampling error ~0.5% at this n
+
+
+@pytest.mark.parametrize("name", ODE_SAMPLERS)
+def test_eps_x0_and_v_networks_give_the_same_samples(name):
+    steps = karras_timesteps(LINEAR, 12)
+    outs = [ODE_SAMPLERS[name](_denoiser(LINEAR, p), X_T, steps) for p in ("eps", "x0", "v")]
+    for out in outs[1:]:
+        torch.testing.assert_close(out, outs[0], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ODE_SAMPLERS)
+def test_one_step_returns_the_denoisers_x0_at_the_start(name):
+    for t in (999, 500):
+        out = ODE_SAMPLERS[name](_denoiser(LINEAR), X_T, [t])
+        torch.testing.assert_close(out, _denoiser(LINEAR).x0(X_T, t), rtol=0, atol=1e-12)
+
+
+def test_fewer_steps_than_the_order_fall_back_to_first_order():
+    # two steps: dpmpp_2m's first step has no history and its last goes to sigma = 0, both first order
+    for n in (1, 2):
+        steps = karras_timesteps(LINEAR, n)
+        euler, dpm = (f(_denoiser(LINEAR), X_T, steps) for f in (sample_euler, sample_dpmpp_2m))
+        torch.testing.assert_close(dpm, euler, rtol=0, atol=1e-12)
+        assert torch.isfinite(sample_heun(_denoiser(LINEAR), X_T, steps)).all()
+    three = [f(_denoiser(LINEAR), X_T, karras_timesteps(LINEAR, 3)) for f in (sample_euler, sample_dpmpp_2m)]
+    assert not torch.allclose(three[0], three[1])                 # the second step is second order
+
+
+@pytest.mark.parametrize("name", ODE_SAMPLERS)
+def test_the_last_step_goes_to_sigma_0_and_returns_the_last_x0(name):
+    seen, calls = [], []
+    steps = karras_timesteps(COSINE, 6)
+    out = ODE_SAMPLERS[name](_denoiser(COSINE, "v", calls), X_T, steps,
+                             callback=lambda i, t, x_t, x0: seen.append((i, t, x0)))
+    assert [(i, t) for i, t, _ in seen] == list(enumerate(steps.tolist()))
+    torch.testing.assert_close(out, seen[-1][2], rtol=0, atol=1e-12)
+    # network calls: one per step; heun two but on its last (Euler) step, each at a visited step
+    expected = steps.tolist() if name != "heun" else [c for t, u in zip(steps.tolist(), steps.tolist()[1:] + [None],
+                                                                       strict=True) for c in (t, u) if c is not None]
+    assert calls == expected
+
+
+@pytest.mark.parametrize("name", ODE_SAMPLERS)
+def test_repeated_timesteps_are_skipped_not_divided_by(name):
+    f, d = ODE_SAMPLERS[name], _denoiser(LINEAR)
+    for repeated, plain in (([999, 400, 60, 0, 0], [999, 400, 60, 0]), ([999, 400, 400, 60, 0], [999, 400, 60, 0]),
+                            ([3, 3], [3])):
+        out = f(d, X_T, repeated)
+        assert torch.isfinite(out).all()
+        torch.testing.assert_close(out, f(d, X_T, plain), rtol=0, atol=0)
+    with pytest.raises(ConfigError, match="descending"):
+        f(d, X_T, [10, 20])
+    with pytest.raises(ConfigError, match="descending"):
+        f(d, X_T, [1000, 10])
+
+
+def test_euler_is_ddim_at_eta_0_on_the_same_timesteps():
+    steps = karras_timesteps(COSINE, 9)
+    torch.testing.assert_close(sample_euler(_denoiser(COSINE, "v"), X_T, steps),
+                               sample_ddim(_denoiser(COSINE, "v"), X_T, steps, clip_x0=False), rtol=0, atol=1e-12)
+
+
+def test_karras_timesteps_are_the_nearest_steps_to_karras_sigmas_and_always_distinct():
+    log_sigma = np.log(ve_sigmas(LINEAR))
+    steps = karras_timesteps(LINEAR, 10)
+    assert steps.dtype == torch.long and steps[0] == 999 and steps[-1] == 0
+    ramp = np.linspace(0, 1, 10)
+    smax, smin = math.exp(log_sigma[-1] / 7), math.exp(log_sigma[0] / 7)
+    target = 7 * np.log(smax + ramp * (smin - smax))
+    nearest = np.abs(log_sigma[None, :] - target[:, None]).argmin(axis=1)
+    assert steps.tolist() == nearest.tolist()
+    assert karras_timesteps(LINEAR, 1).tolist() == [999]
+    assert karras_timesteps(LINEAR, 2).tolist() == [999, 0]
+    for n in (100, 300, 999, 1000):                                # rho = 7 crowds the low end: collisions moved up
+        steps = karras_timesteps(LINEAR, n)
+        assert len(steps) == n and steps[0] == 999 and steps[-1] == 0 and bool((steps[:-1] > steps[1:]).all())
+    assert karras_timesteps(LINEAR, 1000).tolist() == list(range(999, -1, -1))
+    assert torch.equal(schedule_timesteps(LINEAR, 7, spacing="karras"), karras_timesteps(LINEAR, 7))
+    assert torch.equal(schedule_timesteps(LINEAR, 7, spacing="trailing"), timesteps(1000, 7, spacing="trailing"))
+    with pytest.raises(ConfigError, match=r"in \[1, 1000\]"):
+        karras_timesteps(LINEAR, 1001)
+    with pytest.raises(ConfigError, match="'karras' needs the schedule"):
+        timesteps(1000, 7, spacing="karras")  # type: ignore[arg-type]
+
+
+def test_registry_entries_choose_karras_spacing_and_take_no_options():
+    for name in ODE_SAMPLERS:
+        assert SAMPLERS[name].spacing == "karras" and SAMPLERS[name].options == () and not SAMPLERS[name].full_chain
+    assert SAMPLERS["ddim"].spacing is None and SAMPLERS["ancestral"].spacing is None
+
+
+@pytest.mark.parametrize("name", ODE_SAMPLERS)
+def test_a_guided_run_samples_through_the_pipeline_on_karras_steps(name):
+    run = load_run(LEGACY / "ddpm_cls")                           # v-prediction, class-conditional, T = 100
+    seen: list[int] = []
+    x = run.sample(3, seed=0, sampler=name, steps=5, label=7, guidance=3.0,
+                   callback=lambda i, t, x_t, x0: seen.append(t))
+    assert x.shape == (3, *run.family.shape) and torch.isfinite(x).all()
+    assert seen == karras_timesteps(run.family.schedule, 5).tolist()
+    seen.clear()
+    run.sample(3, seed=0, sampler=name, steps=5, spacing="trailing", callback=lambda i, t, x_t, x0: seen.append(t))
+    assert seen == timesteps(100, 5, spacing="trailing").tolist()
+
+
+def test_genlab_sample_with_heun_writes_a_grid(tmp_path):
+    out = tmp_path / "heun.png"
+    assert main(["sample", str(LEGACY / "ddpm_cls"), "--n", "2", "--sampler", "heun", "--steps", "10",
+                 "--label", "3", "--guidance", "2", "--quiet", "--out", str(out)]) == 0
+    assert out.exists()
