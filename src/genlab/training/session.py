@@ -40,15 +40,18 @@ class Session:
 
     @property
     def main(self) -> bool:
+        """Whether this is the process that writes files and prints."""
         return bool(self.accelerator.is_main_process)
 
     @property
     def world(self) -> int:
+        """The number of training processes."""
         return int(self.accelerator.num_processes)
 
 
 def start_session(config: RunConfig, run_dir: Path, *, dataset: TrainData | None, progress: bool) -> Session:
-    """Processes, precision, data, family, networks, optimisers and EMAs of a fresh (not yet resumed) run."""
+    """Processes, precision, data, family, networks, optimisers and EMAs, resumed from the run folder's newest
+    checkpoint when it has one (`saved` is then that step), else with config.json written."""
     tc = config.train
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     device, world = accelerator.device, accelerator.num_processes
