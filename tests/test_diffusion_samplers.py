@@ -78,3 +78,14 @@ def test_run_denoiser_of_a_loaded_run_and_its_errors():
         run.sample(2, temperature=0.5)
     with pytest.raises(ModelInputError, match="sampling steps must be between 1 and T=100, got 0"):
         run.sample(2, steps=0)
+
+
+def test_an_option_the_chosen_sampler_does_not_take_is_refused_not_ignored():
+    run = load_run(LEGACY / "ddpm_cls")
+    with pytest.raises(ModelInputError, match=r"--eta does not apply to the 'ancestral' sampler \(it takes: "
+                                              r"variance, clip_x0\)"):
+        run.sample(2, sampler="ancestral", eta=0.5, steps=3)
+    with pytest.raises(ModelInputError, match=r"--variance does not apply to the 'heun' sampler \(it takes: no "
+                                              r"options\)"):
+        run.sample(2, sampler="heun", variance="beta", steps=3)
+    assert run.sample(2, sampler="ddim", eta=0.5, steps=3, precision="fp32").shape == (2, 1, 8, 8)

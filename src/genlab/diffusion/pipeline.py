@@ -74,7 +74,13 @@ def sample(family: DiffusionFamily, models: Mapping[str, nn.Module], n: int, *, 
     samples off the data (docs/latent.md). The ODE samplers take no clipping option.
     """
     d = family.config.diffusion
-    chosen = get_sampler(sampler or d.sampler)
+    name = sampler or d.sampler
+    chosen = get_sampler(name)
+    ignored = sorted(k for k, v in options.items() if v is not None and k not in chosen.options)
+    if ignored:
+        takes = ", ".join(chosen.options) or "no options"
+        raise ModelInputError(f"--{ignored[0].replace('_', '-')} does not apply to the '{name}' sampler "
+                              f"(it takes: {takes})")
     steps = steps if steps is not None else (d.T if chosen.full_chain else d.sample_steps)
     if not 1 <= steps <= d.T:
         raise ModelInputError(f"sampling steps must be between 1 and T={d.T}, got {steps}")
