@@ -12,7 +12,7 @@ from genlab.config import apply_overrides, run_config_from_dict
 from genlab.diffusion.sampling import sample_ancestral, sample_ddim
 from genlab.diffusion.timesteps import timesteps
 from genlab.errors import ConfigError, ModelInputError
-from genlab.diffusion.conditioning import ConditionalUNet, downsample_images, upsample_images
+from genlab.diffusion.conditioning import ConditionalUNet, downsample_images, sampling_condition, upsample_images
 from genlab.diffusion.denoiser import Denoiser
 from genlab.diffusion.guidance import guided_model_fn
 from genlab.nn.attention import CrossAttention2d
@@ -209,3 +209,14 @@ def test_sentence_encoder_maps_a_held_out_phrasing_near_its_digit():
     pooled = context[:, 0]
     torch.testing.assert_close(pooled.norm(dim=-1), torch.ones(4))
     assert pooled[0] @ pooled[1] > pooled[0] @ pooled[2]
+
+
+def test_a_low_res_tensor_is_reduced_as_in_training_and_guidance_needs_one():
+    fam = family("condition.kind=image", "condition.low_res=2")
+    big = torch.rand(1, 1, 8, 8) * 2 - 1
+    cond, null = sampling_condition(fam.config.condition, DIGITS, 3, low_res=big)
+    assert not null and cond.shape == (3, 1, 2, 2)
+    torch.testing.assert_close(cond[0], downsample_images(big, 2)[0])             # area means of 4x4 blocks
+    torch.testing.assert_close(cond[0, 0, 0, 0], big[0, 0, :4, :4].mean())
+    with pytest.raises(ModelInputError, match="--guidance needs a condition to guide towards"):
+        fam.sample(fam.build_models(), 2, generator=torch.Generator(), guidance=2.0, steps=2)

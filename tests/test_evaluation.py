@@ -66,3 +66,14 @@ def test_run_coverage_counts_the_modes_of_a_toy_run(tmp_path):
     train(config, tmp_path / "gan", progress=False, sample_at_end=False)
     cov = run_coverage(load_run(tmp_path / "gan"), n=200, seed=0)
     assert cov.num_modes == 8 and 0 <= cov.modes_covered <= 8 and 0.0 <= cov.high_quality <= 1.0
+
+
+def test_modes_use_the_asked_sampler_and_the_result_records_it(tmp_path):
+    config = run_config_from_dict(apply_overrides({"family": "ddpm"}, [
+        "data.name=ring8", "train.steps=2", "train.checkpoint_every=1000", "diffusion.T=50"]))
+    train(config, tmp_path / "ddpm", progress=False, sample_at_end=False)
+    result = evaluate_run(tmp_path / "ddpm", metrics=["modes"], n=100, sampler_options={"sampler": "heun",
+                                                                                       "steps": 3})
+    assert result["sampler"] == "heun" and result["steps"] == 3 and result["num_modes"] == 8
+    with pytest.raises(ModelInputError, match="sampling steps must be between 1 and T=50, got 999"):
+        evaluate_run(tmp_path / "ddpm", metrics=["modes"], n=100, sampler_options={"steps": 999})

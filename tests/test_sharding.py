@@ -137,3 +137,12 @@ def test_run_networks_go_to_the_process_device(tiny_run, monkeypatch):
     run = load_run(tiny_run, device=None)
     assert {p.device for m in run.models.values() for p in m.parameters()} == {torch.device("cpu")}
     assert run.sample(2, seed=0, steps=2).device == torch.device("cpu")
+
+
+def test_a_label_list_is_cut_per_chunk_like_a_tensor():
+    """Labels given as a list reach each chunk's rows, exactly as the same labels given as a tensor."""
+    run = load_run(Path(__file__).parent / "data" / "legacy_runs" / "ddpm_cls")
+    labels = [0] * 4 + [1] * 4
+    as_list = run.sample(8, seed=3, batch_size=4, label=labels, steps=2, precision="fp32")
+    as_tensor = run.sample(8, seed=3, batch_size=4, label=torch.tensor(labels), steps=2, precision="fp32")
+    assert torch.equal(as_list, as_tensor)          # before the fix, chunk 1 drew class 0 (the list's first 4)

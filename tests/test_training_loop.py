@@ -217,3 +217,12 @@ def test_accelerate_launch_trains_like_one_process(tmp_path):
     assert world_of(two.stderr) == 2
     assert losses(tmp_path / "one") == pytest.approx(losses(tmp_path / "two"), rel=1e-5)
     assert len(losses(tmp_path / "two")) == 6                      # logged once, not once per rank
+
+
+def test_a_fresh_start_drops_the_log_of_a_start_that_crashed_before_any_checkpoint(tmp_path):
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    (run_dir / "log.jsonl").write_text(json.dumps({"step": 1, "loss": 123.0}) + "\n")   # no checkpoint written
+    train(tiny_config("train.steps=3"), run_dir, progress=False)
+    rows = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3] and 123.0 not in [r["loss"] for r in rows]

@@ -131,7 +131,7 @@ def evaluate_run(run_or_path: Run | str | Path, *, metrics: Sequence[str] = ("fi
 
         run = load_run(run_or_path, device=None if not likelihoods else "cpu")
     ref = ref or f"{run.config.data.name}:test"
-    result: dict[str, Any] = {"run": str(run.path), "step": run.step, "ref": ref}
+    result: dict[str, Any] = {"run": str(run.path), "step": run.step, "ref": ref, **dict(sampler_options or {})}
     if sample_metrics:
         quality = _sample_quality(run, sample_metrics, n=n, ref=ref, extractor=extractor, batch_size=batch_size,
                                   seed=seed, sampler_options=dict(sampler_options or {}), progress=progress)
@@ -144,16 +144,16 @@ def evaluate_run(run_or_path: Run | str | Path, *, metrics: Sequence[str] = ("fi
         if run.info.kind != "vector":
             raise ModelInputError("modes (mode coverage) needs a run on a 2-D toy mixture (ring8, grid25); "
                                   "this run generates images")
-        cov = run_coverage(run, n=n, seed=seed)
+        cov = run_coverage(run, n=n, seed=seed, **dict(sampler_options or {}))
         result.update(modes_covered=cov.modes_covered, num_modes=cov.num_modes, high_quality=round(cov.high_quality, 4))
     return result
 
 
-def run_coverage(run: Run, *, n: int = 2500, seed: int = 0) -> ModeCoverage:
+def run_coverage(run: Run, *, n: int = 2500, seed: int = 0, **sampler_options: Any) -> ModeCoverage:
     """Modes covered by n samples of a trained toy run (on ring8 or grid25; VEEGAN / PacGAN protocol)."""
     from genlab.data import toy_modes
     from genlab.metrics.toy import mode_coverage
 
     centres, std = toy_modes(run.config.data.name)
-    x = run.sample(n, seed=seed)
+    x = run.sample(n, seed=seed, **sampler_options)
     return mode_coverage(x.numpy(), centres, std)

@@ -69,12 +69,21 @@ def shard(n_chunks: int, *, rank: int, world: int) -> list[int]:
     return list(range(rank, n_chunks, world))
 
 
+def _rows(value: Any, n: int, rows: slice) -> Any:
+    """A per-item option's rows of this chunk: tensors, arrays and lists of length n are cut; others pass whole."""
+    if isinstance(value, (list, tuple, np.ndarray)) and len(value) == n and not isinstance(value, str):
+        value = torch.as_tensor(np.asarray(value))
+    if isinstance(value, Tensor) and value.ndim > 0 and len(value) == n:
+        return value[rows]
+    return value
+
+
 def sample_chunk(family: Any, models: dict[str, nn.Module], n: int, k: int, *, seed: int, batch_size: int,
                  **options: Any) -> Tensor:
     """Chunk k of n samples ((b, C, H, W) or (b, D)); per-item options (labels (n,), noise (n, ...)) are sliced."""
     sl = chunk_slices(n, batch_size)[k]
     size = sl.stop - sl.start
-    chunk = {key: (v[sl] if isinstance(v, Tensor) and v.ndim > 0 and len(v) == n else v) for key, v in options.items()}
+    chunk = {key: _rows(v, n, sl) for key, v in options.items()}
     with torch.inference_mode():
         return family.sample(models, size, generator=chunk_generator(seed, k), **chunk).cpu()
 

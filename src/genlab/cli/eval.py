@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
         samples = any(m not in LIKELIHOODS for m in metrics)
         tag = "-".join(metrics) + (f"_{Path(args.extractor).stem}" if samples else "")
+        tag += "".join(f"_{key}{value}" for key, value in options.items())     # e.g. _samplerheun_steps10
         out = Path(args.out) if args.out else Path(result["run"]) / "eval" / f"{tag}_n{args.n}.json"
     result["seconds"] = round(time.perf_counter() - t0, 2)
     print_table(result)

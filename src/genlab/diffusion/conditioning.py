@@ -198,6 +198,8 @@ def sampling_condition(c: ConditionConfig, info: DataInfo, n: int, *, label: Any
     if low_res.ndim != 4 or low_res.shape[0] not in (1, n) or low_res.shape[1] != info.shape[0]:
         raise ModelInputError(f"low-resolution images must be (1 or {n}, {info.shape[0]}, h, w) in [-1, 1], "
                               f"got {tuple(low_res.shape)}")
+    if tuple(low_res.shape[2:]) != (c.low_res, c.low_res):         # as training saw them: area-averaged
+        low_res = downsample_images(low_res.float(), c.low_res)
     return low_res.float().expand(n, -1, -1, -1), False
 
 

@@ -40,6 +40,9 @@ def denoiser_for(family: DiffusionFamily, models: Mapping[str, nn.Module], n: in
     cond, null = sampling_condition(c, family.data, n, label=label, prompt=prompt, low_res=low_res)
     if guidance is not None and c.kind == "none":
         raise ModelInputError("--guidance needs a conditional run (trained with condition.kind = class, text or image)")
+    if guidance is not None and null:
+        raise ModelInputError("--guidance needs a condition to guide towards: give --low-res IMAGE (without it the "
+                              "run samples unconditionally)")
     scale = None
     model_fn: Any = net
     if cond is not None:

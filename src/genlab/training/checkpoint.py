@@ -75,9 +75,10 @@ def check_finite(tensors: dict[str, torch.Tensor], *, step: int, run_dir: Path) 
 
 
 def remove_stale_temporaries(run_dir: Path) -> list[Path]:
-    """Delete the `.tmp-*` / `.old-*` folders and `.latest.tmp*` files a killed checkpoint write left behind."""
+    """Delete the `.tmp-*` / `.old-*` folders and `.latest.*` temporaries a killed checkpoint write left behind."""
     ckpt_root = Path(run_dir) / "checkpoints"
-    stale = [p for pattern in (".tmp-step_*", ".old-step_*", ".latest.tmp*") for p in ckpt_root.glob(pattern)]
+    patterns = (".tmp-step_*", ".old-step_*", ".latest.tmp*", ".latest.*.tmp")   # the last: genlab.files' names
+    stale = [p for pattern in patterns for p in ckpt_root.glob(pattern)]
     for path in stale:
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)

@@ -5,10 +5,11 @@ build or resume, then for each step run each phase `repeats` times over `grad_ac
 (`_run_phase`), average gradients over processes, clip, step, update the EMA, log, draw samples, checkpoint.
 
 All randomness is a function of (seed, step, phase, repeat, micro-batch): data order, diffusion noise and
-timesteps, dropout. A resumed run therefore replays the uninterrupted run exactly, and N processes see the
-same numbers as one process with the same global batch (each draws the global batch's noise and keeps
-its own rows, see `BatchRandom`). Setting up lives in genlab.training.session, resuming in
-genlab.training.resume, process plumbing in genlab.training.processes.
+timesteps, and dropout (seeded per step and rank). A resumed run therefore replays the uninterrupted run
+exactly, and N processes see the same data, noise and timesteps as one process with the same global batch
+(each draws the global batch's noise and keeps its own rows, see `BatchRandom`); dropout masks differ.
+Setting up lives in genlab.training.session, resuming in genlab.training.resume, process plumbing in
+genlab.training.processes.
 """
 from __future__ import annotations
 

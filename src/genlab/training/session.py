@@ -97,6 +97,7 @@ def _open_run_folder(s: Session, reason: str) -> None:
             if before not in (None, s.precision):
                 print(f"note: the run started in {before}, it continues in {s.precision} on this machine")
     elif s.main:
+        truncate_log(s.run_dir / "log.jsonl", 0)    # rows of an earlier start that crashed before checkpointing
         (s.run_dir / "samples").mkdir(parents=True, exist_ok=True)
         write_json_atomic(s.run_dir / "config.json", record)
     s.accelerator.wait_for_everyone()
