@@ -20,8 +20,9 @@ ROOT = Path(__file__).parent / "data" / "legacy_runs"
 EXPECTED = np.load(ROOT / "expected.npz")
 
 
-def _close(actual: torch.Tensor, key: str) -> None:
-    np.testing.assert_allclose(actual.numpy(), EXPECTED[key], rtol=0, atol=2e-5)
+def _gap(actual: torch.Tensor, key: str) -> float:
+    """Largest absolute difference from the old code's samples."""
+    return float(np.abs(actual.numpy() - EXPECTED[key]).max())
 
 
 @pytest.mark.parametrize("key,options", [
@@ -31,13 +32,14 @@ def _close(actual: torch.Tensor, key: str) -> None:
 ])
 def test_an_old_diffusion_run_samples_as_before(key, options):
     run = load_run(ROOT / "ddpm_cls")
-    _close(run.sample(len(EXPECTED[key]), precision="fp32", **options), key)
+    x = run.sample(len(EXPECTED[key]), precision="fp32", **options)
+    assert x.shape == EXPECTED[key].shape and _gap(x, key) <= 2e-5
 
 
 def test_an_old_vae_run_with_its_retired_counter_loads_and_scores_as_before():
     run = load_run(ROOT / "vae")
     assert "micro_batches" not in run.models["vae"].state_dict()
-    _close(run.sample(6, seed=3), "vae")
+    assert _gap(run.sample(6, seed=3), "vae") <= 2e-5
     x = torch.from_numpy(load_dataset("digits", split="test", limit=8, seed=0).x)
     elbo = run.family.likelihood(run.models, x, seed=0, k=5, progress=False)["elbo"]
     assert elbo == pytest.approx(float(EXPECTED["vae_elbo"][0]), abs=1e-4)

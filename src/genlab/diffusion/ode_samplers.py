@@ -29,17 +29,8 @@ import torch
 from torch import Tensor
 
 from genlab.diffusion.denoiser import Denoiser
-from genlab.diffusion.sampling import Callback, check_batch
+from genlab.diffusion.sampling import Callback, check_batch, visited_steps
 from genlab.diffusion.timesteps import ve_sigmas
-from genlab.errors import ConfigError
-
-
-def ode_steps(timesteps: Sequence[int] | Tensor, T: int) -> list[int]:
-    """The timesteps as ints, checked to be non-empty, descending and in [0, T-1]; repeats dropped."""
-    steps = [int(s) for s in (timesteps.tolist() if isinstance(timesteps, Tensor) else timesteps)]
-    if not steps or steps[0] > T - 1 or steps[-1] < 0 or any(a < b for a, b in zip(steps, steps[1:], strict=False)):
-        raise ConfigError(f"timesteps must be a non-empty descending sequence in [0, {T - 1}]")
-    return [s for i, s in enumerate(steps) if i == 0 or s != steps[i - 1]]
 
 
 class _VEDenoiser:
@@ -47,7 +38,7 @@ class _VEDenoiser:
 
     def __init__(self, denoiser: Denoiser, timesteps: Sequence[int] | Tensor) -> None:
         self.denoiser = denoiser
-        self.steps = ode_steps(timesteps, denoiser.schedule.T)
+        self.steps = visited_steps(timesteps, denoiser.schedule.T, repeats=True)
         abar = denoiser.schedule.alphas_cumprod
         self.alpha = [float(abar[t]) ** 0.5 for t in self.steps]
         self.sigma = [float(s) for s in ve_sigmas(denoiser.schedule)[self.steps]] + [0.0]

@@ -93,12 +93,15 @@ def ddim_step(output: Tensor, x_t: Tensor, *, alpha_bar_t: float, alpha_bar_prev
     return ddim_update(x0, eps, alpha_bar_t=alpha_bar_t, alpha_bar_prev=alpha_bar_prev, eta=eta, noise=noise), x0
 
 
-def visited_steps(timesteps: Sequence[int] | Tensor, T: int) -> list[int]:
-    """The timesteps as ints, checked to be a non-empty strictly descending sequence in [0, T-1]."""
+def visited_steps(timesteps: Sequence[int] | Tensor, T: int, *, repeats: bool = False) -> list[int]:
+    """The timesteps as ints, checked to be a non-empty strictly descending sequence in [0, T-1]; with
+    `repeats`, equal neighbours are allowed and dropped (a zero-length step)."""
     steps = [int(s) for s in (timesteps.tolist() if isinstance(timesteps, Tensor) else timesteps)]
-    if not steps or steps[0] > T - 1 or steps[-1] < 0 or any(a <= b for a, b in zip(steps, steps[1:], strict=False)):
-        raise ConfigError(f"timesteps must be a non-empty strictly descending sequence in [0, {T - 1}]")
-    return steps
+    order = "descending" if repeats else "strictly descending"
+    if not steps or steps[0] > T - 1 or steps[-1] < 0 or any(
+            a < b or (a == b and not repeats) for a, b in zip(steps, steps[1:], strict=False)):
+        raise ConfigError(f"timesteps must be a non-empty {order} sequence in [0, {T - 1}]")
+    return [s for i, s in enumerate(steps) if i == 0 or s != steps[i - 1]]
 
 
 def check_batch(x: Tensor) -> None:
