@@ -14,6 +14,7 @@ _FAMILIES: dict[str, str] = {
     "ae": "genlab.vae.family:AEFamily",
     "classifier": "genlab.classifier.family:ClassifierFamily",
     "ldm": "genlab.latent.family:LatentDiffusionFamily",
+    "distill": "genlab.distill.family:DistillFamily",
 }
 
 

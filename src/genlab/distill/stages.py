@@ -1,0 +1,136 @@
+"""Progressive distillation stage by stage: each stage a normal, checkpointed run of the one training loop.
+
+Stage k trains a student of n = from_steps / 2^k DDIM steps against the previous stage (the first against the
+teacher run). The last student is the run folder OUT itself; the others are OUT/stages/steps_N. A finished
+stage leaves `stage.json` in its folder and is skipped when the command runs again; an unfinished one resumes
+from its newest checkpoint at the exact step (genlab.training.loop). What `genlab distill` calls.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from genlab.config import RunConfig, run_config_from_dict
+from genlab.distill.family import TEACHER_FAMILIES
+from genlab.distill.grid import default_from_steps, stage_plan
+from genlab.errors import CheckpointError, ConfigError
+from genlab.files import write_json_atomic
+
+STAGE_FILE = "stage.json"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Each stage's optimiser: `steps` updates (or fewer, when `seconds` > 0 runs out first) at a learning rate
+    decaying linearly from `lr` to 0 over `steps` (Salimans & Ho 2022, app.: Adam, linear anneal per stage)."""
+
+    steps: int = 300
+    seconds: float = 0.0
+    lr: float = 1e-4
+    batch_size: int | None = None          # None: the teacher's train.batch_size
+    ema_decay: float = 0.0                 # the paper's distillation runs keep no EMA (decay 0)
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What one stage did (`skipped`: finished by an earlier call; its numbers are that call's)."""
+
+    student_steps: int
+    run_dir: str
+    step: int
+    seconds: float
+    loss: float
+    stopped: str
+    skipped: bool = False
+
+
+def teacher_record(path: str | Path) -> dict[str, Any]:
+    """The teacher's stored config (family, sections), or a one-line error when it cannot teach."""
+    from genlab.training.run import load_config_record
+
+    try:
+        config = load_config_record(Path(path))["config"]
+    except CheckpointError as err:
+        raise CheckpointError(f"teacher: {err}") from None
+    family = config.get("family")
+    if family not in TEACHER_FAMILIES:
+        raise ConfigError(f"teacher {path} is a {family!r} run; distillation needs a diffusion teacher: a run of "
+                          f"family {' or '.join(repr(f) for f in TEACHER_FAMILIES)}")
+    return config
+
+
+def stage_config(teacher: dict[str, Any], *, teacher_dir: str | Path, student_steps: int, budget: Budget,
+                 guidance: float) -> RunConfig:
+    """The config of a student of `student_steps` DDIM steps (trailing grid, eta 0, v-prediction) learning from
+    the run in teacher_dir, whose sections (network, schedule, condition, data) it copies from `teacher`."""
+    values = json.loads(json.dumps(teacher))
+    tc = values["train"]
+    values["family"] = "distill"
+    values["train"] = {"steps": budget.steps, "time_budget": budget.seconds, "lr": budget.lr,
+                       "batch_size": budget.batch_size or tc["batch_size"], "warmup_steps": 0,
+                       "lr_schedule": "linear", "ema_decay": budget.ema_decay, "precision": tc["precision"],
+                       "seed": tc["seed"], "grad_clip": 1.0, "log_every": max(1, min(25, budget.steps // 10)),
+                       "checkpoint_every": max(1, min(100, budget.steps)), "threads": tc.get("threads", 0)}
+    values["model"]["dropout"] = 0.0                          # the paper's students: the teacher's net, no dropout
+    values["diffusion"].update(sampler="ddim", sample_steps=student_steps, spacing="trailing", eta=0.0,
+                               prediction="v")
+    values["condition"].update(label_dropout=0.0, guidance=1.0)      # always conditioned; guidance baked in
+    values["distill"] = {"teacher": str(Path(teacher_dir).resolve()), "teacher_steps": 2 * student_steps,
+                         "guidance": guidance}
+    values.pop("latent", None)
+    return run_config_from_dict(values)
+
+
+def _finished(run_dir: Path) -> StageResult | None:
+    """The stage.json of a finished stage, or None."""
+    path = run_dir / STAGE_FILE
+    if not path.is_file():
+        return None
+    try:
+        return StageResult(**{**json.loads(path.read_text()), "skipped": True})
+    except (OSError, ValueError, TypeError):
+        raise CheckpointError(f"{path} is damaged; delete it to train that stage again") from None
+
+
+def distill(teacher: str | Path, *, out: str | Path, to_steps: int, from_steps: int | None = None,
+            budget: Budget | None = None, guidance: float | None = None, progress: bool = True,
+            echo: Callable[[str], None] = print) -> list[StageResult]:
+    """Distil the teacher run from from_steps DDIM steps down to to_steps, stage by stage; the student of
+    to_steps is the run folder `out`. Stops after an interrupted stage (its checkpoint resumes it)."""
+    from genlab.training.loop import train
+    from genlab.training.run import prepare_data
+
+    budget = budget or Budget()
+    record = teacher_record(teacher)
+    d, c = record["diffusion"], record["condition"]
+    plan = stage_plan(d["T"], from_steps or default_from_steps(d["sample_steps"]), to_steps)
+    if guidance is not None and c["kind"] == "none":
+        raise ConfigError(f"--guidance needs a conditional teacher; {teacher} is unconditional")
+    scale = c["guidance"] if guidance is None else guidance
+    results: list[StageResult] = []
+    data, main = None, True
+    teacher_dir, out = Path(teacher), Path(out)
+    for k, n in enumerate(plan):
+        run_dir = out if n == to_steps else out / "stages" / f"steps_{n}"
+        config = stage_config(record, teacher_dir=teacher_dir, student_steps=n, budget=budget,
+                              guidance=scale if k == 0 else 1.0)     # later teachers have the guidance baked in
+        done = _finished(run_dir)
+        if done is None:
+            data = data or prepare_data(config.data, seed=config.train.seed)
+            r = train(config, run_dir, progress=progress, dataset=data)
+            done = StageResult(student_steps=n, run_dir=str(run_dir), step=r.step, seconds=round(r.seconds, 1),
+                               loss=r.last_loss, stopped=r.stopped)
+            main = r.main_process
+            if main and r.stopped != "interrupted":
+                write_json_atomic(run_dir / STAGE_FILE, {k: v for k, v in asdict(done).items() if k != "skipped"})
+        results.append(done)
+        if main:
+            echo(f"stage {2 * n} -> {n} steps: {done.step} optimiser steps in {done.seconds:.0f} s, final loss "
+                 f"{done.loss:.4g} ({'finished earlier, skipped' if done.skipped else done.stopped}) -> {run_dir}")
+        if done.stopped == "interrupted":
+            break
+        teacher_dir = run_dir
+    return results
