@@ -10,6 +10,7 @@ import torch
 
 from genlab.cli.main import main
 from genlab.diffusion import Denoiser, NoiseSchedule, sample_ddim, timesteps
+from genlab.distill.family import DistillFamily
 from genlab.distill.grid import coefficients_to_clean, grid, halvings, pair_steps, stage_plan
 from genlab.distill.target import implied_x0, truncated_snr_weight, two_step_target, weighted_x_loss
 from genlab.errors import ConfigError
@@ -170,6 +171,8 @@ def test_distill_to_one_step_makes_stages_that_sample_and_skips_them_when_run_ag
     assert not (out / "stages" / "steps_1").exists()
     code, _, err = _cli(["sample", out, "--n", 4, "--out", tmp_path / "s.png", "--quiet"], capsys)
     assert code == 0 and (tmp_path / "s.png").is_file(), err
+    code, text, err = _cli(["eval", out, "--metrics", "modes", "--n", 50, "--spacing", "trailing", "--quiet"], capsys)
+    assert code == 0 and "modes_covered" in text, err
     logs = {run: (run / "log.jsonl").read_text() for run in (stage, out)}
     code, text, err = _cli(["distill", ring_teacher, "--to-steps", 1, *DISTILL, "--out", out], capsys)
     assert code == 0, err
@@ -204,6 +207,10 @@ def test_an_interrupted_stage_resumes_to_the_weights_of_an_uninterrupted_one(rin
     assert code == 130, err
     assert not (cut / "stage.json").exists() and _log_steps(cut) == [1, 2]
     monkeypatch.setattr(session_module, "build_family", real_build)
+
+    def no_warm_start(self, models):
+        raise AssertionError("a resumed student must keep its own weights")
+    monkeypatch.setattr(DistillFamily, "warm_start", no_warm_start)
     code, text, err = _cli(["distill", ring_teacher, "--to-steps", 2, *DISTILL, "--out", cut], capsys)
     assert code == 0 and f"resuming {cut} from step 2" in text, err
     assert _log_steps(cut) == [1, 2, 3]
@@ -278,3 +285,16 @@ def test_the_guided_target_mixes_two_teacher_calls_and_the_student_makes_one(tmp
                   rng=BatchRandom(torch.Generator().manual_seed(0), global_size=4, start=0, size=4))
     loss, _ = student_family.loss("denoise", {"model": student_net}, batch)
     assert torch.isfinite(loss) and sizes == {"teacher": [8, 8], "student": [4]}
+
+
+def test_the_linear_learning_rate_anneals_to_zero_over_the_stage():
+    from genlab.training.loop import lr_factor
+    assert [lr_factor(s, steps=100, warmup=0, schedule="linear") for s in (0, 50, 99, 100)] == \
+        pytest.approx([1.0, 0.5, 0.01, 0.0])
+
+
+def test_distill_help_teaches_with_examples(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["distill", "--help"])
+    text = capsys.readouterr().out
+    assert exit_.value.code == 0 and "examples:" in text and "--to-steps" in text and "trailing" in text

@@ -48,7 +48,8 @@ class StageResult:
 
 
 def teacher_record(path: str | Path) -> dict[str, Any]:
-    """The teacher's stored config (family, sections), or a one-line error when it cannot teach."""
+    """The teacher's stored config as a complete dict (defaults filled in), or a one-line error when the run
+    cannot teach."""
     from genlab.training.run import load_config_record
 
     try:
@@ -59,7 +60,10 @@ def teacher_record(path: str | Path) -> dict[str, Any]:
     if family not in TEACHER_FAMILIES:
         raise ConfigError(f"teacher {path} is a {family!r} run; distillation needs a diffusion teacher: a run of "
                           f"family {' or '.join(repr(f) for f in TEACHER_FAMILIES)}")
-    return config
+    try:
+        return run_config_from_dict(config).to_dict()
+    except ConfigError as err:
+        raise CheckpointError(f"teacher {path}/config.json: {err}") from None
 
 
 def stage_config(teacher: dict[str, Any], *, teacher_dir: str | Path, student_steps: int, budget: Budget,
@@ -100,6 +104,7 @@ def distill(teacher: str | Path, *, out: str | Path, to_steps: int, from_steps: 
             echo: Callable[[str], None] = print) -> list[StageResult]:
     """Distil the teacher run from from_steps DDIM steps down to to_steps, stage by stage; the student of
     to_steps is the run folder `out`. Stops after an interrupted stage (its checkpoint resumes it)."""
+    from genlab.sharding import process_rank
     from genlab.training.loop import train
     from genlab.training.run import prepare_data
 
@@ -109,9 +114,9 @@ def distill(teacher: str | Path, *, out: str | Path, to_steps: int, from_steps: 
     plan = stage_plan(d["T"], from_steps or default_from_steps(d["sample_steps"]), to_steps)
     if guidance is not None and c["kind"] == "none":
         raise ConfigError(f"--guidance needs a conditional teacher; {teacher} is unconditional")
-    scale = c["guidance"] if guidance is None else guidance
+    scale = 1.0 if c["kind"] == "none" else (c["guidance"] if guidance is None else guidance)
     results: list[StageResult] = []
-    data, main = None, True
+    data, main = None, process_rank()[0] == 0           # under torchrun every rank trains, rank 0 writes and prints
     teacher_dir, out = Path(teacher), Path(out)
     for k, n in enumerate(plan):
         run_dir = out if n == to_steps else out / "stages" / f"steps_{n}"
@@ -123,7 +128,6 @@ def distill(teacher: str | Path, *, out: str | Path, to_steps: int, from_steps: 
             r = train(config, run_dir, progress=progress, dataset=data)
             done = StageResult(student_steps=n, run_dir=str(run_dir), step=r.step, seconds=round(r.seconds, 1),
                                loss=r.last_loss, stopped=r.stopped)
-            main = r.main_process
             if main and r.stopped != "interrupted":
                 write_json_atomic(run_dir / STAGE_FILE, {k: v for k, v in asdict(done).items() if k != "skipped"})
         results.append(done)
