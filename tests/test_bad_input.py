@@ -288,9 +288,10 @@ CASES: list[tuple[str, list[str], Setup | None, str]] = [
      "teacher: run folder"),
     ("distill-teacher-not-diffusion", ["distill", "{run}", "--to-steps", "1", "--out", "{tmp}/d"],
      _edit_config(lambda r: r["config"].update(family="vae")),
-     "is a 'vae' run; distillation needs a diffusion teacher: a run of family 'ddpm' or 'distill'"),
-    ("distill-teacher-ldm", ["distill", "{run}", "--to-steps", "1", "--out", "{tmp}/d"],
-     _edit_config(lambda r: r["config"].update(family="ldm")), "is a 'ldm' run; distillation needs a diffusion"),
+     "is a 'vae' run; distillation needs a diffusion teacher: a run of family 'ddpm', 'distill', 'ldm', "
+     "'distill_ldm'"),
+    ("distill-teacher-gan", ["distill", "{run}", "--to-steps", "1", "--out", "{tmp}/d"],
+     _edit_config(lambda r: r["config"].update(family="gan")), "is a 'gan' run; distillation needs a diffusion"),
     ("distill-guidance-unconditional", ["distill", "{ring}", "--to-steps", "1", "--guidance", "2", "--out",
                                         "{tmp}/d"], None, "--guidance needs a conditional teacher"),
     ("distill-lr-nan", ["distill", "{ring}", "--to-steps", "1", "--lr", "nan", "--out", "{tmp}/d"], None,

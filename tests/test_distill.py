@@ -298,3 +298,26 @@ def test_distill_help_teaches_with_examples(capsys):
         main(["distill", "--help"])
     text = capsys.readouterr().out
     assert exit_.value.code == 0 and "examples:" in text and "--to-steps" in text and "trailing" in text
+
+
+def test_a_latent_diffusion_teacher_distils_into_a_latent_student(tmp_path, capsys):
+    from genlab.config import apply_overrides, run_config_from_dict
+    from genlab.training.loop import train
+
+    autoencoder, teacher, out = tmp_path / "ae", tmp_path / "ldm", tmp_path / "ldm_1"
+    ae = ["data.name=digits", "data.limit=64", "model.arch=conv_map", "model.channels=[8, 16]",
+          "model.latent_channels=3", "train.batch_size=16", "train.steps=2", "train.threads=1", "vae.beta=0.01"]
+    train(run_config_from_dict(apply_overrides({"family": "vae"}, ae)), autoencoder, progress=False,
+          sample_at_end=False)
+    args = ["train", "ldm", "--data", "digits", "--autoencoder", autoencoder, "--steps", 2, "--batch-size", 16,
+            "--out", teacher, "--quiet"]
+    for override in ["model.channels=[16, 16]", "model.groups=8", "diffusion.T=20", "diffusion.sample_steps=2",
+                     "diffusion.prediction=v", "data.limit=64", "train.threads=1", "train.sample_n=4"]:
+        args += ["--set", override]
+    assert _cli(args, capsys)[0] == 0
+    code, _, err = _cli(["distill", teacher, "--to-steps", 1, *DISTILL, "--out", out], capsys)
+    assert code == 0, err
+    config = _config(out)
+    assert config["family"] == "distill_ldm" and config["latent"] == _config(teacher)["latent"]
+    code, _, err = _cli(["sample", out, "--n", 4, "--out", tmp_path / "s.png", "--quiet"], capsys)
+    assert code == 0, err

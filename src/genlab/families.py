@@ -15,6 +15,7 @@ _FAMILIES: dict[str, str] = {
     "classifier": "genlab.classifier.family:ClassifierFamily",
     "ldm": "genlab.latent.family:LatentDiffusionFamily",
     "distill": "genlab.distill.family:DistillFamily",
+    "distill_ldm": "genlab.distill.latent:LatentDistillFamily",
 }
 
 

@@ -13,7 +13,8 @@ teacher (the previous stage; the first stage's teacher is TEACHER at --from-step
 DDIM, eta 0, on the "trailing" timestep grid, which nests exactly from stage to stage; each predicts v and
 starts from its teacher's weights. The last student is the run folder OUT (`genlab sample OUT`,
 `genlab eval OUT` work on it); earlier ones are OUT/stages/steps_N. Running the same command again resumes an
-unfinished stage at its exact step and skips finished ones. The teacher must be a `ddpm` run (or a student).
+unfinished stage at its exact step and skips finished ones. The teacher is a `ddpm` or `ldm` run (or a student;
+an ldm teacher gives `distill_ldm` students, which diffuse in its autoencoder's latents).
 
 budget per stage: --steps-per-stage optimiser steps at a learning rate decaying linearly from --lr to 0
 (default 300 steps at 1e-4, the teacher's batch size); --seconds-per-stage stops a stage earlier.
@@ -33,7 +34,7 @@ def add_parser(sub: Any) -> None:
                        description="Progressive distillation (Salimans & Ho 2022): halve a diffusion run's DDIM "
                                    "steps stage by stage, each stage a resumable run.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("teacher", metavar="TEACHER_RUN", type=nonempty, help="run folder of a trained ddpm run")
+    p.add_argument("teacher", metavar="TEACHER_RUN", type=nonempty, help="run folder of a trained ddpm or ldm run")
     p.add_argument("--to-steps", type=positive_int, required=True, help="the final student's DDIM steps")
     p.add_argument("--from-steps", type=positive_int,
                    help="the teacher's DDIM steps in the first stage (default: the smallest power of two >= its "

@@ -35,8 +35,8 @@ from genlab.training.objective import Batch, DataInfo
 if TYPE_CHECKING:
     from genlab.training.run import Run
 
-TEACHER_FAMILIES = ("ddpm", "distill")
-"""The families a student distils from: pixel-space diffusion runs and earlier students."""
+STUDENT_OF = {"ddpm": "distill", "distill": "distill", "ldm": "distill_ldm", "distill_ldm": "distill_ldm"}
+"""The student family of each family that can teach: pixel-space and latent diffusion, and earlier students."""
 
 
 class DistillFamily(DiffusionFamily):
@@ -45,6 +45,7 @@ class DistillFamily(DiffusionFamily):
     name: ClassVar[str] = "distill"
     Config: ClassVar[type] = DistillConfig
     has_likelihood: ClassVar[bool] = False       # trained at its n steps only: a bound over all T means nothing
+    teacher_families: ClassVar[tuple[str, ...]] = ("ddpm", "distill")
     config: DistillConfig
 
     def __init__(self, config: DistillConfig, *, data: DataInfo, train: TrainConfig) -> None:
@@ -64,7 +65,7 @@ class DistillFamily(DiffusionFamily):
     def teacher(self) -> Run:
         """The teacher run (EMA weights, eval mode, frozen), loaded once on first use."""
         if self._teacher is None:
-            self._teacher = load_teacher(self.config.distill.teacher, student=self)
+            self._teacher = load_teacher(self.config.distill.teacher, student=self, families=self.teacher_families)
         return self._teacher
 
     def warm_start(self, models: Mapping[str, nn.Module]) -> None:
@@ -105,8 +106,8 @@ class DistillFamily(DiffusionFamily):
         return weighted_x_loss(x_pred, x_target, truncated_snr_weight(alpha, sigma)).mean(), {}
 
 
-def load_teacher(path: str, *, student: DiffusionFamily) -> Run:
-    """A teacher run for this student: a ddpm or distill run on the same data shape, schedule and T."""
+def load_teacher(path: str, *, student: DiffusionFamily, families: tuple[str, ...]) -> Run:
+    """A teacher run of one of `families` for this student, diffusing the same shape with the same schedule and T."""
     from genlab.training.run import load_run
 
     try:
@@ -114,18 +115,19 @@ def load_teacher(path: str, *, student: DiffusionFamily) -> Run:
     except CheckpointError as err:
         raise CheckpointError(f"distill.teacher: {err} (the teacher is needed to train the student, "
                               f"not to sample it)") from None
-    d, td = student.config.diffusion, check_teacher(run).config.diffusion
-    if (td.schedule, td.T) != (d.schedule, d.T) or tuple(run.info.shape) != tuple(student.data.shape):
-        raise ConfigError(f"the teacher {path} has schedule {td.schedule!r}, T = {td.T} and data of shape "
-                          f"{tuple(run.info.shape)}; the student has {d.schedule!r}, T = {d.T} and "
-                          f"{tuple(student.data.shape)}")
+    teacher = check_teacher(run, families=families)
+    d, td = student.config.diffusion, teacher.config.diffusion
+    if (td.schedule, td.T) != (d.schedule, d.T) or tuple(teacher.shape) != tuple(student.shape):
+        raise ConfigError(f"the teacher {path} has schedule {td.schedule!r}, T = {td.T} and diffuses shape "
+                          f"{tuple(teacher.shape)}; the student has {d.schedule!r}, T = {d.T} and "
+                          f"{tuple(student.shape)}")
     run.models["model"].eval().requires_grad_(False)
     return run
 
 
-def check_teacher(run: Run) -> DiffusionFamily:
-    """The run's family, or a one-line error unless it can teach: a pixel-space diffusion run or a student."""
-    if run.config.family not in TEACHER_FAMILIES or not isinstance(run.family, DiffusionFamily):
-        raise ConfigError(f"{run.path} is a '{run.config.family}' run; distillation needs a diffusion teacher: "
-                          f"a run of family {' or '.join(repr(f) for f in TEACHER_FAMILIES)}")
+def check_teacher(run: Run, *, families: tuple[str, ...]) -> DiffusionFamily:
+    """The run's family, or a one-line error unless it is one of `families` (a diffusion family)."""
+    if run.config.family not in families or not isinstance(run.family, DiffusionFamily):
+        raise ConfigError(f"{run.path} is a '{run.config.family}' run; this student needs a teacher of family "
+                          f"{' or '.join(repr(f) for f in families)}")
     return run.family

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from genlab.config import RunConfig, run_config_from_dict
-from genlab.distill.family import TEACHER_FAMILIES
+from genlab.distill.family import STUDENT_OF
 from genlab.distill.grid import default_from_steps, stage_plan
 from genlab.errors import CheckpointError, ConfigError
 from genlab.files import write_json_atomic
@@ -57,9 +57,9 @@ def teacher_record(path: str | Path) -> dict[str, Any]:
     except CheckpointError as err:
         raise CheckpointError(f"teacher: {err}") from None
     family = config.get("family")
-    if family not in TEACHER_FAMILIES:
+    if family not in STUDENT_OF:
         raise ConfigError(f"teacher {path} is a {family!r} run; distillation needs a diffusion teacher: a run of "
-                          f"family {' or '.join(repr(f) for f in TEACHER_FAMILIES)}")
+                          f"family {', '.join(repr(f) for f in STUDENT_OF)}")
     try:
         return run_config_from_dict(config).to_dict()
     except ConfigError as err:
@@ -72,7 +72,7 @@ def stage_config(teacher: dict[str, Any], *, teacher_dir: str | Path, student_st
     the run in teacher_dir, whose sections (network, schedule, condition, data) it copies from `teacher`."""
     values = json.loads(json.dumps(teacher))
     tc = values["train"]
-    values["family"] = "distill"
+    values["family"] = STUDENT_OF[values["family"]]
     values["train"] = {"steps": budget.steps, "time_budget": budget.seconds, "lr": budget.lr,
                        "batch_size": budget.batch_size or tc["batch_size"], "warmup_steps": 0,
                        "lr_schedule": "linear", "ema_decay": budget.ema_decay, "precision": tc["precision"],
@@ -84,7 +84,6 @@ def stage_config(teacher: dict[str, Any], *, teacher_dir: str | Path, student_st
     values["condition"].update(label_dropout=0.0, guidance=1.0)      # always conditioned; guidance baked in
     values["distill"] = {"teacher": str(Path(teacher_dir).resolve()), "teacher_steps": 2 * student_steps,
                          "guidance": guidance}
-    values.pop("latent", None)
     return run_config_from_dict(values)
 
 
