@@ -29,8 +29,8 @@ class Budget:
 
     steps: int = 300
     seconds: float = 0.0
-    lr: float = 1e-4
-    batch_size: int | None = None          # None: the teacher's train.batch_size
+    lr: float = 3e-4
+    batch_size: int = 32                   # small batches, more steps: what a CPU's minutes buy best
     ema_decay: float = 0.0                 # the paper's distillation runs keep no EMA (decay 0)
 
 
@@ -74,7 +74,7 @@ def stage_config(teacher: dict[str, Any], *, teacher_dir: str | Path, student_st
     tc = values["train"]
     values["family"] = STUDENT_OF[values["family"]]
     values["train"] = {"steps": budget.steps, "time_budget": budget.seconds, "lr": budget.lr,
-                       "batch_size": budget.batch_size or tc["batch_size"], "warmup_steps": 0,
+                       "batch_size": budget.batch_size, "warmup_steps": 0,
                        "lr_schedule": "linear", "ema_decay": budget.ema_decay, "precision": tc["precision"],
                        "seed": tc["seed"], "grad_clip": 1.0, "log_every": max(1, min(25, budget.steps // 10)),
                        "checkpoint_every": max(1, min(100, budget.steps)), "threads": tc.get("threads", 0)}
