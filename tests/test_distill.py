@@ -178,6 +178,8 @@ def test_distill_to_one_step_makes_stages_that_sample_and_skips_them_when_run_ag
     assert code == 0, err
     assert text.count("finished earlier, skipped") == 2
     assert all((run / "log.jsonl").read_text() == rows for run, rows in logs.items())
+    code, _, err = _cli(["distill", ring_teacher, "--to-steps", 2, *DISTILL, "--out", out], capsys)   # OUT is 1-step
+    assert code == 2 and "holds a finished 1-step student, not a 2-step one: pick another --out" in err
 
 
 def test_an_interrupted_stage_resumes_to_the_weights_of_an_uninterrupted_one(ring_teacher, tmp_path, monkeypatch,

@@ -87,15 +87,19 @@ def stage_config(teacher: dict[str, Any], *, teacher_dir: str | Path, student_st
     return run_config_from_dict(values)
 
 
-def _finished(run_dir: Path) -> StageResult | None:
-    """The stage.json of a finished stage, or None."""
+def _finished(run_dir: Path, student_steps: int) -> StageResult | None:
+    """The stage.json of a finished stage of a student of `student_steps`, or None when it is unfinished."""
     path = run_dir / STAGE_FILE
     if not path.is_file():
         return None
     try:
-        return StageResult(**{**json.loads(path.read_text()), "skipped": True})
+        done = StageResult(**{**json.loads(path.read_text()), "skipped": True})
     except (OSError, ValueError, TypeError):
         raise CheckpointError(f"{path} is damaged; delete it to train that stage again") from None
+    if done.student_steps != student_steps:
+        raise ConfigError(f"{run_dir} holds a finished {done.student_steps}-step student, not a {student_steps}-step "
+                          f"one: pick another --out")
+    return done
 
 
 def distill(teacher: str | Path, *, out: str | Path, to_steps: int, from_steps: int | None = None,
@@ -121,7 +125,7 @@ def distill(teacher: str | Path, *, out: str | Path, to_steps: int, from_steps: 
         run_dir = out if n == to_steps else out / "stages" / f"steps_{n}"
         config = stage_config(record, teacher_dir=teacher_dir, student_steps=n, budget=budget,
                               guidance=scale if k == 0 else 1.0)     # later teachers have the guidance baked in
-        done = _finished(run_dir)
+        done = _finished(run_dir, n)
         if done is None:
             data = data or prepare_data(config.data, seed=config.train.seed)
             r = train(config, run_dir, progress=progress, dataset=data)
