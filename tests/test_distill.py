@@ -323,3 +323,12 @@ def test_a_latent_diffusion_teacher_distils_into_a_latent_student(tmp_path, caps
     assert config["family"] == "distill_ldm" and config["latent"] == _config(teacher)["latent"]
     code, _, err = _cli(["sample", out, "--n", 4, "--out", tmp_path / "s.png", "--quiet"], capsys)
     assert code == 0, err
+
+
+def test_an_eps_teacher_gives_v_students_and_says_so(tmp_path, capsys):
+    teacher, out = tmp_path / "eps", tmp_path / "eps_2"
+    args = [a if a != "diffusion.prediction=v" else "diffusion.prediction=eps" for a in RING]
+    assert main(["train", "ddpm", "--data", "ring8", *args, "--steps", "2", "--out", str(teacher)]) == 0
+    code, text, err = _cli(["distill", teacher, "--to-steps", 2, *DISTILL, "--out", out], capsys)
+    assert code == 0 and "note: the teacher predicts eps, its students v" in text, err
+    assert _config(out)["diffusion"]["prediction"] == "v"

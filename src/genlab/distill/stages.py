@@ -120,6 +120,9 @@ def distill(teacher: str | Path, *, out: str | Path, to_steps: int, from_steps: 
     scale = 1.0 if c["kind"] == "none" else (c["guidance"] if guidance is None else guidance)
     results: list[StageResult] = []
     data, main = None, process_rank()[0] == 0           # under torchrun every rank trains, rank 0 writes and prints
+    if main and d["prediction"] != "v":
+        echo(f"note: the teacher predicts {d['prediction']}, its students v (Salimans & Ho 2022, sec. 4): the first "
+             f"stage starts from the teacher's weights but has to re-learn what the network outputs")
     teacher_dir, out = Path(teacher), Path(out)
     for k, n in enumerate(plan):
         run_dir = out if n == to_steps else out / "stages" / f"steps_{n}"
