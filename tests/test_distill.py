@@ -167,7 +167,7 @@ def test_distill_to_one_step_makes_stages_that_sample_and_skips_them_when_run_ag
         assert {k: config["diffusion"][k] for k in ("sampler", "sample_steps", "spacing", "eta", "prediction")} == \
             {"sampler": "ddim", "sample_steps": n, "spacing": "trailing", "eta": 0.0, "prediction": "v"}
         assert config["distill"]["teacher"] == str(teacher.resolve()) and config["distill"]["teacher_steps"] == 2 * n
-        assert _log_steps(run) == [1, 2, 3] and json.loads((run / "stage.json").read_text())["step"] == 3
+        assert _log_steps(run) == [1, 2, 3] and json.loads((run / "stage.json").read_text())["train_steps"] == 3
     assert not (out / "stages" / "steps_1").exists()
     code, _, err = _cli(["sample", out, "--n", 4, "--out", tmp_path / "s.png", "--quiet"], capsys)
     assert code == 0 and (tmp_path / "s.png").is_file(), err
@@ -222,7 +222,7 @@ def test_an_interrupted_stage_resumes_to_the_weights_of_an_uninterrupted_one(rin
 
 
 def test_a_fresh_student_starts_from_the_teachers_ema_weights(ring_teacher, tmp_path):
-    from genlab.distill.stages import Budget, stage_config, teacher_record
+    from genlab.distill.progressive import Budget, stage_config, teacher_record
     from genlab.training.loop import train
 
     config = stage_config(teacher_record(ring_teacher), teacher_dir=ring_teacher, student_steps=2,
@@ -332,3 +332,15 @@ def test_an_eps_teacher_gives_v_students_and_says_so(tmp_path, capsys):
     code, text, err = _cli(["distill", teacher, "--to-steps", 2, *DISTILL, "--out", out], capsys)
     assert code == 0 and "note: the teacher predicts eps, its students v" in text, err
     assert _config(out)["diffusion"]["prediction"] == "v"
+
+
+def test_the_library_call_genlab_compare_makes(ring_teacher, tmp_path):
+    """distill(run, out, to_steps=..., seconds_per_stage=...) and stage_steps, as genlab.compare.runner calls them."""
+    from genlab.distill.progressive import distill, stage_steps
+
+    assert stage_steps(ring_teacher, to_steps=1) == [2, 1]
+    results = distill(ring_teacher, tmp_path / "s", to_steps=1, seconds_per_stage=60.0, progress=False,
+                      echo=lambda line: None)
+    assert [(r.steps, r.run_dir) for r in results] == [(2, tmp_path / "s" / "stages" / "steps_2"), (1, tmp_path / "s")]
+    assert all(r.train_steps == 300 and r.seconds > 0 and r.items_per_s > 0 for r in results)
+    assert _config(tmp_path / "s")["train"]["time_budget"] == 60.0

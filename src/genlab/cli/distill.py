@@ -55,10 +55,10 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from genlab.distill.stages import Budget, distill
+    from genlab.distill.progressive import Budget, distill
 
     budget = Budget(steps=args.steps_per_stage, seconds=args.seconds_per_stage, lr=args.lr,
                     batch_size=args.batch_size)
-    results = distill(args.teacher, out=Path(args.out), to_steps=args.to_steps, from_steps=args.from_steps,
+    results = distill(args.teacher, Path(args.out), to_steps=args.to_steps, from_steps=args.from_steps,
                       budget=budget, guidance=args.guidance, progress=not args.quiet)
     return 130 if results and results[-1].stopped == "interrupted" else 0

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genlab.config import RunConfig, run_config_from_dict
 from genlab.distill.family import STUDENT_OF
 from genlab.distill.grid import default_from_steps, stage_plan
 from genlab.errors import CheckpointError, ConfigError
 from genlab.files import write_json_atomic
+
+if TYPE_CHECKING:
+    from genlab.training.run import TrainData
 
 STAGE_FILE = "stage.json"
 
@@ -36,15 +39,26 @@ class Budget:
 
 @dataclass(frozen=True)
 class StageResult:
-    """What one stage did (`skipped`: finished by an earlier call; its numbers are that call's)."""
+    """What one stage did: its student's DDIM `steps` and run folder, and the optimiser steps, seconds, items/s
+    and last logged loss of its training (`skipped`: finished by an earlier call, whose numbers these are)."""
 
-    student_steps: int
-    run_dir: str
-    step: int
+    steps: int
+    run_dir: Path
+    train_steps: int
     seconds: float
+    items_per_s: float
     loss: float
     stopped: str
     skipped: bool = False
+
+    def record(self) -> dict[str, Any]:
+        """What stage.json holds."""
+        return {k: str(v) if k == "run_dir" else v for k, v in asdict(self).items() if k != "skipped"}
+
+    @classmethod
+    def from_record(cls, values: dict[str, Any]) -> StageResult:
+        """A finished stage read back from its stage.json."""
+        return cls(**{**values, "run_dir": Path(values["run_dir"]), "skipped": True})
 
 
 def teacher_record(path: str | Path) -> dict[str, Any]:
@@ -93,28 +107,49 @@ def _finished(run_dir: Path, student_steps: int) -> StageResult | None:
     if not path.is_file():
         return None
     try:
-        done = StageResult(**{**json.loads(path.read_text()), "skipped": True})
-    except (OSError, ValueError, TypeError):
+        done = StageResult.from_record(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError, KeyError):
         raise CheckpointError(f"{path} is damaged; delete it to train that stage again") from None
-    if done.student_steps != student_steps:
-        raise ConfigError(f"{run_dir} holds a finished {done.student_steps}-step student, not a {student_steps}-step "
+    if done.steps != student_steps:
+        raise ConfigError(f"{run_dir} holds a finished {done.steps}-step student, not a {student_steps}-step "
                           f"one: pick another --out")
     return done
 
 
-def distill(teacher: str | Path, *, out: str | Path, to_steps: int, from_steps: int | None = None,
-            budget: Budget | None = None, guidance: float | None = None, progress: bool = True,
-            echo: Callable[[str], None] = print) -> list[StageResult]:
-    """Distil the teacher run from from_steps DDIM steps down to to_steps, stage by stage; the student of
-    to_steps is the run folder `out`. Stops after an interrupted stage (its checkpoint resumes it)."""
-    from genlab.sharding import process_rank
+def stage_steps(teacher: str | Path, *, to_steps: int, from_steps: int | None = None) -> list[int]:
+    """The students' DDIM steps, stage by stage, distilling the teacher run to to_steps (64 -> 4: [32, 16, 8, 4])."""
+    d = teacher_record(teacher)["diffusion"]
+    return stage_plan(d["T"], from_steps or default_from_steps(d["sample_steps"]), to_steps)
+
+
+def _train_stage(config: RunConfig, run_dir: Path, *, steps: int, data: TrainData, progress: bool,
+                 main: bool) -> StageResult:
+    """Train (or resume) the stage of a student of `steps`; a stage that was not interrupted leaves stage.json."""
     from genlab.training.loop import train
+
+    r = train(config, run_dir, progress=progress, dataset=data)
+    done = StageResult(steps=steps, run_dir=run_dir, train_steps=r.step, seconds=round(r.seconds, 1),
+                       items_per_s=round(r.items_per_s, 1), loss=r.last_loss, stopped=r.stopped)
+    if main and r.stopped != "interrupted":
+        write_json_atomic(run_dir / STAGE_FILE, done.record())
+    return done
+
+
+def distill(teacher: str | Path, out: str | Path, *, to_steps: int, from_steps: int | None = None,
+            budget: Budget | None = None, seconds_per_stage: float | None = None, guidance: float | None = None,
+            progress: bool = True, echo: Callable[[str], None] = print) -> list[StageResult]:
+    """Distil the teacher run from from_steps DDIM steps down to to_steps, stage by stage; the student of
+    to_steps is the run folder `out`. `seconds_per_stage` replaces budget.seconds. Stops after an interrupted
+    stage (its checkpoint resumes it)."""
+    from genlab.sharding import process_rank
     from genlab.training.run import prepare_data
 
     budget = budget or Budget()
+    if seconds_per_stage is not None:
+        budget = replace(budget, seconds=seconds_per_stage)
     record = teacher_record(teacher)
     d, c = record["diffusion"], record["condition"]
-    plan = stage_plan(d["T"], from_steps or default_from_steps(d["sample_steps"]), to_steps)
+    plan = stage_steps(teacher, to_steps=to_steps, from_steps=from_steps)
     if guidance is not None and c["kind"] == "none":
         raise ConfigError(f"--guidance needs a conditional teacher; {teacher} is unconditional")
     scale = 1.0 if c["kind"] == "none" else (c["guidance"] if guidance is None else guidance)
@@ -131,14 +166,10 @@ def distill(teacher: str | Path, *, out: str | Path, to_steps: int, from_steps: 
         done = _finished(run_dir, n)
         if done is None:
             data = data or prepare_data(config.data, seed=config.train.seed)
-            r = train(config, run_dir, progress=progress, dataset=data)
-            done = StageResult(student_steps=n, run_dir=str(run_dir), step=r.step, seconds=round(r.seconds, 1),
-                               loss=r.last_loss, stopped=r.stopped)
-            if main and r.stopped != "interrupted":
-                write_json_atomic(run_dir / STAGE_FILE, {k: v for k, v in asdict(done).items() if k != "skipped"})
+            done = _train_stage(config, run_dir, steps=n, data=data, progress=progress, main=main)
         results.append(done)
         if main:
-            echo(f"stage {2 * n} -> {n} steps: {done.step} optimiser steps in {done.seconds:.0f} s, final loss "
+            echo(f"stage {2 * n} -> {n} steps: {done.train_steps} optimiser steps in {done.seconds:.0f} s, final loss "
                  f"{done.loss:.4g} ({'finished earlier, skipped' if done.skipped else done.stopped}) -> {run_dir}")
         if done.stopped == "interrupted":
             break
