@@ -42,7 +42,7 @@ import torch
 from torch import Tensor
 
 from genlab.diffusion.denoiser import Denoiser
-from genlab.diffusion.ode_samplers import _VEDenoiser
+from genlab.diffusion.ode_samplers import VEDenoiser
 from genlab.diffusion.sampling import Callback, check_batch
 
 
@@ -76,7 +76,7 @@ def sample_unipc(denoiser: Denoiser, x: Tensor, timesteps: Sequence[int] | Tenso
     data prediction on the probability-flow ODE; x: (B, ...) at timesteps[0]. One network call per step: the
     call at each predicted state gives the UniC correction of the step just taken and the next step's x0."""
     check_batch(x)
-    D = _VEDenoiser(denoiser, timesteps)
+    D = VEDenoiser(denoiser, timesteps)
     y = x / D.alpha[0]
     y_start = y                                   # the (corrected) state the last predictor step started from
     x0s: list[Tensor] = []                        # the denoiser's x0 at each visited step, at the predicted state
