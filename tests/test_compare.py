@@ -1,12 +1,18 @@
-"""`genlab compare`: every recipe is a valid config, and the judge scores known sample sets correctly."""
+"""`genlab compare`: every recipe is a valid config, the judge scores known sample sets correctly, and the
+comparison's rows, network-call counts and sampling budget behave as documented."""
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
 
-from genlab.compare import RECIPES, compare, judge, recipe
+from genlab.cli.main import main
+from genlab.compare import ENTRIES, RECIPES, Row, compare, judge, network_calls, recipe
 from genlab.config import run_config_from_dict
 from genlab.data import load_dataset, toy_modes
+from genlab.errors import ConfigError
+from genlab.training.run import load_run
 
 
 @pytest.mark.parametrize("family", sorted(RECIPES))
@@ -14,6 +20,16 @@ from genlab.data import load_dataset, toy_modes
 def test_every_recipe_is_a_valid_config(family, kind, data):
     cfg = run_config_from_dict(recipe(family, kind, data=data, seconds=10, seed=3))
     assert cfg.family == family and cfg.train.time_budget == 10 and cfg.train.seed == 3
+
+
+@pytest.mark.parametrize("name", sorted(ENTRIES))
+def test_every_entry_has_a_recipe_and_valid_overrides(name):
+    entry = ENTRIES[name]
+    for kind, data in (("image", "mnist"), ("vector", "ring8")):
+        cfg = run_config_from_dict(recipe(entry.family, kind, data=data, seconds=10, seed=0,
+                                          overrides=entry.overrides))
+        assert cfg.family == entry.family
+    assert entry.rows and len({r.label for r in entry.rows}) == len(entry.rows)
 
 
 def test_judge_scores_exact_toy_samples_as_perfect_and_a_collapsed_set_as_one_mode():
@@ -27,7 +43,43 @@ def test_judge_scores_exact_toy_samples_as_perfect_and_a_collapsed_set_as_one_mo
 
 
 def test_compare_runs_end_to_end_on_a_toy_set(tmp_path):
-    results = compare(data="ring8", families=("vae",), seconds=3, n=200, out=tmp_path, progress=False)
-    assert [r.family for r in results] == ["vae"] and results[0].samples.shape == (200, 2)
+    results = compare(data="ring8", families=("vae",), seconds=3, n=200, out=tmp_path, progress=False,
+                      log=lambda _: None)
+    assert [r.label for r in results] == ["vae"] and results[0].samples.shape == (200, 2)
+    assert results[0].calls == 1 and results[0].samples_per_s > 0
     assert (tmp_path / "compare.md").read_text().count("| vae |") == 1
     assert (tmp_path / "compare_trilemma.png").stat().st_size > 1000
+    record = json.loads((tmp_path / "compare.json").read_text())
+    assert record["results"][0]["label"] == "vae" and "samples" not in record["results"][0]
+
+
+def test_diffusion_rows_count_their_network_calls_and_respect_the_sampling_budget(tmp_path):
+    lines: list[str] = []
+    results = compare(data="ring8", families=("ddpm",), seconds=3, n=300, out=tmp_path, progress=False,
+                      sample_seconds=1e-6, log=lines.append)
+    labels = [r.label for r in results]
+    assert labels == [r.label for r in ENTRIES["ddpm"].rows]
+    run = load_run(tmp_path / "ddpm")
+    T = run.config.sections.diffusion.T
+    calls = {r.label: r.calls for r in results}
+    assert calls["ddpm ancestral"] == T and calls["ddim 50"] == 50 and calls["dpm-solver++ 5"] == 5
+    assert network_calls(run, Row("heun", {"sampler": "heun", "steps": 10})) == 19
+    # a budget no row can meet: every row keeps its measured speed and says why it has no quality numbers
+    assert all(not r.metrics and r.samples is None and "sampling budget" in r.note for r in results)
+    assert all(r.samples_per_s > 0 for r in results)
+    assert sum("samples/s" in line for line in lines) == len(results) and "training steps" in lines[0]
+    assert "sampling budget" in (tmp_path / "compare.md").read_text()
+    with pytest.raises(ConfigError, match="already holds a run"):         # never a silent resume on a new budget
+        compare(data="ring8", families=("ddpm",), seconds=3, n=300, out=tmp_path, progress=False)
+
+
+def test_unknown_repeated_or_orphaned_entries_are_one_line_errors(tmp_path):
+    cases = [(("ddpm", "dpm"), "compare knows"), (("gan", "gan"), "twice"), (("distill",), "list ddpm too")]
+    for families, needle in cases:
+        with pytest.raises(ConfigError, match=needle):
+            compare(data="ring8", families=families, seconds=1, n=10, out=tmp_path, progress=False)
+
+
+def test_compare_cli_rejects_an_unknown_entry(tmp_path, capsys):
+    assert main(["compare", "--data", "ring8", "--families", "vae,diffusion", "--out", str(tmp_path / "c")]) == 2
+    assert "compare knows" in capsys.readouterr().err

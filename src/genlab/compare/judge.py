@@ -1,0 +1,38 @@
+"""How `genlab compare` scores a set of samples: the same numbers for every row."""
+from __future__ import annotations
+
+import numpy as np
+
+from genlab.errors import DataError
+
+
+def judge(samples: np.ndarray, *, data: str, kind: str, n: int) -> dict[str, float | str]:
+    """Quality and coverage of samples: FD/precision/recall on features (images) or mode coverage (toys).
+
+    samples: uint8 images (n, C, H, W) or float vectors (n, D). Images are scored on genlab's MNIST
+    classifier features for 28x28 grey images, Inception otherwise, against the test split where there is one.
+    """
+    from genlab.data import load_dataset
+    from genlab.metrics.evaluate import compute_metrics
+
+    if kind == "image":
+        ref = load_dataset(data, split="test" if data in ("mnist", "digits") else "train")
+        extractor = "classifier" if tuple(ref.x.shape[1:]) == (1, 28, 28) else "inception"
+        out = compute_metrics(samples, ref, metrics=("fid", "pr"), extractor=extractor, n=n, progress=False)
+        return {"fd": float(out["fid"]), "precision": float(out["precision"]), "recall": float(out["recall"]),
+                "extractor": extractor}
+    from genlab.data import toy_modes
+    from genlab.metrics.frechet import frechet_distance
+    from genlab.metrics.toy import mode_coverage
+
+    ref_x = load_dataset(data, split="test", n_toy=n).x.astype(np.float64)
+    result: dict[str, float | str] = {
+        "fd": float(frechet_distance(samples.mean(0), np.cov(samples, rowvar=False),
+                                     ref_x.mean(0), np.cov(ref_x, rowvar=False))), "extractor": "raw 2-D"}
+    try:
+        centres, std = toy_modes(data)
+    except DataError:                      # no discrete modes (moons, swiss roll, checkerboard)
+        return result
+    cov = mode_coverage(samples, centres, std)
+    result.update(modes_covered=cov.modes_covered, num_modes=cov.num_modes, high_quality=cov.high_quality)
+    return result
