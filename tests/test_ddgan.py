@@ -34,7 +34,7 @@ def test_schedule_is_the_vp_sde_at_T_plus_one_times(T):
     assert schedule.T == T
     for got, want in zip(schedule.alphas_cumprod, expected, strict=True):
         assert got == pytest.approx(want, rel=1e-12)
-    betas = [1 - expected[0]] + [1 - b / a for a, b in zip(expected, expected[1:])]
+    betas = [1 - expected[0]] + [1 - b / a for a, b in zip(expected[:-1], expected[1:], strict=True)]
     assert list(schedule.betas) == pytest.approx(betas, rel=1e-12)     # with T = 2 the last beta is 0.9995: no cap
     assert schedule.alphas_cumprod[-1] == pytest.approx(math.exp(-10.05) / math.exp(-1e-4 - 9.95e-6), rel=1e-9)
 

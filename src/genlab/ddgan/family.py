@@ -43,7 +43,8 @@ class DDGANFamily:
         self.config, self.data, self.train = config, data, train
         m, d = config.model, config.ddgan
         if train.lr != TrainConfig.lr:
-            raise ConfigError(f"train.lr = {train.lr} is not used by ddgan: set ddgan.g_lr and ddgan.d_lr (one per phase)")
+            raise ConfigError(f"train.lr = {train.lr} is not used by ddgan: set ddgan.g_lr and ddgan.d_lr "
+                              "(one per phase)")
         self.schedule = ddgan_schedule(d.T, beta_min=d.beta_min, beta_max=d.beta_max)
         self.arch = m.arch if m.arch != "auto" else ("conv" if data.kind == "image" else "mlp")
         if self.arch == "conv" and (data.kind != "image" or len(data.shape) != 3):

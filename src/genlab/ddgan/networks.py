@@ -53,7 +53,8 @@ class ConvGenerator(nn.Module):
         if shape[1] % patch or shape[2] % patch:
             raise ConfigError(f"model.patch = {patch} must divide the image size {shape[1]}x{shape[2]}")
         if not channels or any(c % groups for c in channels):
-            raise ConfigError(f"every entry of model.channels={list(channels)} must be divisible by model.groups={groups}")
+            raise ConfigError(f"every entry of model.channels={list(channels)} must be divisible by "
+                              f"model.groups={groups}")
         self.shape, self.latent_dim = tuple(shape), latent_dim
         emb = 4 * channels[0]
         self.time_embed = TimeEmbedding(channels[0], emb)
@@ -61,7 +62,8 @@ class ConvGenerator(nn.Module):
         self.patch = patch
         self.conv_in = nn.Conv2d(shape[0] * patch**2, channels[0], 3, padding=1)
         widths = [channels[0], *channels]
-        self.down = nn.ModuleList(ResBlock(a, b, emb, groups=groups) for a, b in zip(widths[:-1], widths[1:], strict=True))
+        self.down = nn.ModuleList(ResBlock(a, b, emb, groups=groups)
+                                  for a, b in zip(widths[:-1], widths[1:], strict=True))
         self.downsample = nn.ModuleList(Downsample(c) for c in channels[:-1])
         self.mid = ResBlock(channels[-1], channels[-1], emb, groups=groups)
         self.up = nn.ModuleList(ResBlock(2 * c, c, emb, groups=groups) for c in reversed(channels))
