@@ -118,7 +118,7 @@ def test_generators_depend_on_z_and_t():
 
 def test_discriminators_score_the_pair_at_its_time():
     torch.manual_seed(0)
-    D = ConvDiscriminator(shape=(1, 28, 28), channels=(8, 16))
+    D = ConvDiscriminator(shape=(1, 28, 28), channels=(8, 16), patch=2)
     a, b = torch.randn(2, 1, 28, 28), torch.randn(2, 1, 28, 28)
     t0, t2 = torch.zeros(2, dtype=torch.long), torch.full((2,), 2)
     s = D(a, b, t0)

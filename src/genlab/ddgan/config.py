@@ -16,6 +16,7 @@ class DDGANModelConfig:
     patch: int = field(default=2, metadata={"ge": 1})
     groups: int = field(default=8, metadata={"ge": 1})    # group norm groups of conv G
     d_channels: tuple[int, ...] = field(default=(32, 64, 128), metadata={"ge": 1})   # conv D widths, one per halving
+    d_patch: int = field(default=1, metadata={"ge": 1})    # conv D: pixel-unshuffle of the pair before the blocks
     hidden: int = field(default=256, metadata={"ge": 1})   # MLP G and D width (vectors)
     layers: int = field(default=3, metadata={"ge": 1})     # MLP G and D hidden layers
     d_slope: float = field(default=0.2, metadata={"ge": 0})   # D's LeakyReLU slope

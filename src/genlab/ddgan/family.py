@@ -49,8 +49,9 @@ class DDGANFamily:
         self.arch = m.arch if m.arch != "auto" else ("conv" if data.kind == "image" else "mlp")
         if self.arch == "conv" and (data.kind != "image" or len(data.shape) != 3):
             raise ConfigError(f"model.arch = 'conv' needs images, the data are {data.kind}s of shape {data.shape}")
-        if self.arch == "conv" and (data.shape[1] % m.patch or data.shape[2] % m.patch):
-            raise ConfigError(f"model.patch = {m.patch} must divide the image size {data.shape[1]}x{data.shape[2]}")
+        for key, p in (("patch", m.patch), ("d_patch", m.d_patch)):
+            if self.arch == "conv" and (data.shape[1] % p or data.shape[2] % p):
+                raise ConfigError(f"model.{key} = {p} must divide the image size {data.shape[1]}x{data.shape[2]}")
         self.monitor = CollapseMonitor(loss="nonsaturating", patience=d.collapse_patience)
 
     def build_models(self) -> dict[str, nn.Module]:
@@ -59,7 +60,7 @@ class DDGANFamily:
             shape = (info.shape[0], info.shape[1], info.shape[2])
             G: nn.Module = ConvGenerator(shape=shape, latent_dim=m.latent_dim, channels=m.channels, groups=m.groups,
                                          patch=m.patch)
-            D: nn.Module = ConvDiscriminator(shape=shape, channels=m.d_channels, slope=m.d_slope)
+            D: nn.Module = ConvDiscriminator(shape=shape, channels=m.d_channels, slope=m.d_slope, patch=m.d_patch)
         else:
             dim = int(torch.tensor(info.shape).prod())
             G = MLPGenerator(dim=dim, latent_dim=m.latent_dim, hidden=m.hidden, layers=m.layers)

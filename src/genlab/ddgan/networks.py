@@ -113,18 +113,20 @@ class _DownBlock(nn.Module):
 
 
 class ConvDiscriminator(nn.Module):
-    """D(x_{t-1}, x_t, t) for images: the pair as 2C channels, residual down blocks conditioned on t, a sum over
-    positions and a linear score (B,)."""
+    """D(x_{t-1}, x_t, t) for images: the pair as 2C channels (pixel-unshuffled by `patch`), residual down blocks
+    conditioned on t, a sum over positions and a linear score (B,)."""
 
     def __init__(self, *, shape: tuple[int, int, int], channels: tuple[int, ...] = (32, 64, 128),
-                 slope: float = 0.2) -> None:
+                 slope: float = 0.2, patch: int = 1) -> None:
         super().__init__()
         if not channels:
             raise ConfigError("model.d_channels must list at least one width")
-        self.shape = tuple(shape)
+        if shape[1] % patch or shape[2] % patch:
+            raise ConfigError(f"model.patch = {patch} must divide the image size {shape[1]}x{shape[2]}")
+        self.shape, self.patch = tuple(shape), patch
         emb = 4 * channels[0]
         self.time_embed = TimeEmbedding(channels[0], emb)
-        self.conv_in = nn.Conv2d(2 * shape[0], channels[0], 1)
+        self.conv_in = nn.Conv2d(2 * shape[0] * patch**2, channels[0], 1)
         widths = [channels[0], *channels]
         self.blocks = nn.ModuleList(_DownBlock(a, b, emb, slope) for a, b in zip(widths[:-1], widths[1:], strict=True))
         self.score = nn.Linear(channels[-1], 1)
@@ -135,7 +137,8 @@ class ConvDiscriminator(nn.Module):
         _check(x_prev, self.shape, t, "the discriminator")
         _check(x_t, self.shape, t, "the discriminator")
         emb = F.leaky_relu(self.time_embed(t), self.slope)
-        h = self.conv_in(torch.cat([x_prev, x_t], dim=1))
+        pair = torch.cat([x_prev, x_t], dim=1)
+        h = self.conv_in(F.pixel_unshuffle(pair, self.patch) if self.patch > 1 else pair)
         for block in self.blocks:
             h = block(h, emb)
         return self.score(F.leaky_relu(h, self.slope).sum(dim=(2, 3))).squeeze(1)
