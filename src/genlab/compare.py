@@ -40,6 +40,14 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
         "vector": {"train": {"batch_size": 256, "warmup_steps": 0, "grad_clip": 0.0},
                    "model": {"arch": "mlp"}, "gan": {"loss": "nonsaturating", "g_lr": 1e-3, "d_lr": 1e-3}},
     },
+    "ddgan": {     # Xiao et al. 2022, sized for CPU minutes and >= 100x DDIM-50's sampling speed (docs/ddgan.md)
+        "image": {"train": {"batch_size": 64, "warmup_steps": 0, "grad_clip": 0.0, "ema_decay": 0.999},
+                  "model": {"arch": "conv", "channels": [32, 64], "patch": 4, "d_channels": [32, 64], "d_patch": 2},
+                  "ddgan": {"T": 4, "g_lr": 5e-4, "d_lr": 5e-4, "r1": 0.02, "r1_every": 4}},
+        "vector": {"train": {"batch_size": 256, "warmup_steps": 0, "grad_clip": 0.0, "precision": "fp32"},
+                   "model": {"arch": "mlp", "latent_dim": 2},
+                   "ddgan": {"T": 4, "g_lr": 5e-4, "d_lr": 5e-4, "r1": 0.001}},
+    },
 }
 
 
