@@ -108,7 +108,7 @@ def test_generators_depend_on_z_and_t():
     assert out.shape == (3, 1, 28, 28) and out.abs().max() <= 1
     assert (out - G(x, t0, torch.randn(3, 8))).abs().max() > 1e-4
     assert (out - G(x, t3, z)).abs().max() > 1e-4
-    g = MLPGenerator(dim=2, latent_dim=2, hidden=16, layers=2)
+    g = MLPGenerator(dim=2, latent_dim=2, hidden=16, layers=2, fourier=2.0)
     v, w = torch.randn(4, 2), torch.randn(4, 2)
     t = torch.zeros(4, dtype=torch.long)
     assert g(v, t, w).shape == (4, 2)
@@ -125,7 +125,7 @@ def test_discriminators_score_the_pair_at_its_time():
     assert s.shape == (2,)
     assert (s - D(a, b, t2)).abs().max() > 1e-5                              # time-conditional
     assert (s - D(a, torch.randn(2, 1, 28, 28), t0)).abs().max() > 1e-5      # sees x_t, not only x_{t-1}
-    d = MLPDiscriminator(dim=2, hidden=16, layers=2)
+    d = MLPDiscriminator(dim=2, hidden=16, layers=2, fourier=2.0)
     u, w = torch.randn(4, 2), torch.randn(4, 2)
     t = torch.zeros(4, dtype=torch.long)
     assert d(u, w, t).shape == (4,) and (d(u, w, t) - d(u, w, t + 3)).abs().max() > 1e-6

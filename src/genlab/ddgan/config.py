@@ -19,6 +19,7 @@ class DDGANModelConfig:
     d_patch: int = field(default=1, metadata={"ge": 1})    # conv D: pixel-unshuffle of the pair before the blocks
     hidden: int = field(default=256, metadata={"ge": 1})   # MLP G and D width (vectors)
     layers: int = field(default=3, metadata={"ge": 1})     # MLP G and D hidden layers
+    fourier: float = field(default=0.0, metadata={"ge": 0})   # MLP inputs: Fourier features of this scale (0: off)
     d_slope: float = field(default=0.2, metadata={"ge": 0})   # D's LeakyReLU slope
 
 

@@ -63,8 +63,8 @@ class DDGANFamily:
             D: nn.Module = ConvDiscriminator(shape=shape, channels=m.d_channels, slope=m.d_slope, patch=m.d_patch)
         else:
             dim = int(torch.tensor(info.shape).prod())
-            G = MLPGenerator(dim=dim, latent_dim=m.latent_dim, hidden=m.hidden, layers=m.layers)
-            D = MLPDiscriminator(dim=dim, hidden=m.hidden, layers=m.layers, slope=m.d_slope)
+            G = MLPGenerator(dim=dim, latent_dim=m.latent_dim, hidden=m.hidden, layers=m.layers, fourier=m.fourier)
+            D = MLPDiscriminator(dim=dim, hidden=m.hidden, layers=m.layers, slope=m.d_slope, fourier=m.fourier)
         return {"G": G, "D": D}
 
     def phases(self) -> list[Phase]:

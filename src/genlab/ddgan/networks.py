@@ -144,15 +144,37 @@ class ConvDiscriminator(nn.Module):
         return self.score(F.leaky_relu(h, self.slope).sum(dim=(2, 3))).squeeze(1)
 
 
+class FourierFeatures(nn.Module):
+    """x -> [x, sin(2 pi x B), cos(2 pi x B)] with fixed B ~ N(0, scale^2): (B, D) -> (B, D + 2 F). Lets an MLP
+    resolve fine structure of low-dimensional inputs (Tancik et al. 2020, eq. 5); scale 0 is the identity."""
+
+    freqs: Tensor
+
+    def __init__(self, dim: int, *, scale: float, features: int = 64) -> None:
+        super().__init__()
+        self.scale = scale
+        self.register_buffer("freqs", torch.randn(dim, features, generator=torch.Generator().manual_seed(0)) * scale)
+        self.out_dim = dim + (2 * features if scale > 0 else 0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (B, D) -> (B, out_dim)."""
+        if self.scale <= 0:
+            return x
+        angles = 2 * math.pi * x @ self.freqs.to(x.dtype)
+        return torch.cat([x, torch.sin(angles), torch.cos(angles)], dim=1)
+
+
 class MLPGenerator(nn.Module):
     """x0 = G(x_t, t, z) for vectors: [x_t, z] in, `layers` SiLU layers of width `hidden` with the time embedding
     added before each, a linear output."""
 
-    def __init__(self, *, dim: int, latent_dim: int, hidden: int = 256, layers: int = 3) -> None:
+    def __init__(self, *, dim: int, latent_dim: int, hidden: int = 256, layers: int = 3,
+                 fourier: float = 0.0) -> None:
         super().__init__()
         self.shape, self.latent_dim = (dim,), latent_dim
         self.time_embed = TimeEmbedding(64, hidden)
-        self.inp = nn.Linear(dim + latent_dim, hidden)
+        self.features = FourierFeatures(dim, scale=fourier)
+        self.inp = nn.Linear(self.features.out_dim + latent_dim, hidden)
         self.hidden = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(layers))
         self.out = nn.Linear(hidden, dim)
 
@@ -163,7 +185,7 @@ class MLPGenerator(nn.Module):
             raise ModelInputError(f"the generator expects z of shape ({x.shape[0]}, {self.latent_dim}), "
                                   f"got {tuple(z.shape)}")
         emb = self.time_embed(t)
-        h = self.inp(torch.cat([x, z], dim=1))
+        h = self.inp(torch.cat([self.features(x), z], dim=1))
         for layer in self.hidden:
             h = layer(F.silu(h + emb))
         return self.out(F.silu(h))
@@ -173,11 +195,13 @@ class MLPDiscriminator(nn.Module):
     """D(x_{t-1}, x_t, t) for vectors: the pair concatenated, LeakyReLU layers with the time embedding added before
     each, a linear score (B,)."""
 
-    def __init__(self, *, dim: int, hidden: int = 256, layers: int = 3, slope: float = 0.2) -> None:
+    def __init__(self, *, dim: int, hidden: int = 256, layers: int = 3, slope: float = 0.2,
+                 fourier: float = 0.0) -> None:
         super().__init__()
         self.shape, self.slope = (dim,), slope
         self.time_embed = TimeEmbedding(64, hidden)
-        self.inp = nn.Linear(2 * dim, hidden)
+        self.features = FourierFeatures(2 * dim, scale=fourier)
+        self.inp = nn.Linear(self.features.out_dim, hidden)
         self.hidden = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(layers))
         self.score = nn.Linear(hidden, 1)
 
@@ -186,7 +210,7 @@ class MLPDiscriminator(nn.Module):
         _check(x_prev, self.shape, t, "the discriminator")
         _check(x_t, self.shape, t, "the discriminator")
         emb = self.time_embed(t)
-        h = self.inp(torch.cat([x_prev, x_t], dim=1))
+        h = self.inp(self.features(torch.cat([x_prev, x_t], dim=1)))
         for layer in self.hidden:
             h = layer(F.leaky_relu(h + emb, self.slope))
         return self.score(F.leaky_relu(h, self.slope)).squeeze(1)
