@@ -170,6 +170,13 @@ def _a_file(ring: Path, tmp: Path) -> None:
     (tmp / "file").write_text("not a folder\n")
 
 
+def _ddgan_run(ring: Path, tmp: Path) -> None:
+    """A one-step denoising diffusion GAN run on the toy ring at {run}."""
+    assert main(["train", "ddgan", "--data", "ring8", "--steps", "1", "--batch-size", "16", "--quiet",
+                 "--set", "model.hidden=16", "--set", "model.layers=1", "--set", "data.limit=32",
+                 "--set", "train.threads=1", "--out", str(tmp / "run")]) == 0
+
+
 # (id, argv ({ring}: the shared run, {run}: the damaged copy, {tmp}: this case's folder), setup, expected text)
 CASES: list[tuple[str, list[str], Setup | None, str]] = [
     # --- train options -------------------------------------------------------------------------------------
@@ -233,6 +240,15 @@ CASES: list[tuple[str, list[str], Setup | None, str]] = [
      "'gan.betas' = [0.5, 1.5]: expected each item >= 0 and < 1"),
     ("gan-d-lr-zero", ["train", "gan", "--data", "ring8", "--set", "gan.d_lr=0", "--out", "{tmp}/r"], None,
      "'gan.d_lr' = 0.0: expected a number > 0"),
+    ("ddgan-T-one", ["train", "ddgan", "--data", "ring8", "--set", "ddgan.T=1", "--out", "{tmp}/r"], None,
+     "'ddgan.T' = 1: expected a number >= 2 and <= 64"),
+    ("ddgan-beta-max-below-min",
+     ["train", "ddgan", "--data", "ring8", "--set", "ddgan.beta_max=0.05", "--out", "{tmp}/r"], None,
+     "'ddgan.beta_max' = 0.05: expected a number > ddgan.beta_min = 0.1"),
+    ("ddgan-conv-on-vectors", ["train", "ddgan", "--data", "ring8", "--set", "model.arch=conv", "--out", "{tmp}/r"],
+     None, "model.arch = 'conv' needs images"),
+    ("ddgan-lr", ["train", "ddgan", "--data", "ring8", "--lr", "0.1", "--out", "{tmp}/r"], None,
+     "set ddgan.g_lr and ddgan.d_lr"),
     ("vae-c-zero", ["train", "vae", "--data", "ring8", "--set", "vae.c=0", "--out", "{tmp}/r"], None,
      "'vae.c' = 0.0: expected a number > 0"),
     ("vae-latent-zero", ["train", "vae", "--data", "ring8", "--set", "model.latent_dim=0", "--out", "{tmp}/r"], None,
@@ -257,6 +273,10 @@ CASES: list[tuple[str, list[str], Setup | None, str]] = [
     ("sample-low-res-bomb", ["sample", "{ring}", "--low-res", "{tmp}/bomb.png"], _bomb_folder, "bomb.png"),
     ("sample-low-res-missing", ["sample", "{ring}", "--low-res", "{tmp}/none.png"], None, "none.png not found"),
     ("sample-nan-weights", ["sample", "{run}", "--n", "4", "--out", "{tmp}/s.png"], _nan_weights, "non-finite"),
+    ("sample-ddgan-sampler", ["sample", "{run}", "--sampler", "dpmpp_2m"], _ddgan_run,
+     "--sampler does not apply to {run}, a 'ddgan' run (it samples with its own T-step chain; it takes: --precision)"),
+    ("sample-ddgan-label", ["sample", "{run}", "--label", "3"], _ddgan_run,
+     "(it needs a class-conditional model; it takes: --precision)"),
     ("sample-missing-run", ["sample", "{tmp}/nothing"], None, "does not exist"),
     # --- eval, explore, compare, demo --------------------------------------------------------------------------
     ("eval-batch-zero", ["eval", "{ring}", "--batch-size", "0"], None, "--batch-size: expected an integer >= 1"),
@@ -354,6 +374,7 @@ def test_bad_input_is_one_error_line_and_status_2(case_id, argv, setup, expected
     code, err, _ = run_cli(argv, capsys)
     assert code == 2, err
     assert len(err) == 1, err
+    expected = expected.replace("{run}", str(tmp_path / "run"))
     assert err[0].startswith("error: ") and expected in err[0], err[0]
     assert "Traceback" not in err[0]
     assert not Path("/tmp/genlab-pwned").exists()

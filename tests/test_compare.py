@@ -43,10 +43,11 @@ def test_judge_scores_exact_toy_samples_as_perfect_and_a_collapsed_set_as_one_mo
 
 
 def test_compare_runs_end_to_end_on_a_toy_set(tmp_path):
-    results = compare(data="ring8", families=("vae",), seconds=3, n=200, out=tmp_path, progress=False,
+    results = compare(data="ring8", families=("vae", "ddgan2"), seconds=3, n=200, out=tmp_path, progress=False,
                       log=lambda _: None)
-    assert [r.label for r in results] == ["vae"] and results[0].samples.shape == (200, 2)
-    assert results[0].calls == 1 and results[0].samples_per_s > 0
+    assert [r.label for r in results] == ["vae", "ddgan T=2"] and results[0].samples.shape == (200, 2)
+    assert [r.calls for r in results] == [1, 2] and results[0].samples_per_s > 0
+    assert load_run(tmp_path / "ddgan2").config.sections.ddgan.T == 2
     assert (tmp_path / "compare.md").read_text().count("| vae |") == 1
     assert (tmp_path / "compare_trilemma.png").stat().st_size > 1000
     record = json.loads((tmp_path / "compare.json").read_text())

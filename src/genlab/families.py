@@ -10,6 +10,7 @@ from genlab.errors import ConfigError
 _FAMILIES: dict[str, str] = {
     "ddpm": "genlab.diffusion.family:DiffusionFamily",
     "gan": "genlab.gan.family:GANFamily",
+    "ddgan": "genlab.ddgan.family:DDGANFamily",
     "vae": "genlab.vae.family:VAEFamily",
     "ae": "genlab.vae.family:AEFamily",
     "classifier": "genlab.classifier.family:ClassifierFamily",

@@ -13,6 +13,7 @@ probe), then every row draws --n samples in this one process, batch by batch of 
            DPM-Solver++(2M) 10/5 (one row each)
   distill  progressive distillation of the ddpm run (Salimans & Ho 2022) down to 1 step in
            --distill-seconds; rows for the 8, 4, 2 and 1-step students (needs ddpm)
+  ddgan    the denoising diffusion GAN (Xiao et al. 2022) with T = 4 steps; ddgan2 the same with T = 2
   vae, gan each family's CPU recipe (a conv VAE; DCGAN with the non-saturating loss)
 Images are judged on Frechet distance and precision/recall (genlab's MNIST classifier features for 28x28 grey
 images, Inception otherwise), 2-D toys on modes covered and the share of high-quality samples; sampling speed
@@ -22,7 +23,7 @@ sampling time, the trilemma of Xiao et al. 2022).
 
 examples:
   genlab compare --data mnist --seconds 300 --out runs/compare
-  genlab compare --data mnist --families ddpm,distill,gan,vae --seconds 300 --distill-seconds 600
+  genlab compare --data mnist --families ddpm,distill,ddgan,ddgan2,gan,vae --seconds 300 --distill-seconds 600
   genlab compare --data ring8 --seconds 60 --families ddpm,gan,vae --out runs/compare-ring
 """
 

@@ -60,6 +60,17 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
+SAMPLE_FLAGS = ("sampler", "steps", "eta", "spacing", "precision", "label", "prompt", "guidance", "low_res")
+
+
+def _what_it_takes(family: Any, refused: str) -> str:
+    """Why a family refuses a sampling flag and which of `genlab sample`'s flags it does take, for the error line."""
+    takes = [f"--{k.replace('_', '-')}" for k in SAMPLE_FLAGS if k in family.sample_options]
+    note = "it needs a class-conditional model" if refused == "label" else getattr(family, "sampler_note", "")
+    listed = f"it takes: {', '.join(takes)}" if takes else "it takes none of the sampling options"
+    return f"{note}; {listed}" if note else listed
+
+
 def run(args: argparse.Namespace) -> int:
     from genlab.data import to_uint8
     from genlab.errors import ModelInputError
@@ -73,16 +84,14 @@ def run(args: argparse.Namespace) -> int:
         from genlab.diffusion.superres import low_res_path
         low_res_path(args.low_res)                                  # a missing file is named before any loading
     run_ = load_run(args.run_dir, ema=not args.raw, device=None)     # this process's GPU when there is one
-    options = {k: v for k, v in dict(sampler=args.sampler, steps=args.steps, eta=args.eta, spacing=args.spacing,
-                                       precision=args.precision, label=args.label, prompt=args.prompt,
-                                       guidance=args.guidance, low_res=args.low_res).items() if v is not None}
+    options = {k: getattr(args, k) for k in SAMPLE_FLAGS if getattr(args, k) is not None}
     if args.sampler is not None:
         from genlab.diffusion.samplers import get_sampler
         get_sampler(args.sampler)                               # an unknown name lists the registry's
     for key in options:
         if key not in run_.family.sample_options:
-            need = " (it needs a class-conditional model)" if key == "label" else ""
-            raise ModelInputError(f"--{key} does not apply to {args.run_dir}, a '{run_.config.family}' run{need}")
+            raise ModelInputError(f"--{key} does not apply to {args.run_dir}, a '{run_.config.family}' run "
+                                  f"({_what_it_takes(run_.family, key)})")
     # under torchrun / accelerate launch each process draws its share of the chunks; rank 0 writes
     x = sample_sharded(run_, args.n, seed=args.seed, batch_size=args.batch_size, progress=not args.quiet, **options)
     if process_rank()[0] != 0:

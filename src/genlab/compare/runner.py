@@ -92,11 +92,14 @@ def _distill(teacher: Trained, *, seconds: float, out: Path, progress: bool) -> 
 def network_calls(run: Any, row: Row) -> int:
     """Network evaluations per sample of a row: the sampler's steps (heun: 2 per step but the last), the
     students' steps, T for a ddgan chain, 1 for a GAN or a VAE decoder."""
+    from genlab.ddgan.family import DDGANFamily
     from genlab.diffusion.family import DiffusionFamily
     from genlab.diffusion.samplers import get_sampler
 
     if row.stage is not None:
         return row.stage
+    if isinstance(run.family, DDGANFamily):
+        return int(run.family.config.ddgan.T)
     if isinstance(run.family, DiffusionFamily):
         d = run.family.config.diffusion
         sampler = row.options.get("sampler", d.sampler)

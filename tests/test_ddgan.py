@@ -1,0 +1,199 @@
+"""Denoising diffusion GANs: the discretised VP schedule against its closed form, the training pairs and the
+posterior draw against Gaussian algebra done here, the networks' conditioning, and the family end to end
+through the CLI (toy and tiny MNIST, exact resume, the sampling options a ddgan run refuses)."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from genlab.cli.main import main
+from genlab.config import TrainConfig
+from genlab.ddgan.config import DDGANConfig
+from genlab.ddgan.family import DDGANFamily
+from genlab.ddgan.networks import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
+from genlab.ddgan.process import ddgan_schedule, q_sample_pairs, sample_posterior
+from genlab.training.checkpoint import latest_checkpoint
+from genlab.training.objective import DataInfo
+from genlab.training.run import load_run
+
+
+def vp_abar_by_hand(T: int, beta_min: float = 0.1, beta_max: float = 20.0) -> list[float]:
+    """alpha-bar(t_i) / alpha-bar(t_0), i = 1..T, t_i = 1e-3 + (1 - 1e-3) i / T, alpha-bar(t) = exp(-int beta)."""
+    times = [1e-3 + (1 - 1e-3) * i / T for i in range(T + 1)]
+    log_abar = [-beta_min * s - 0.5 * (beta_max - beta_min) * s * s for s in times]
+    return [math.exp(v - log_abar[0]) for v in log_abar[1:]]
+
+
+@pytest.mark.parametrize("T", [2, 4])
+def test_schedule_is_the_vp_sde_at_T_plus_one_times(T):
+    schedule = ddgan_schedule(T)
+    expected = vp_abar_by_hand(T)
+    assert schedule.T == T
+    for got, want in zip(schedule.alphas_cumprod, expected, strict=True):
+        assert got == pytest.approx(want, rel=1e-12)
+    betas = [1 - expected[0]] + [1 - b / a for a, b in zip(expected[:-1], expected[1:], strict=True)]
+    assert list(schedule.betas) == pytest.approx(betas, rel=1e-12)     # with T = 2 the last beta is 0.9995: no cap
+    assert schedule.alphas_cumprod[-1] == pytest.approx(math.exp(-10.05) / math.exp(-1e-4 - 9.95e-6), rel=1e-9)
+
+
+def test_schedule_t4_numbers():
+    # alpha-bar at t = 0.25075, 0.5005, 0.75025, 1 (T = 4, beta in [0.1, 20]), from exp(-0.1 t - 9.95 t^2)
+    abar = ddgan_schedule(4).alphas_cumprod
+    assert abar == pytest.approx([0.52174, 0.078676, 0.0034289, 4.3190e-5], rel=1e-4)
+
+
+def _moments(samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return samples.mean(0), samples.var(0)
+
+
+def test_training_pairs_follow_the_forward_chain():
+    torch.manual_seed(0)
+    schedule, n = ddgan_schedule(4), 200_000
+    abar = vp_abar_by_hand(4)
+    x0 = torch.full((n, 1), 0.7, dtype=torch.float64)
+    for k in range(4):
+        t = torch.full((n,), k, dtype=torch.long)
+        x_prev, x_t = q_sample_pairs(schedule, x0, t, torch.randn_like(x0), torch.randn_like(x0))
+        a_prev = 1.0 if k == 0 else abar[k - 1]
+        m, v = _moments(x_prev)
+        assert m.item() == pytest.approx(math.sqrt(a_prev) * 0.7, abs=5e-3)
+        assert v.item() == pytest.approx(1 - a_prev, abs=5e-3)
+        m, v = _moments(x_t)
+        assert m.item() == pytest.approx(math.sqrt(abar[k]) * 0.7, abs=5e-3)     # q(x_t | x_0), eq. 4
+        assert v.item() == pytest.approx(1 - abar[k], abs=5e-3)
+        cov = ((x_prev - x_prev.mean()) * (x_t - x_t.mean())).mean().item()
+        assert cov == pytest.approx(math.sqrt(abar[k] / a_prev) * (1 - a_prev), abs=5e-3)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_posterior_draw_is_the_gaussian_conditional_of_the_forward_pair(k):
+    """q(x_{t-1} | x_t, x0) from the joint Gaussian of (x_{t-1}, x_t) given x0, conditioned by hand."""
+    abar = vp_abar_by_hand(4)
+    a_prev, a_t = abar[k - 1], abar[k]
+    x0_value, xt_value = 0.4, -0.3
+    m_prev, v_prev = math.sqrt(a_prev) * x0_value, 1 - a_prev
+    m_t, v_t = math.sqrt(a_t) * x0_value, 1 - a_t
+    cov = math.sqrt(a_t / a_prev) * v_prev
+    mean = m_prev + cov / v_t * (xt_value - m_t)
+    var = v_prev - cov**2 / v_t
+    n = 200_000
+    schedule = ddgan_schedule(4)
+    x0 = torch.full((n, 1), x0_value, dtype=torch.float64)
+    x_t = torch.full((n, 1), xt_value, dtype=torch.float64)
+    t = torch.full((n,), k, dtype=torch.long)
+    exact = sample_posterior(schedule, x0, x_t, t, torch.zeros_like(x0))
+    assert exact[0].item() == pytest.approx(mean, rel=1e-9)                 # noise 0: the posterior mean
+    draws = sample_posterior(schedule, x0, x_t, t, torch.randn(n, 1, dtype=torch.float64,
+                                                              generator=torch.Generator().manual_seed(1)))
+    m, v = _moments(draws)
+    assert m.item() == pytest.approx(mean, abs=4e-3)
+    assert v.item() == pytest.approx(var, rel=2e-2)
+
+
+def test_last_posterior_step_returns_x0_whatever_the_noise():
+    schedule, x0, x_t = ddgan_schedule(4), torch.randn(5, 3), torch.randn(5, 3)
+    t = torch.zeros(5, dtype=torch.long)
+    torch.testing.assert_close(sample_posterior(schedule, x0, x_t, t, torch.randn(5, 3)), x0)
+
+
+def test_generators_depend_on_z_and_t():
+    torch.manual_seed(0)
+    G = ConvGenerator(shape=(1, 28, 28), latent_dim=8, channels=(16, 32), groups=4, patch=2)
+    x, z = torch.randn(3, 1, 28, 28), torch.randn(3, 8)
+    t0, t3 = torch.zeros(3, dtype=torch.long), torch.full((3,), 3)
+    out = G(x, t0, z)
+    assert out.shape == (3, 1, 28, 28) and out.abs().max() <= 1
+    assert (out - G(x, t0, torch.randn(3, 8))).abs().max() > 1e-4
+    assert (out - G(x, t3, z)).abs().max() > 1e-4
+    g = MLPGenerator(dim=2, latent_dim=2, hidden=16, layers=2, fourier=2.0)
+    v, w = torch.randn(4, 2), torch.randn(4, 2)
+    t = torch.zeros(4, dtype=torch.long)
+    assert g(v, t, w).shape == (4, 2)
+    assert (g(v, t, w) - g(v, t, torch.randn(4, 2))).abs().max() > 1e-5
+    assert (g(v, t, w) - g(v, t + 1, w)).abs().max() > 1e-5
+
+
+def test_discriminators_score_the_pair_at_its_time():
+    torch.manual_seed(0)
+    D = ConvDiscriminator(shape=(1, 28, 28), channels=(8, 16), patch=2)
+    a, b = torch.randn(2, 1, 28, 28), torch.randn(2, 1, 28, 28)
+    t0, t2 = torch.zeros(2, dtype=torch.long), torch.full((2,), 2)
+    s = D(a, b, t0)
+    assert s.shape == (2,)
+    assert (s - D(a, b, t2)).abs().max() > 1e-5                              # time-conditional
+    assert (s - D(a, torch.randn(2, 1, 28, 28), t0)).abs().max() > 1e-5      # sees x_t, not only x_{t-1}
+    d = MLPDiscriminator(dim=2, hidden=16, layers=2, fourier=2.0)
+    u, w = torch.randn(4, 2), torch.randn(4, 2)
+    t = torch.zeros(4, dtype=torch.long)
+    assert d(u, w, t).shape == (4,) and (d(u, w, t) - d(u, w, t + 3)).abs().max() > 1e-6
+
+
+class _ConstantG(nn.Module):
+    """A generator that predicts the same x0 whatever it sees, recording the steps it was called at."""
+
+    def __init__(self, value: torch.Tensor) -> None:
+        super().__init__()
+        self.value = nn.Parameter(value)
+        self.steps: list[int] = []
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        self.steps.append(int(t[0]))
+        return self.value.expand_as(x)
+
+
+def test_sampling_runs_T_steps_down_to_the_predicted_x0():
+    family = DDGANFamily(DDGANConfig(), data=DataInfo(kind="vector", shape=(2,)), train=TrainConfig())
+    G = _ConstantG(torch.tensor([1.5, -0.5]))
+    seen: list[int] = []
+    x = family.sample({"G": G}, 6, generator=torch.Generator().manual_seed(0), precision="fp32",
+                      callback=lambda i, t, x_t, x0: seen.append(t))
+    assert G.steps == seen == [3, 2, 1, 0]
+    torch.testing.assert_close(x, torch.tensor([[1.5, -0.5]]).expand(6, 2))   # no noise on the last step
+
+
+TOY = ["--data", "ring8", "--set", "model.hidden=16", "--set", "model.layers=2", "--set", "model.latent_dim=2",
+       "--set", "data.limit=64", "--set", "train.threads=1", "--set", "train.log_every=1", "--set",
+       "train.checkpoint_every=2", "--batch-size", "16", "--precision", "fp32", "--quiet"]
+
+
+def test_toy_run_trains_resumes_to_the_exact_step_and_samples(tmp_path, capsys):
+    full, split = tmp_path / "full", tmp_path / "split"
+    assert main(["train", "ddgan", *TOY, "--steps", "4", "--out", str(full)]) == 0
+    assert main(["train", "ddgan", *TOY, "--steps", "2", "--out", str(split)]) == 0
+    assert main(["train", "ddgan", *TOY, "--steps", "4", "--out", str(split)]) == 0
+    assert latest_checkpoint(split).name == "step_0000004"
+    a, b = load_run(full, ema=False), load_run(split, ema=False)
+    for name in ("G", "D"):
+        for p, q in zip(a.models[name].state_dict().values(), b.models[name].state_dict().values(), strict=True):
+            torch.testing.assert_close(p, q, rtol=0, atol=0)
+    torch.testing.assert_close(load_run(full).sample(64, seed=3), load_run(split).sample(64, seed=3))
+    assert main(["sample", str(full), "--n", "32", "--out", str(tmp_path / "s.png")]) == 0
+    assert (tmp_path / "s.png").is_file()
+
+
+@pytest.mark.parametrize("flag", [["--sampler", "dpmpp_2m"], ["--steps", "10"], ["--eta", "0.5"]])
+def test_diffusion_sampler_options_are_one_line_errors_naming_what_the_run_takes(flag, tmp_path, capsys):
+    run = tmp_path / "r"
+    assert main(["train", "ddgan", *TOY, "--steps", "1", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["sample", str(run), *flag]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(f"error: {flag[0]} does not apply to {run}, a 'ddgan' run")
+    assert "its own T-step chain; it takes: --precision" in err[0]
+
+
+def test_tiny_mnist_run_trains_and_samples_images(tmp_path, mnist_test):
+    out = tmp_path / "mnist"
+    assert main(["train", "ddgan", "--data", "mnist", "--steps", "2", "--batch-size", "8", "--quiet", "--out",
+                 str(out), "--set", "data.limit=32", "--set", "model.channels=[8, 16]", "--set", "model.groups=4",
+                 "--set", "model.d_channels=[8, 16]", "--set", "model.latent_dim=4", "--set", "ddgan.T=2",
+                 "--set", "train.threads=1", "--set", "train.sample_n=4"]) == 0
+    run = load_run(out)
+    x = run.sample(5, seed=0)
+    assert x.shape == (5, 1, 28, 28) and x.abs().max() <= 1
+    assert not torch.equal(x, run.sample(5, seed=1))
+    assert (out / "samples").is_dir()
