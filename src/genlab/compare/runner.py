@@ -27,6 +27,7 @@ from genlab.config import apply_overrides, run_config_from_dict
 from genlab.errors import ConfigError
 
 SAMPLE_BATCH = 250          # every row samples in chunks of this size, so speeds compare like with like
+PROBE = 25                  # samples of the untimed warm-up that also projects a row's sampling time
 
 
 @dataclass
@@ -109,21 +110,25 @@ def network_calls(run: Any, row: Row) -> int:
 
 
 def sample_row(run: Any, row: Row, *, n: int, seed: int, budget: float) -> tuple[np.ndarray | None, float, str]:
-    """(n samples, seconds taken, note) of one row, chunk by chunk; after the first chunk, None and a note
-    when all n would not fit in `budget` seconds (the seconds are then the first chunk's, for its speed)."""
+    """(n samples, seconds taken, note) of one row, drawn in chunks of SAMPLE_BATCH after an untimed warm-up.
+
+    The warm-up is a probe of PROBE samples, timed to project the cost of n: when that exceeds `budget`, the row
+    returns None, the seconds n would take at the probe's rate, and a note saying so."""
     from genlab.data import to_uint8
 
-    run.sample(2, seed=seed, batch_size=2, **row.options)          # warm-up: first-call costs are not speed
+    size = min(PROBE, n)
+    t0 = time.perf_counter()
+    run.sample(size, seed=seed + 10**6, batch_size=size, **row.options)   # first calls pay one-off costs
+    projected = (time.perf_counter() - t0) * n / size
+    if projected > budget:
+        return None, projected, (f"not scored: {n} samples would take ~{projected:.0f} s, over the {budget:.0f} s "
+                                 f"sampling budget (--sample-seconds); speed from a {size}-sample probe")
     chunks, spent = [], 0.0
     for k, start in enumerate(range(0, n, SAMPLE_BATCH)):
-        size = min(SAMPLE_BATCH, n - start)
         t0 = time.perf_counter()
-        chunks.append(run.sample(size, seed=seed + 1 + k, batch_size=size, **row.options))
+        chunks.append(run.sample(min(SAMPLE_BATCH, n - start), seed=seed + 1 + k, batch_size=SAMPLE_BATCH,
+                                 **row.options))
         spent += time.perf_counter() - t0
-        projected = spent * n / (start + size)
-        if start == 0 and projected > budget:
-            return None, spent * n / size, (f"not scored: {n} samples would take ~{projected:.0f} s, over the "
-                                             f"{budget:.0f} s sampling budget (--sample-seconds)")
     x = torch.cat(chunks)
     return (to_uint8(x).numpy() if run.info.kind == "image" else x.double().numpy()), spent, ""
 
