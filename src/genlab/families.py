@@ -14,7 +14,13 @@ _FAMILIES: dict[str, str] = {
     "ae": "genlab.vae.family:AEFamily",
     "classifier": "genlab.classifier.family:ClassifierFamily",
     "ldm": "genlab.latent.family:LatentDiffusionFamily",
+    "pix2pix": "genlab.translate.pix2pix:Pix2PixFamily",
+    "cyclegan": "genlab.translate.cyclegan:CycleGANFamily",
 }
+
+# Families trained on two image sides (a -> b): the runs `genlab translate` takes (genlab.translate.inference).
+TRANSLATION_FAMILIES = ("pix2pix", "cyclegan")
+TRANSLATION_TASK_EXAMPLE = "mnist-edges"
 
 
 class FamilyClass(Protocol):
