@@ -258,6 +258,10 @@ CASES: list[tuple[str, list[str], Setup | None, str]] = [
     ("sample-low-res-missing", ["sample", "{ring}", "--low-res", "{tmp}/none.png"], None, "none.png not found"),
     ("sample-nan-weights", ["sample", "{run}", "--n", "4", "--out", "{tmp}/s.png"], _nan_weights, "non-finite"),
     ("sample-missing-run", ["sample", "{tmp}/nothing"], None, "does not exist"),
+    ("translate-ddpm-run", ["translate", "{ring}", "--in", "mnist-edges", "--out", "{tmp}/t"], None,
+     "run, which cannot translate images; runs that can: pix2pix, cyclegan"),
+    ("translate-direction", ["translate", "{ring}", "--in", "x", "--direction", "up", "--out", "{tmp}/t"], None,
+     "invalid choice: 'up'"),
     # --- eval, explore, compare, demo --------------------------------------------------------------------------
     ("eval-batch-zero", ["eval", "{ring}", "--batch-size", "0"], None, "--batch-size: expected an integer >= 1"),
     ("eval-n-zero", ["eval", "{ring}", "--n", "0"], None, "--n: expected an integer >= 2"),

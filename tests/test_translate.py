@@ -83,7 +83,8 @@ def test_pool_returns_new_images_until_full_then_an_old_one_half_the_time():
 
 def test_patchgan_output_and_receptive_field_by_hand():
     # the paper's 70x70 PatchGAN on 256x256: 256 -> 128 -> 64 -> 32 (stride 2) -> 31 -> 30 (4x4, stride 1, pad 1)
-    assert PatchDiscriminator(in_channels=6, channels=4, n_layers=3)(torch.zeros(1, 6, 256, 256)).shape == (1, 1, 30, 30)
+    D = PatchDiscriminator(in_channels=6, channels=4, n_layers=3)
+    assert D(torch.zeros(1, 6, 256, 256)).shape == (1, 1, 30, 30)
     assert patch_receptive_field(3) == 70          # 1 -> 4 -> 7 -> 16 -> 34 -> 70: rf' = (rf - 1) * stride + 4
     # genlab's default for 28x28: 28 -> 14 -> 13 -> 12, each of the 12x12 scores seeing a 16x16 patch
     assert PatchDiscriminator(in_channels=2, channels=4, n_layers=1)(torch.zeros(2, 2, 28, 28)).shape == (2, 1, 12, 12)

@@ -19,7 +19,8 @@ examples:
   genlab train ddpm --data mnist --steps 3000 --out runs/mnist
   genlab train ddpm --config configs/ddpm_mnist.toml --set train.precision=bf16 --set diffusion.schedule=cosine
   genlab sample runs/mnist --n 64 --sampler ddim --steps 50 --eta 0 --out grid.png
-  genlab train pix2pix --config configs/pix2pix_edges.toml --out runs/p2p && genlab translate runs/p2p --in mnist-edges --out out
+  genlab train pix2pix --config configs/pix2pix_edges.toml --out runs/p2p       # image-to-image (also cyclegan)
+  genlab translate runs/p2p --in mnist-edges --n 64 --out out/edges
   torchrun --nproc_per_node 2 -m genlab.cli.main train ddpm --data mnist --out runs/ddp
 """
 

@@ -69,7 +69,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     values["family"] = family
     if args.data is not None and args.data_a is not None:
         raise ConfigError("give --data or --data-a (the a side), not both")
-    flags = {"data.name": args.data if args.data is not None else args.data_a, "data.b": args.data_b, "train.steps": args.steps, "train.batch_size": args.batch_size,
+    flags = {"data.name": args.data if args.data is not None else args.data_a, "data.b": args.data_b,
+             "train.steps": args.steps, "train.batch_size": args.batch_size,
              "train.lr": args.lr, "train.precision": args.precision, "train.time_budget": args.time_budget,
              "train.seed": args.seed, "latent.autoencoder": args.autoencoder,
              "model.arch": args.arch, "gan.loss": args.loss}

@@ -32,7 +32,7 @@ def dilate(x: np.ndarray) -> np.ndarray:
 
 
 def erode(x: np.ndarray) -> np.ndarray:
-    """Grey erosion by a 3x3 square: the min of the neighbourhood, outside the frame counting as 0; uint8 (N, C, H, W)."""
+    """Grey erosion by a 3x3 square: the min of the neighbourhood, outside counting as 0; uint8 (N, C, H, W)."""
     t = F.pad(torch.from_numpy(x).float(), (1, 1, 1, 1))
     return (-F.max_pool2d(-t, 3, stride=1)).to(torch.uint8).numpy()
 
@@ -107,8 +107,9 @@ def _load_thick(split: Split) -> TaskSides:
         return TaskSides(a=_side(m.x, m.y, "mnist-thick:a", m.source),
                          b=_side(dilate(m.x), m.y, "mnist-thick:b", f"3x3 dilation of {m.source}"), paired=True)
     ia, ib = halves(len(m.x))
-    return TaskSides(a=_side(m.x[ia], m.y[ia], "mnist-thick:a", f"{m.source}, half A"),
-                     b=_side(dilate(m.x[ib]), m.y[ib], "mnist-thick:b", f"3x3 dilation of {m.source}, half B"),
+    y = m.y if m.y is not None else np.zeros(len(m.x), dtype=np.int64)     # MNIST always has labels
+    return TaskSides(a=_side(m.x[ia], y[ia], "mnist-thick:a", f"{m.source}, half A"),
+                     b=_side(dilate(m.x[ib]), y[ib], "mnist-thick:b", f"3x3 dilation of {m.source}, half B"),
                      paired=False)
 
 

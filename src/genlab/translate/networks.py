@@ -46,7 +46,7 @@ class UNetGenerator(nn.Module):
         self.down = nn.ModuleList()
         for i, (k, p) in enumerate(plan):
             conv = nn.Conv2d(in_channels if i == 0 else widths[i - 1], widths[i], k, 2, p)
-            layers = [conv] if i == 0 else [nn.LeakyReLU(LEAK), conv]
+            layers: list[nn.Module] = [conv] if i == 0 else [nn.LeakyReLU(LEAK), conv]
             if 0 < i < depth - 1:
                 layers.append(_norm(widths[i]))
             self.down.append(nn.Sequential(*layers))
