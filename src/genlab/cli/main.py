@@ -21,6 +21,7 @@ examples:
   genlab sample runs/mnist --n 64 --sampler ddim --steps 50 --eta 0 --out grid.png
   genlab train pix2pix --config configs/pix2pix_edges.toml --out runs/p2p       # image-to-image (also cyclegan)
   genlab translate runs/p2p --in mnist-edges --n 64 --out out/edges
+  genlab info runs/mnist                              # family, data, steps, checkpoints, precision, evals
   torchrun --nproc_per_node 2 -m genlab.cli.main train ddpm --data mnist --out runs/ddp
 """
 
@@ -28,12 +29,14 @@ examples:
 def build_parser() -> argparse.ArgumentParser:
     import argparse
 
-    from genlab.cli import compare, datasets, demo, eval, explore, sample, train, translate
+    from genlab import __version__
+    from genlab.cli import compare, datasets, demo, eval, explore, info, sample, train, translate
     from genlab.cli.arguments import Parser
 
     parser = Parser(prog="genlab", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"genlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (train, sample, translate, eval, explore, compare, datasets, demo):
+    for module in (train, sample, translate, eval, explore, compare, info, datasets, demo):
         module.add_parser(sub)
     return parser
 

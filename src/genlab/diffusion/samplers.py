@@ -4,7 +4,8 @@ Every entry is a function with the one signature of genlab.diffusion.sampling,
 `sample_NAME(denoiser, x_T, timesteps, *, generator=None, callback=None, **options) -> x_0`, plus what the
 sampling pipeline needs to know about it: which of the run's sampling options it takes, whether it walks
 the whole chain of T steps by default, and whether it chooses its own timestep spacing (the ODE samplers of
-genlab.diffusion.ode_samplers default to Karras et al.'s "karras" spacing; an explicit spacing overrides it).
+genlab.diffusion.ode_samplers and genlab.diffusion.unipc default to Karras et al.'s "karras" spacing; an explicit
+spacing overrides it).
 Adding a sampler is one function and one entry here.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from genlab.diffusion.denoiser import Denoiser
 from genlab.diffusion.ode_samplers import sample_dpmpp_2m, sample_euler, sample_heun
 from genlab.diffusion.sampling import Callback, sample_ancestral, sample_ddim
 from genlab.diffusion.timesteps import ScheduleSpacing
+from genlab.diffusion.unipc import sample_unipc
 from genlab.errors import ConfigError
 
 
@@ -59,6 +61,8 @@ SAMPLERS: dict[str, Sampler] = {
                     summary="Heun on the probability-flow ODE, Algorithm 1 of Karras et al. 2022 (2 calls/step)"),
     "dpmpp_2m": Sampler(sample_dpmpp_2m, options=(), spacing="karras",
                         summary="DPM-Solver++(2M), Lu et al. 2022, second-order multistep, Karras spacing"),
+    "unipc": Sampler(sample_unipc, options=(), spacing="karras",
+                     summary="UniPC-2 (bh2), Zhao et al. 2023, predictor-corrector multistep, Karras spacing"),
 }
 
 
