@@ -278,6 +278,10 @@ CASES: list[tuple[str, list[str], Setup | None, str]] = [
     ("sample-ddgan-label", ["sample", "{run}", "--label", "3"], _ddgan_run,
      "(it needs a class-conditional model; it takes: --precision)"),
     ("sample-missing-run", ["sample", "{tmp}/nothing"], None, "does not exist"),
+    ("translate-ddpm-run", ["translate", "{ring}", "--in", "mnist-edges", "--out", "{tmp}/t"], None,
+     "run, which cannot translate images; runs that can: pix2pix, cyclegan"),
+    ("translate-direction", ["translate", "{ring}", "--in", "x", "--direction", "up", "--out", "{tmp}/t"], None,
+     "invalid choice: 'up'"),
     # --- eval, explore, compare, demo --------------------------------------------------------------------------
     ("eval-batch-zero", ["eval", "{ring}", "--batch-size", "0"], None, "--batch-size: expected an integer >= 1"),
     ("eval-n-zero", ["eval", "{ring}", "--n", "0"], None, "--n: expected an integer >= 2"),

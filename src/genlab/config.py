@@ -32,6 +32,8 @@ class DataConfig:
     image_size: int | None = field(default=None, metadata={"ge": 1, "le": 1024})  # resize + centre-crop (None: native)
     channels: int | None = field(default=None, metadata={"ge": 1, "le": 3})  # 1 or 3 channels (None: native)
     limit: int | None = field(default=None, metadata={"ge": 1})   # use at most this many items (a seeded subset)
+    # image-to-image: the b side, another source (then `name` is the a side); see genlab.data.pairs
+    b: str | None = field(default=None, metadata={"nonempty": True})
 
 
 @dataclass
@@ -43,7 +45,9 @@ class TrainConfig:
     grad_accum: int = field(default=1, metadata={"ge": 1})     # micro-batches per step (must divide batch_size)
     lr: float = field(default=2e-3, metadata={"gt": 0})  # peak learning rate (families may derive per-phase rates)
     warmup_steps: int = field(default=100, metadata={"ge": 0})  # linear learning-rate warm-up
-    lr_schedule: Literal["constant", "cosine", "linear"] = "constant"   # linear: to 0 at `steps` (distillation)
+    # linear: to 0 at `steps` (distillation); linear-half: constant, then linearly to zero over the second half
+    # of the steps (CycleGAN)
+    lr_schedule: Literal["constant", "cosine", "linear", "linear-half"] = "constant"
     weight_decay: float = field(default=0.0, metadata={"ge": 0})
     grad_clip: float = field(default=1.0, metadata={"ge": 0})  # max global grad norm (0: off)
     ema_decay: float = field(default=0.999, metadata={"ge": 0, "lt": 1})  # EMA, warm-up min(decay, (1+n)/(10+n))

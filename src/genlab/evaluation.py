@@ -130,6 +130,9 @@ def evaluate_run(run_or_path: Run | str | Path, *, metrics: Sequence[str] = ("fi
         from genlab.training.run import load_run
 
         run = load_run(run_or_path, device=None if not likelihoods else "cpu")
+    if sample_metrics and not run.family.can_sample:
+        raise ModelInputError(f"{', '.join(sample_metrics)} score generated samples, and a '{run.config.family}' "
+                              "run does not sample (image-to-image runs: `genlab translate` scores translations)")
     ref = ref or f"{run.config.data.name}:test"
     result: dict[str, Any] = {"run": str(run.path), "step": run.step, "ref": ref, **dict(sampler_options or {})}
     if sample_metrics:

@@ -17,7 +17,13 @@ _FAMILIES: dict[str, str] = {
     "ldm": "genlab.latent.family:LatentDiffusionFamily",
     "distill": "genlab.distill.family:DistillFamily",
     "distill_ldm": "genlab.distill.latent:LatentDistillFamily",
+    "pix2pix": "genlab.translate.pix2pix:Pix2PixFamily",
+    "cyclegan": "genlab.translate.cyclegan:CycleGANFamily",
 }
+
+# Families trained on two image sides (a -> b): the runs `genlab translate` takes (genlab.translate.inference).
+TRANSLATION_FAMILIES = ("pix2pix", "cyclegan")
+TRANSLATION_TASK_EXAMPLE = "mnist-edges"
 
 
 class FamilyClass(Protocol):

@@ -92,7 +92,9 @@ def format_info(info: dict[str, Any]) -> str:
         f"run         {info['run']}",
         f"family      {info['family']}  (genlab {info.get('genlab_version')})",
         f"data        {info['data']}: {di.get('kind')}s of shape {tuple(di.get('shape') or ())}"
-        + (f", {di['num_classes']} classes" if di.get("num_classes") else ""),
+        + (f", {di['num_classes']} classes" if di.get("num_classes") else "")
+        + (f"; b side {tuple(di['b_shape'])}, {'paired' if di.get('paired') else 'unpaired'}"
+           if di.get("b_shape") else ""),
         f"steps       {info['step'] if info['step'] is not None else 0} of {info['steps_planned']}",
         f"checkpoints {', '.join(info['checkpoints']) or 'none'}",
         f"precision   {precision.get('resolved', '?')} ({precision.get('reason', 'not recorded')})",

@@ -23,6 +23,11 @@ examples:
   genlab train ddpm --config configs/ddpm_mnist.toml --set train.precision=bf16 --set train.lr=1e-3
   genlab train ddpm --data mnist --set condition.kind=class --out runs/cfg   # classifier-free guidance
   genlab train ldm --data mnist --autoencoder runs/ldm_ae --out runs/ldm    # latent diffusion
+  genlab train pix2pix --data mnist-edges --set train.warmup_steps=0 --out runs/p2p   # paired: edges -> digit
+  genlab train cyclegan --config configs/cyclegan_digits.toml --out runs/cyc   # unpaired: digits <-> MNIST
+  genlab train cyclegan --data-a photos/ --data-b paintings/ --set data.image_size=64 --out runs/cyc2
+Image-to-image data (pix2pix, cyclegan): --data names a built-in task (see `genlab datasets`) or an .npz with
+arrays a and b; or --data-a A --data-b B name the two sides (folders with the same file names are paired).
 """
 
 
@@ -33,6 +38,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("family", nargs="?", help=f"model family: {', '.join(family_names())} (or from --config)")
     p.add_argument("--config", type=nonempty, help="TOML config file")
     p.add_argument("--data", type=nonempty, help="dataset: a built-in name (see `genlab datasets`) or a path")
+    p.add_argument("--data-a", type=nonempty, metavar="SOURCE", help="image-to-image: the a side (data.name)")
+    p.add_argument("--data-b", type=nonempty, metavar="SOURCE", help="image-to-image: the b side (data.b)")
     p.add_argument("--steps", type=positive_int, help="optimiser steps (train.steps)")
     p.add_argument("--batch-size", type=positive_int, help="global batch size (train.batch_size)")
     p.add_argument("--lr", type=positive_float, help="peak learning rate (train.lr)")
@@ -60,7 +67,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if args.family and values.get("family") not in (None, args.family):
         raise ConfigError(f"--config {args.config} is for family '{values['family']}', not '{args.family}'")
     values["family"] = family
-    flags = {"data.name": args.data, "train.steps": args.steps, "train.batch_size": args.batch_size,
+    if args.data is not None and args.data_a is not None:
+        raise ConfigError("give --data or --data-a (the a side), not both")
+    flags = {"data.name": args.data if args.data is not None else args.data_a, "data.b": args.data_b,
+             "train.steps": args.steps, "train.batch_size": args.batch_size,
              "train.lr": args.lr, "train.precision": args.precision, "train.time_budget": args.time_budget,
              "train.seed": args.seed, "latent.autoencoder": args.autoencoder,
              "model.arch": args.arch, "gan.loss": args.loss}

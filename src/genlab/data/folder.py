@@ -17,7 +17,7 @@ TRANSPOSED_ORIENTATIONS = frozenset({5, 6, 7, 8})  # EXIF orientations that swap
 EXIF_IN_HEADER = frozenset({"JPEG", "MPO", "TIFF", "WEBP"})  # formats whose EXIF is read without decoding pixels
 
 
-def _image_files(root: Path) -> list[Path]:
+def image_files(root: Path) -> list[Path]:
     """Image files below root, sorted; hidden files and folders (.ipynb_checkpoints, ._x.png) are not data."""
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
@@ -62,7 +62,7 @@ def load_image_folder(root: Path, *, image_size: int | None, channels: int | Non
     which is kept (square or not).
     """
     check_image_options(image_size=image_size, channels=channels, where=str(root))
-    files = _image_files(root)
+    files = image_files(root)
     if not files:
         raise DataError(f"{root}: expected image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder, "
                         "found none")

@@ -51,12 +51,17 @@ class TrainResult:
 
 
 def lr_factor(step: int, *, steps: int, warmup: int, schedule: str) -> float:
-    """Linear warm-up then constant, cosine or linear decay; a pure function of the step (exact on resume)."""
+    """Linear warm-up then constant, cosine decay, linear decay to 0 at `steps` (distillation), or linear-half:
+    constant for the first half of the steps, then linearly to zero at `steps` (Zhu et al. 2017, sec. 7.1); a
+    pure function of the step (exact on resume)."""
     warm = min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
     if schedule == "cosine":
         return warm * 0.5 * (1.0 + math.cos(math.pi * min(step, steps) / max(1, steps)))
     if schedule == "linear":
         return warm * max(0.0, 1.0 - step / max(1, steps))
+    if schedule == "linear-half":
+        half = steps // 2
+        return warm * min(1.0, max(0.0, (steps - step) / max(1, steps - half)))
     return warm
 
 
@@ -103,7 +108,27 @@ def _micro_batch(s: Session, step: int, k: int, seeds: tuple[int, ...]) -> Batch
     yb = s.data.y[idx_t].to(device) if s.data.y is not None else None
     rng = BatchRandom(torch.Generator().manual_seed(mix_seed(*seeds)), global_size=micro_global,
                       start=rank * micro_local, size=micro_local, device=device)
-    return Batch(x=xb, y=yb, rng=rng, step=step)
+    return Batch(x=xb, y=yb, rng=rng, step=step, b=_b_side(s, idx_t, step * per_step + k))
+
+
+B_SIDE_STREAM = 2    # the b side of unpaired data has its own order, seeded (train.seed, B_SIDE_STREAM)
+
+
+def _b_side(s: Session, idx: torch.Tensor, batch_number: int) -> torch.Tensor | None:
+    """The b side of a micro-batch in [-1, 1]: x's partners (rows idx) for paired data, else rows of b's own
+    epoch-by-epoch order, so the two sides of unpaired data may hold different numbers of images."""
+    from genlab.data import batch_indices, to_float
+
+    if s.data.b is None:
+        return None
+    if not s.data.info.paired:
+        tc, rank = s.config.train, s.accelerator.process_index
+        micro_global = tc.batch_size // tc.grad_accum
+        micro_local = micro_global // s.world
+        own = batch_indices(s.data.b.shape[0], batch_size=micro_global, step=batch_number,
+                            seed=mix_seed(tc.seed, B_SIDE_STREAM))[rank * micro_local:(rank + 1) * micro_local]
+        idx = torch.from_numpy(np.asarray(own, dtype=np.int64))
+    return to_float(s.data.b[idx].to(s.accelerator.device))
 
 
 def _loss(s: Session, ph: Phase, batch: Batch) -> tuple[torch.Tensor, float, dict[str, float]]:

@@ -63,6 +63,9 @@ class BatchRandom:
 class Batch:
     """A micro-batch on this process: `x` images in [-1, 1] (b, C, H, W) or vectors (b, D); `y` labels (b,).
 
+    Image-to-image data add `b`, the b side (b, C', H', W') in [-1, 1]: row i is x's partner when the data are
+    paired, else an independent draw from the b source (its own seeded order, see genlab.training.loop).
+
     `step` is the optimiser step the batch belongs to (0-based), the same on every micro-batch, phase and
     process of that step: what schedules inside a loss (the VAE's KL warm-up) read.
     """
@@ -71,6 +74,7 @@ class Batch:
     y: Tensor | None
     rng: BatchRandom
     step: int = 0
+    b: Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,8 @@ class DataInfo:
     kind: str                      # "image" or "vector"
     shape: tuple[int, ...]         # (C, H, W) or (D,)
     num_classes: int | None = None
+    b_shape: tuple[int, ...] | None = None   # image-to-image: the shape (C', H', W') of the b side
+    paired: bool = False                      # whether b's rows are x's partners (pix2pix) or not (CycleGAN)
 
 
 class Family(Protocol):

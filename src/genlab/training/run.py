@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from genlab import __version__
 from genlab.config import DataConfig, RunConfig, run_config_from_dict
 from genlab.errors import CheckpointError, ConfigError
-from genlab.families import get_family
+from genlab.families import TRANSLATION_FAMILIES, TRANSLATION_TASK_EXAMPLE, get_family
 from genlab.sharding import SamplingProgress, chunk_slices, process_device, sample_chunk
 from genlab.training.checkpoint import latest_checkpoint, load_module_state, read_weights, split_prefix
 from genlab.training.objective import DataInfo, Family
@@ -23,18 +23,29 @@ RUN_FORMAT = "genlab-run"
 
 @dataclass
 class TrainData:
-    """A dataset as the loop holds it: whole in memory, uint8 images (N, C, H, W) or float vectors (N, D)."""
+    """A dataset as the loop holds it: whole in memory, uint8 images (N, C, H, W) or float vectors (N, D);
+    image-to-image data add the b side `b`: uint8 (M, C', H', W'), M = N when info.paired."""
 
     x: Tensor
     y: Tensor | None
     info: DataInfo
     source: str
+    b: Tensor | None = None
 
 
 def prepare_data(cfg: DataConfig, *, seed: int = 0) -> TrainData:
-    """Load the configured dataset into tensors."""
+    """Load the configured dataset into tensors (both sides for image-to-image data)."""
     from genlab.data import load_dataset
+    from genlab.data.pairs import is_two_sided, load_sides
 
+    if is_two_sided(cfg.name, cfg.b):
+        sides = load_sides(cfg.name, cfg.b, split=cfg.split, image_size=cfg.image_size, channels=cfg.channels,
+                           limit=cfg.limit, seed=seed)
+        a, b = sides.a, sides.b
+        info = DataInfo(kind="image", shape=tuple(int(s) for s in a.shape), num_classes=a.num_classes,
+                        b_shape=tuple(int(s) for s in b.shape), paired=sides.paired)
+        y = torch.from_numpy(a.y).long() if a.y is not None else None
+        return TrainData(x=torch.from_numpy(a.x), y=y, info=info, source=sides.source, b=torch.from_numpy(b.x))
     ds = load_dataset(cfg.name, split=cfg.split, image_size=cfg.image_size, channels=cfg.channels,
                       limit=cfg.limit, seed=seed)
     x = torch.from_numpy(ds.x)
@@ -46,15 +57,24 @@ def prepare_data(cfg: DataConfig, *, seed: int = 0) -> TrainData:
 def build_family(config: RunConfig, info: DataInfo) -> Family:
     """Instantiate the run's family for data of this shape."""
     cls = get_family(config.family)
+    two_sided = config.family in TRANSLATION_FAMILIES
+    if info.b_shape is not None and not two_sided:
+        raise ConfigError(f"'{config.family}' runs train on one source; two image sides (data.b, a translation "
+                          f"task, an .npz of a and b) are for {' and '.join(TRANSLATION_FAMILIES)}")
+    if info.b_shape is None and two_sided:
+        raise ConfigError(f"{config.family} translates a -> b and needs two image sides: a built-in task (--data "
+                          f"{TRANSLATION_TASK_EXAMPLE}), an .npz with arrays a and b, or --data-a A --data-b B")
     family: Family = cls(config.sections, data=info, train=config.train)
     return family
 
 
 def config_record(config: RunConfig, info: DataInfo) -> dict[str, Any]:
-    """What config.json holds: provenance, the data's shape and the full config."""
+    """What config.json holds: provenance, the data's shape (and its b side's) and the full config."""
+    data_info: dict[str, Any] = {"kind": info.kind, "shape": list(info.shape), "num_classes": info.num_classes}
+    if info.b_shape is not None:
+        data_info.update(b_shape=list(info.b_shape), paired=info.paired)
     return {
-        "genlab": {"format": RUN_FORMAT, "version": __version__,
-                   "data_info": {"kind": info.kind, "shape": list(info.shape), "num_classes": info.num_classes}},
+        "genlab": {"format": RUN_FORMAT, "version": __version__, "data_info": data_info},
         "config": json.loads(json.dumps(config.to_dict())),
     }
 
@@ -84,7 +104,9 @@ def check_data_info(di: Any, *, path: Path) -> None:
     ok = (isinstance(di, dict) and di.get("kind") in ("image", "vector") and isinstance(di.get("shape"), list)
           and len(di["shape"]) == (3 if di["kind"] == "image" else 1)
           and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in di["shape"])
-          and (di.get("num_classes") is None or (isinstance(di["num_classes"], int) and di["num_classes"] >= 1)))
+          and (di.get("num_classes") is None or (isinstance(di["num_classes"], int) and di["num_classes"] >= 1))
+          and (di.get("b_shape") is None or (isinstance(di["b_shape"], list) and len(di["b_shape"]) == 3
+                                             and all(isinstance(n, int) and n >= 1 for n in di["b_shape"]))))
     if not ok:
         raise CheckpointError(f"{path}: genlab.data_info = {str(di)[:60]}; expected kind image|vector, a shape "
                               f"and num_classes (the run folder is corrupt)")
@@ -148,7 +170,9 @@ def _load_run(run_dir: Path, *, ema: bool, device: str | torch.device | None) ->
     except ConfigError as err:
         raise CheckpointError(f"{run_dir}/config.json: {err}") from None
     di = record["genlab"]["data_info"]
-    info = DataInfo(kind=di["kind"], shape=tuple(di["shape"]), num_classes=di.get("num_classes"))
+    b_shape = tuple(di["b_shape"]) if di.get("b_shape") is not None else None
+    info = DataInfo(kind=di["kind"], shape=tuple(di["shape"]), num_classes=di.get("num_classes"), b_shape=b_shape,
+                    paired=bool(di.get("paired", False)))
     ckpt = latest_checkpoint(run_dir)
     if ckpt is None:
         raise CheckpointError(f"{run_dir} has no checkpoint yet (expected checkpoints/step_*/weights.safetensors)")

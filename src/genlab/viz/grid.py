@@ -84,3 +84,23 @@ def save_strip(rows: Sequence[ImageBatch], path: str | os.PathLike[str], *, padd
         raise ModelInputError("save_strip needs at least one row of images, got none")
     return save_picture(tile([as_uint8_images(r) for r in rows], padding=padding, scale=scale,
                              pad_value=pad_value), path)
+
+
+def save_side_by_side(columns: Sequence[ImageBatch], path: str | os.PathLike[str], *, rows: int = 16,
+                      padding: int = 2, scale: int = 1, pad_value: int = 255) -> Path:
+    """Item i of every column next to each other (e.g. input | output | target), `rows` items down, further
+    items in further groups to the right, a blank cell between groups; columns: (N, C, H, W) each."""
+    cols = [as_uint8_images(c) for c in columns]
+    if not cols or len({len(c) for c in cols}) != 1 or len(cols[0]) == 0:
+        raise ModelInputError(f"save_side_by_side needs columns of one non-zero length, got {[len(c) for c in cols]}")
+    if len({c.shape[1] for c in cols}) > 1:                      # grey next to colour: show the grey as RGB
+        cols = [np.repeat(c, 3, axis=1) if c.shape[1] == 1 else c for c in cols]
+    n = len(cols[0])
+    blank = np.full_like(cols[0][:1], pad_value)
+    lines = []
+    for r in range(min(rows, n)):
+        cells = []
+        for start in range(r, n, rows):
+            cells += [*(c[start:start + 1] for c in cols), blank]
+        lines.append(np.concatenate(cells[:-1]))
+    return save_picture(tile(lines, padding=padding, scale=scale, pad_value=pad_value), path)

@@ -1,0 +1,38 @@
+"""Translating images with a trained run: the one place that says which runs translate, and how."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from genlab.data.transforms import to_float
+from genlab.errors import ModelInputError
+from genlab.families import TRANSLATION_FAMILIES
+from genlab.training.run import Run
+from genlab.translate.family import Direction, TranslationFamily
+
+Translator = Callable[[Tensor], Tensor]
+
+
+def translator(run: Run, direction: Direction) -> tuple[Translator, tuple[int, int, int]]:
+    """(f, (C, H, W)): f maps images (B, C, H, W) in [-1, 1] to translations in [-1, 1]; refuses runs that
+    cannot translate in `direction`. New kinds of translating runs (e.g. image-conditioned diffusion) go here."""
+    family = run.family
+    if isinstance(family, TranslationFamily):
+        shape = family.input_shape(direction)
+        return (lambda x: family.translate(run.models, x, direction=direction)), shape
+    raise ModelInputError(f"{run.path} is a '{run.config.family}' run, which cannot translate images; runs that can: "
+                          f"{', '.join(TRANSLATION_FAMILIES)}")
+
+
+def translate_images(run: Run, x: Tensor, *, direction: Direction = "a2b", batch_size: int = 256,
+                     where: str = "the input") -> Tensor:
+    """uint8 images x: (N, C, H, W) -> translations (N, C', H, W) float in [-1, 1], in chunks of batch_size."""
+    f, shape = translator(run, direction)
+    if x.ndim != 4 or tuple(x.shape[1:]) != shape:
+        got = "x".join(map(str, x.shape[1:]))
+        raise ModelInputError(f"{where}: images are {got} (channels x height x width), but {run.path} translates "
+                              f"{'x'.join(map(str, shape))} images ({direction[0]} side); convert them first")
+    with torch.inference_mode():
+        return torch.cat([f(to_float(chunk)) for chunk in x.split(batch_size)])
