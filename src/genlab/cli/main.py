@@ -19,6 +19,7 @@ examples:
   genlab train ddpm --data mnist --steps 3000 --out runs/mnist
   genlab train ddpm --config configs/ddpm_mnist.toml --set train.precision=bf16 --set diffusion.schedule=cosine
   genlab sample runs/mnist --n 64 --sampler ddim --steps 50 --eta 0 --out grid.png
+  genlab inpaint runs/mnist --image mnist --mask left-half --method repaint --out inpainted/
   torchrun --nproc_per_node 2 -m genlab.cli.main train ddpm --data mnist --out runs/ddp
 """
 
@@ -26,12 +27,12 @@ examples:
 def build_parser() -> argparse.ArgumentParser:
     import argparse
 
-    from genlab.cli import compare, datasets, demo, eval, explore, sample, train
+    from genlab.cli import compare, datasets, demo, eval, explore, inpaint, sample, train
     from genlab.cli.arguments import Parser
 
     parser = Parser(prog="genlab", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (train, sample, eval, explore, compare, datasets, demo):
+    for module in (train, sample, inpaint, eval, explore, compare, datasets, demo):
         module.add_parser(sub)
     return parser
 
