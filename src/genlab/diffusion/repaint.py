@@ -8,7 +8,7 @@ q(x_{t_{k-j}} | x_{t_k}) (the product of the one-step kernels of Algorithm 1's l
 the filled region gets `resample` chances to harmonise with the known one (sec. 4.2, fig. 3).
 
 The samplers keep the registry's signature, with the known image (1 or B, C, H, W) in [-1, 1] and the mask
-(1 or B, 1, H, W), 1 = known, as keyword inputs. Network calls for N visited steps, jump j, resample r:
+(1 or B, 1, H, W), 1 = known, as keyword inputs (any shapes that broadcast to x's). Network calls for N visited steps, jump j, resample r:
 N + (r - 1) j ceil((N - j) / j) (`repaint_calls`): 230 for the default 50 / 5 / 5, 50 for replacement.
 """
 from __future__ import annotations
@@ -55,16 +55,19 @@ def repaint_calls(num_steps: int, *, jump_length: int, resample: int) -> int:
 
 
 def _inputs(x: Tensor, known: Tensor | None, mask: Tensor | None) -> tuple[Tensor, Tensor]:
-    """known and mask on x's device and dtype, checked to broadcast to x: (B, C, H, W) and (B, 1, H, W)."""
+    """known and mask on x's device, checked to broadcast to x ((1 or B, C, H, W) and (1 or B, 1, H, W) for
+    images): known in x's dtype, mask as bool (True = keep)."""
     if known is None or mask is None:
         raise ModelInputError("inpainting samplers need the known image and its mask (genlab inpaint, or "
                               "run.sample(known=..., mask=...))")
-    b, _, h, w = x.shape
-    if known.shape[0] not in (1, b) or known.shape[1:] != x.shape[1:] or mask.shape[0] not in (1, b) \
-            or tuple(mask.shape[1:]) != (1, h, w):
+    try:
+        fits = torch.broadcast_shapes(known.shape, mask.shape, x.shape) == x.shape
+    except RuntimeError:
+        fits = False
+    if not fits:
         raise ModelInputError(f"known {tuple(known.shape)} and mask {tuple(mask.shape)} do not fit samples "
                               f"{tuple(x.shape)}")
-    return known.to(x.device, x.dtype), mask.to(x.device, x.dtype) > 0.5
+    return known.to(x.device, x.dtype), mask.to(x.device) > 0.5
 
 
 @torch.no_grad()
