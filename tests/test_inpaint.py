@@ -22,8 +22,9 @@ from genlab.diffusion.random_masks import MASK_KINDS, random_masks
 from genlab.diffusion.repaint import repaint_calls, repaint_schedule, sample_repaint, sample_replace
 from genlab.diffusion.samplers import get_sampler
 from genlab.errors import ConfigError, ModelInputError
-from genlab.training.objective import BatchRandom
-from genlab.training.run import load_run
+from genlab.config import run_config_from_dict
+from genlab.training.objective import BatchRandom, DataInfo
+from genlab.training.run import build_family, load_run
 
 LINEAR = NoiseSchedule.from_name("linear", T=1000)
 M, S = 0.3, 0.5
@@ -179,6 +180,9 @@ def test_inpainting_inputs_refuse_vectors_latents_and_half_pairs():
             (pixel, repaint, "repaint", known, torch.ones(1, 1, 3, 3), "a mask tensor must be (1 or n, 1, 4, 4)")]:
         with pytest.raises(ModelInputError, match=text.replace("(", r"\(").replace(")", r"\)")):
             inpainting_inputs(family, sampler, name, 2, k, m)
+    with pytest.raises(ConfigError, match="diffusion.sampler = 'repaint' inpaints given images"):
+        build_family(run_config_from_dict({"family": "ddpm", "diffusion": {"sampler": "repaint"}}),
+                     DataInfo(kind="image", shape=(1, 8, 8)))
     with pytest.raises(ModelInputError, match="--method palette needs a run trained with condition.kind = 'masked'"):
         method_options("none", "palette")
     with pytest.raises(ModelInputError, match="--jump-length applies to --method repaint, not replace"):

@@ -8,8 +8,9 @@ q(x_{t_{k-j}} | x_{t_k}) (the product of the one-step kernels of Algorithm 1's l
 the filled region gets `resample` chances to harmonise with the known one (sec. 4.2, fig. 3).
 
 The samplers keep the registry's signature, with the known image (1 or B, C, H, W) in [-1, 1] and the mask
-(1 or B, 1, H, W), 1 = known, as keyword inputs (any shapes that broadcast to x's). Network calls for N visited steps, jump j, resample r:
-N + (r - 1) j ceil((N - j) / j) (`repaint_calls`): 230 for the default 50 / 5 / 5, 50 for replacement.
+(1 or B, 1, H, W), 1 = known, as keyword inputs (any shapes that broadcast to x's). Network calls for N visited
+steps, jump j, resample r: N + (r - 1) j ceil((N - j) / j) (`repaint_calls`): 230 for the default 50 / 5 / 5,
+50 for replacement; the paper's 250 / 10 / 10 costs 2,410.
 """
 from __future__ import annotations
 
