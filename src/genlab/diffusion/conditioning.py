@@ -82,7 +82,7 @@ class ConditionalUNet(nn.Module):
                  out_channels: int | None = None) -> None:
         super().__init__()
         if kind == "none":
-            raise ConfigError("ConditionalUNet needs a condition kind: class, text or image")
+            raise ConfigError("ConditionalUNet needs a condition kind: class, text, image or masked")
         self.unet, self.kind, self.via, self.num_classes = unet, kind, via, num_classes
         self.out_channels = out_channels
         if kind == "class" and via == "cross_attention":

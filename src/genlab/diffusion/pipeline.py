@@ -44,7 +44,8 @@ def denoiser_for(family: DiffusionFamily, models: Mapping[str, nn.Module], n: in
     device = next(net.parameters()).device
     cond, null = sampling_condition(c, family.data, n, label=label, prompt=prompt, low_res=low_res, masked=masked)
     if guidance is not None and c.kind == "none":
-        raise ModelInputError("--guidance needs a conditional run (trained with condition.kind = class, text or image)")
+        raise ModelInputError("--guidance needs a conditional run (trained with condition.kind = class, text, image "
+                              "or masked)")
     if guidance is not None and null:
         raise ModelInputError("--guidance needs a condition to guide towards: give "
                               f"{'--image and --mask (genlab inpaint)' if c.kind == 'masked' else '--low-res IMAGE'}"
