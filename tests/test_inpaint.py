@@ -133,8 +133,9 @@ def test_known_pixels_come_back_bit_exact_and_independent_pixels_are_filled_from
                   generator=gen, known=known, mask=mask, clip_x0=False,
                   **({"jump_length": 100, "resample": 2} if sampler is sample_repaint else {}))
     assert torch.equal(out[..., 2:], known[..., 2:].expand(2000, -1, -1, -1))
-    filled = out[..., :2]
-    assert abs(float(filled.mean()) - M) < 0.01 and abs(float(filled.std()) - S) < 0.01
+    filled = out[..., :2]                  # 16,000 pixels: standard errors 0.004 (mean) and 0.003 (std)
+    # measured: mean - M = 0.003 / -0.002, std - S = -0.004 / -0.007 (replace / repaint)
+    assert abs(float(filled.mean()) - M) < 0.012 and abs(float(filled.std()) - S) < 0.015
 
 
 def test_repaint_moves_correlated_pixels_towards_the_exact_conditional_where_replacement_is_biased():
