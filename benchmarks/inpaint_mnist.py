@@ -56,7 +56,9 @@ def main() -> None:
     p.add_argument("--methods", default="replace,repaint,palette,replace_equal_calls")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--picture", type=Path)
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads (1 on shared cores)")
     args = p.parse_args()
+    torch.set_num_threads(args.threads)
 
     torch.manual_seed(0)
     test = load_dataset("mnist", split="test")
@@ -95,10 +97,10 @@ def main() -> None:
         if name in ("replace", "repaint", "palette"):
             pictures[name] = x
     record({"method": "original (no model)", "network_calls": 0, "seconds": 0.0}, original)
-    if args.picture:
+    if args.picture:                       # columns: masked input | replace | repaint | palette | original
         pictures["original"] = original
-        save_strip([torch.stack([v[i] for v in pictures.values()]) for i in range(min(8, args.n))], args.picture,
-                   scale=2)
+        columns = [pictures[k] for k in ("masked input", "replace", "repaint", "palette", "original") if k in pictures]
+        save_strip([torch.stack([c[i] for c in columns]) for i in range(min(8, args.n))], args.picture, scale=2)
 
 
 if __name__ == "__main__":

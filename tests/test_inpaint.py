@@ -154,7 +154,7 @@ def test_repaint_moves_correlated_pixels_towards_the_exact_conditional_where_rep
         out = sample_repaint(gaussian_denoiser(cov), x, steps, generator=gen, known=known, mask=mask, clip_x0=False,
                              **options)
         errors[name] = (abs(float(out[..., 1].mean()) - target_mean), abs(float(out[..., 1].std()) - target_std))
-    # measured: replace 0.186 / 0.034, repaint 0.081 / 0.007
+    # measured (mean error / std error): replace 0.187 / 0.044, repaint 0.077 / 0.004
     assert errors["repaint"][0] < 0.6 * errors["replace"][0] and errors["repaint"][1] < errors["replace"][1]
     assert errors["replace"][0] > 0.1
 
