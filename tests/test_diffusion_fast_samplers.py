@@ -1,4 +1,4 @@
-"""The probability-flow ODE samplers (euler, heun, dpmpp_2m) against the exact answer for Gaussian data.
+"""The probability-flow ODE samplers (euler, heun, dpmpp_2m, unipc) against the exact answer for Gaussian data.
 
 For data N(M, S^2) the ideal denoiser is linear: in the variance-exploding variable y = x_t / alpha with noise
 level sigma = sqrt((1 - abar) / abar), D(y; sigma) = E[x0 | y] = M + S^2 / (S^2 + sigma^2) (y - M), so the ODE
@@ -19,8 +19,10 @@ import pytest
 import torch
 
 from genlab.cli.main import main
-from genlab.diffusion import (SAMPLERS, Denoiser, NoiseSchedule, karras_timesteps, sample_ddim, sample_dpmpp_2m,
-                              sample_euler, sample_heun, schedule_timesteps, timesteps, ve_sigmas)
+from genlab.diffusion import (SAMPLERS, Denoiser, NoiseSchedule, betas_linear, karras_timesteps, sample_ddim,
+                              sample_dpmpp_2m, sample_euler, sample_heun, sample_unipc, schedule_timesteps, timesteps,
+                              ve_sigmas)
+from genlab.diffusion.unipc import unic_weights
 from genlab.errors import ConfigError
 from genlab.training.run import load_run
 
@@ -28,7 +30,7 @@ LEGACY = Path(__file__).parent / "data" / "legacy_runs"
 LINEAR = NoiseSchedule.from_name("linear", T=1000)
 COSINE = NoiseSchedule.from_name("cosine", T=1000)
 M, S = 0.3, 0.5
-ODE_SAMPLERS = {"euler": sample_euler, "heun": sample_heun, "dpmpp_2m": sample_dpmpp_2m}
+ODE_SAMPLERS = {"euler": sample_euler, "heun": sample_heun, "dpmpp_2m": sample_dpmpp_2m, "unipc": sample_unipc}
 
 
 def _gaussian_net(schedule: NoiseSchedule, prediction: str = "eps", calls: list[int] | None = None):
@@ -71,16 +73,39 @@ def _errors(name, schedule, steps, prediction="eps"):
 
 
 @pytest.mark.parametrize("schedule", [LINEAR, COSINE], ids=["linear", "cosine"])
-@pytest.mark.parametrize("name,band", [("euler", (1.6, 2.5)), ("heun", (3.0, 5.5)), ("dpmpp_2m", (3.0, 5.5))])
-def test_each_sampler_converges_to_the_exact_ode_endpoint_at_its_order(schedule, name, band):
-    # measured, 32 -> 64 -> 128 -> 256 steps (linear; cosine): euler 1.97 1.99 2.04; 1.92 1.96 2.01 -- heun 4.26
-    # 4.13 4.07; 4.50 4.26 4.20 -- dpmpp_2m 4.39 4.21 3.99; 3.80 4.37 4.10. Fewer steps are not yet asymptotic:
-    # the cosine schedule's sigma runs from 0.0064 to 2e4, rho = 7 makes the first steps long, and dpmpp_2m's
-    # error changes sign between 16 and 32 steps as the step-size ratios of the Karras grid change.
-    errors = _errors(name, schedule, [32, 64, 128, 256])
+@pytest.mark.parametrize("name,band,steps", [("euler", (1.6, 2.5), [32, 64, 128, 256]),
+                                             ("heun", (3.0, 5.5), [32, 64, 128, 256]),
+                                             ("dpmpp_2m", (3.0, 5.5), [32, 64, 128, 256]),
+                                             ("unipc", (6.0, 10.0), [32, 64, 128])])
+def test_each_sampler_converges_to_the_exact_ode_endpoint_at_its_order(schedule, name, band, steps):
+    """The error's ratio when the steps double is 2^order: 2 (euler), 4 (heun, dpmpp_2m), 8 (unipc).
+
+    Measured, 32 -> 64 -> 128 -> 256 steps (linear; cosine): euler 1.97 1.99 2.04; 1.92 1.96 2.01 -- heun 4.26
+    4.13 4.07; 4.50 4.26 4.20 -- dpmpp_2m 4.39 4.21 3.99; 3.80 4.37 4.10 -- unipc 8.62 6.94 3.07; 7.58 8.43 7.95.
+    Fewer steps are not yet asymptotic: the cosine schedule's sigma runs from 0.0064 to 2e4, rho = 7 makes the
+    first steps long, and dpmpp_2m's error changes sign between 16 and 32 steps as the step-size ratios of the
+    Karras grid change (unipc's from 16 to 32 on cosine: 0.70). UniPC-2 is third order (Zhao et al. 2023: UniC-p
+    raises UniP-p's order p to p + 1), so it is held to ~8 (6 to 10) from 32 to 128 steps. It is not held there
+    at 256 on the linear schedule: from 128 Karras steps on, the last dozen levels already sit on the consecutive
+    timesteps 11, 10, ..., 0, so doubling the steps no longer shortens them and their error (~5e-5, which a
+    second-order method's larger error hides until 512 steps: dpmpp_2m's ratio 256 -> 512 is 2.3) stays. On a
+    finer discrete grid the order shows to 256 steps (test_unipc_gains_an_order_from_its_corrector).
+    """
+    errors = _errors(name, schedule, steps)
     ratios = [a / b for a, b in zip(errors, errors[1:], strict=False)]
     assert all(band[0] < r < band[1] for r in ratios), (errors, ratios)
-    assert errors[-1] < {"euler": 0.05, "heun": 0.003, "dpmpp_2m": 0.003}[name]
+    assert errors[-1] < {"euler": 0.05, "heun": 0.003, "dpmpp_2m": 0.003, "unipc": 0.003}[name]
+
+
+def test_unipc_gains_an_order_from_its_corrector():
+    """On the linear schedule with 20x more (and 20x smaller) betas, T = 20000, the Karras levels reach the
+    consecutive low-noise timesteps only beyond 256 steps: from 16 to 256, unipc's error falls 8.9 8.6 8.3 7.8x
+    per doubling (third order), dpmpp_2m's -- UniPC's predictor UniP-2 with B(h) = e^h - 1 -- 4.5 4.5 4.2 4.1x."""
+    fine = NoiseSchedule.from_betas(betas_linear(20_000, 1e-4 / 20, 0.02 / 20))
+    for name, band in (("unipc", (7.0, 10.0)), ("dpmpp_2m", (3.5, 5.0))):
+        errors = _errors(name, fine, [16, 32, 64, 128, 256])
+        ratios = [a / b for a, b in zip(errors, errors[1:], strict=False)]
+        assert all(band[0] < r < band[1] for r in ratios), (name, errors, ratios)
 
 
 def test_the_samplers_limit_is_the_ode_endpoint_up_to_the_last_denoising_step():
@@ -91,7 +116,7 @@ def test_the_samplers_limit_is_the_ode_endpoint_up_to_the_last_denoising_step():
     torch.testing.assert_close(out, endpoint, rtol=0, atol=5e-4)
 
 
-@pytest.mark.parametrize("name,steps", [("euler", 1000), ("heun", 100), ("dpmpp_2m", 100)])
+@pytest.mark.parametrize("name,steps", [("euler", 1000), ("heun", 100), ("dpmpp_2m", 100), ("unipc", 100)])
 def test_samples_of_gaussian_data_have_its_mean_and_variance(name, steps):
     n = 20_000
     x_T = torch.randn(n, 1, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
@@ -117,14 +142,18 @@ def test_one_step_returns_the_denoisers_x0_at_the_start(name):
 
 
 def test_fewer_steps_than_the_order_fall_back_to_first_order():
-    # two steps: dpmpp_2m's first step has no history and its last goes to sigma = 0, both first order
+    # two steps: dpmpp_2m's and unipc's first step has no history and their last goes to sigma = 0, both first
+    # order; unipc's corrector of the state at the second step is weighted by sigma' / sigma = 0 there
     for n in (1, 2):
         steps = karras_timesteps(LINEAR, n)
-        euler, dpm = (f(_denoiser(LINEAR), X_T, steps) for f in (sample_euler, sample_dpmpp_2m))
+        euler, dpm, uni = (f(_denoiser(LINEAR), X_T, steps) for f in (sample_euler, sample_dpmpp_2m, sample_unipc))
         torch.testing.assert_close(dpm, euler, rtol=0, atol=1e-12)
+        torch.testing.assert_close(uni, euler, rtol=0, atol=1e-12)
         assert torch.isfinite(sample_heun(_denoiser(LINEAR), X_T, steps)).all()
-    three = [f(_denoiser(LINEAR), X_T, karras_timesteps(LINEAR, 3)) for f in (sample_euler, sample_dpmpp_2m)]
+    three = [f(_denoiser(LINEAR), X_T, karras_timesteps(LINEAR, 3)) for f in (sample_euler, sample_dpmpp_2m,
+                                                                                  sample_unipc)]
     assert not torch.allclose(three[0], three[1])                 # the second step is second order
+    assert not torch.allclose(three[1], three[2])                 # unipc corrects the first step
 
 
 @pytest.mark.parametrize("name", ODE_SAMPLERS)
@@ -139,6 +168,62 @@ def test_the_last_step_goes_to_sigma_0_and_returns_the_last_x0(name):
     expected = steps.tolist() if name != "heun" else [c for t, u in zip(steps.tolist(), steps.tolist()[1:] + [None],
                                                                        strict=True) for c in (t, u) if c is not None]
     assert calls == expected
+
+
+def _unipc_vp(denoiser: Denoiser, x: torch.Tensor, steps: list[int]) -> torch.Tensor:
+    """UniPC-2 "bh2" written from the paper's general multistep update (Zhao et al. 2023, data prediction, as
+    diffusers' UniPCMultistepScheduler defaults) in the VP variable x_t, with the order conditions R rho = b
+    solved numerically: a check of unipc.py's closed forms in y = x_t / alpha."""
+    abar = [float(denoiser.schedule.alphas_cumprod[t]) for t in steps]
+    alpha, sig = [a**0.5 for a in abar] + [1.0], [(1 - a) ** 0.5 for a in abar] + [0.0]
+    lam = [math.log(a / s) for a, s in zip(alpha, sig[:-1], strict=False)]
+    n, ms = len(steps), []
+
+    def update(x, s, order, m_t=None):            # from step s to s + 1: UniP (m_t None) or UniC with m_t
+        if s + 1 == n:
+            return ms[s]                          # sigma = 0: first order returns x0
+        h = lam[s + 1] - lam[s]
+        rks = [(lam[s - k] - lam[s]) / h for k in range(1, order)] + [1.0]
+        d1s = [(ms[s - k] - ms[s]) / rks[k - 1] for k in range(1, order)]
+        hh, bh, g, fact, b = -h, math.expm1(-h), math.expm1(-h) / -h - 1, 1, []
+        for k in range(1, order + 1):
+            b.append(g * fact / bh)
+            fact *= k + 1
+            g = g / hh - 1 / fact
+        R = np.array([[r ** (k - 1) for r in rks] for k in range(1, order + 1)])
+        base = sig[s + 1] / sig[s] * x - alpha[s + 1] * math.expm1(hh) * ms[s]
+        if m_t is None:
+            rho = [0.5] if order == 2 else []
+            return base - alpha[s + 1] * bh * sum(r * d for r, d in zip(rho, d1s, strict=True))
+        rho = [0.5] if order == 1 else np.linalg.solve(R, np.array(b)).tolist()
+        corr = sum(r * d for r, d in zip(rho, d1s, strict=False)) + rho[-1] * (m_t - ms[s])
+        return base - alpha[s + 1] * bh * corr
+
+    orders, x_start = [min(2, n - i, i + 1) for i in range(n)], x
+    for i, t in enumerate(steps):
+        m = denoiser.x0(x, t)
+        if i > 0:                                 # as diffusers: also at the last step, where it is weighted by 0
+            x = update(x_start, i - 1, orders[i - 1], m)
+        ms.append(m)
+        x_start, x = x, update(x, i, orders[i])
+    return x
+
+
+@pytest.mark.parametrize("schedule", [LINEAR, COSINE], ids=["linear", "cosine"])
+@pytest.mark.parametrize("n", [3, 4, 7, 25])
+def test_unipc_is_the_papers_update_in_the_vp_variable(schedule, n):
+    steps = karras_timesteps(schedule, n).tolist()
+    torch.testing.assert_close(sample_unipc(_denoiser(schedule, "v"), X_T, steps),
+                               _unipc_vp(_denoiser(schedule, "v"), X_T, steps), rtol=1e-9, atol=1e-9)
+
+
+def test_unic_weights_tend_to_adams_moulton_and_the_trapezoidal_rule():
+    # equal short steps: x0 + rho_1 (x0 - x0_prev) + rho_t (x0_next - x0) -> (5 x0_next + 8 x0 - x0_prev) / 12
+    rho_1, rho_t = unic_weights(1e-4, 1e-4)
+    assert rho_1 == pytest.approx(1 / 12, abs=1e-4) and rho_t == pytest.approx(5 / 12, abs=1e-4)
+    assert unic_weights(0.3, None) == (0.0, 0.5)
+    rho_1, rho_t = unic_weights(0.7, 0.2)
+    assert math.isfinite(rho_1) and math.isfinite(rho_t)
 
 
 @pytest.mark.parametrize("name", ODE_SAMPLERS)

@@ -47,7 +47,7 @@ def test_every_registered_sampler_has_the_one_signature_and_recovers_a_point_mas
 
 
 def test_an_unknown_sampler_is_one_line_listing_the_registry(tmp_path, capsys):
-    names = "ddim, ancestral, euler, heun, dpmpp_2m, replace, repaint"
+    names = "ddim, ancestral, euler, heun, dpmpp_2m, unipc, replace, repaint"
     with pytest.raises(ConfigError, match=rf"unknown sampler 'dpm'; expected one of: {names}$"):
         get_sampler("dpm")
     with pytest.raises(ConfigError, match=rf"unknown sampler 'lms'; expected one of: {names}$"):

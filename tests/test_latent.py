@@ -144,7 +144,7 @@ def test_sample_cli_draws_the_asked_class_and_refuses_a_prompt(ldm_run, tmp_path
 
 
 def test_sample_cli_runs_the_ode_samplers_in_latent_space(ldm_run, tmp_path):
-    for sampler in ("euler", "heun", "dpmpp_2m"):
+    for sampler in ("euler", "heun", "dpmpp_2m", "unipc"):
         npz = tmp_path / f"{sampler}.npz"
         assert main(["sample", str(ldm_run), "--n", "2", "--label", "7", "--guidance", "3", "--sampler", sampler,
                      "--steps", "3", "--quiet", "--out", str(tmp_path / f"{sampler}.png"), "--npz", str(npz)]) == 0

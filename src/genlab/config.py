@@ -43,7 +43,7 @@ class TrainConfig:
     grad_accum: int = field(default=1, metadata={"ge": 1})     # micro-batches per step (must divide batch_size)
     lr: float = field(default=2e-3, metadata={"gt": 0})  # peak learning rate (families may derive per-phase rates)
     warmup_steps: int = field(default=100, metadata={"ge": 0})  # linear learning-rate warm-up
-    lr_schedule: Literal["constant", "cosine"] = "constant"
+    lr_schedule: Literal["constant", "cosine", "linear"] = "constant"   # linear: to 0 at `steps` (distillation)
     weight_decay: float = field(default=0.0, metadata={"ge": 0})
     grad_clip: float = field(default=1.0, metadata={"ge": 0})  # max global grad norm (0: off)
     ema_decay: float = field(default=0.999, metadata={"ge": 0, "lt": 1})  # EMA, warm-up min(decay, (1+n)/(10+n))

@@ -14,6 +14,8 @@ _FAMILIES: dict[str, str] = {
     "ae": "genlab.vae.family:AEFamily",
     "classifier": "genlab.classifier.family:ClassifierFamily",
     "ldm": "genlab.latent.family:LatentDiffusionFamily",
+    "distill": "genlab.distill.family:DistillFamily",
+    "distill_ldm": "genlab.distill.latent:LatentDistillFamily",
 }
 
 

@@ -67,6 +67,9 @@ class ClassifierFamily:
         """A fresh network {"model": MnistClassifier} (the loop seeds torch first)."""
         return {"model": MnistClassifier()}
 
+    def warm_start(self, models: Mapping[str, nn.Module]) -> None:
+        """Nothing: the classifier starts from the seeded initialisation."""
+
     def phases(self) -> list[Phase]:
         """One phase updating the whole network."""
         tc = self.train

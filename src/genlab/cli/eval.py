@@ -19,6 +19,7 @@ examples:
   genlab eval runs/mnist --metrics fid,kid,pr --n 2000 --ref mnist:test --extractor classifier
   genlab eval runs/mnist --metrics fid --n 10000 --ref mnist:test           # standard FID (Inception)
   genlab eval runs/mnist --metrics bpd --n 256 --ref mnist:test
+  genlab eval runs/mnist --metrics fid --extractor classifier --n 1000 --steps 4 --spacing trailing
   genlab eval --real mnist:test --fake samples.npz --metrics fid
   torchrun --nproc_per_node 2 -m genlab.cli.main eval runs/mnist --metrics fid --n 10000   # 2 processes
 Samples are drawn in chunks (memory stays flat), seeded by --seed (the same samples for any number of
@@ -44,6 +45,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--sampler", metavar="NAME", help="diffusion sampler (default: the run's; see `genlab sample -h`)")
     p.add_argument("--steps", type=positive_int, help="sampling steps")
+    p.add_argument("--spacing", choices=["leading", "trailing", "linspace", "karras"],
+                   help="timestep spacing (default: as `genlab sample`)")
     p.add_argument("--out", type=output_file,
                    help="JSON file to write (default RUN/eval/<metrics>_<extractor>_n<N>.json)")
     p.add_argument("--quiet", action="store_true")
@@ -73,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not args.run_dir:
             raise ModelInputError("give a run folder, or --real and --fake")
-        options = {k: v for k, v in dict(sampler=args.sampler, steps=args.steps).items() if v is not None}
+        options = {k: v for k, v in dict(sampler=args.sampler, steps=args.steps, spacing=args.spacing).items()
+                   if v is not None}
         result = evaluate_run(args.run_dir, metrics=metrics, n=args.n, ref=args.ref, extractor=args.extractor,
                               batch_size=args.batch_size, seed=args.seed, sampler_options=options,
                               progress=not args.quiet)

@@ -20,6 +20,8 @@ examples:
   genlab train ddpm --config configs/ddpm_mnist.toml --set train.precision=bf16 --set diffusion.schedule=cosine
   genlab sample runs/mnist --n 64 --sampler ddim --steps 50 --eta 0 --out grid.png
   genlab inpaint runs/mnist --image mnist --mask left-half --method repaint --out inpainted/
+  genlab distill runs/mnist --to-steps 4 --out runs/mnist_4    # a 4-step student (progressive distillation)
+  genlab info runs/mnist                              # family, data, steps, checkpoints, precision, evals
   torchrun --nproc_per_node 2 -m genlab.cli.main train ddpm --data mnist --out runs/ddp
 """
 
@@ -27,12 +29,14 @@ examples:
 def build_parser() -> argparse.ArgumentParser:
     import argparse
 
-    from genlab.cli import compare, datasets, demo, eval, explore, inpaint, sample, train
+    from genlab import __version__
+    from genlab.cli import compare, datasets, demo, distill, eval, explore, info, inpaint, sample, train
     from genlab.cli.arguments import Parser
 
     parser = Parser(prog="genlab", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"genlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (train, sample, inpaint, eval, explore, compare, datasets, demo):
+    for module in (train, sample, inpaint, eval, explore, distill, compare, info, datasets, demo):
         module.add_parser(sub)
     return parser
 

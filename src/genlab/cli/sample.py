@@ -38,7 +38,9 @@ def add_parser(sub: Any) -> None:
                    "ancestral: T); heun makes 2 network calls per step but the last")
     p.add_argument("--eta", type=nonnegative_float, help="DDIM eta: 0 deterministic, 1 ~ ancestral")
     p.add_argument("--spacing", choices=["leading", "trailing", "linspace", "karras"],
-                   help="timestep spacing (default: karras for euler/heun/dpmpp_2m, else the run's)")
+                   help="timestep spacing (default: karras for "
+                   + "/".join(name for name, entry in SAMPLERS.items() if entry.spacing == "karras")
+                   + ", else the run's)")
     p.add_argument("--label", type=nonnegative_int, help="class to draw, for class-conditional models (e.g. a gan with "
                                          "model.condition=projection)")
     p.add_argument("--prompt", help="text prompt, for text-conditional diffusion runs (needs genlab[text])")

@@ -20,6 +20,7 @@ from genlab.diffusion.schedules import (NoiseSchedule, betas_cosine, betas_geodi
                                         betas_scaled_linear, betas_sigmoid, extract)
 from genlab.diffusion.timesteps import (ScheduleSpacing, Spacing, karras_timesteps, schedule_timesteps, timesteps,
                                         ve_sigmas)
+from genlab.diffusion.unipc import sample_unipc
 
 __all__ = [
     "NoiseSchedule", "betas_linear", "betas_scaled_linear", "betas_cosine", "betas_sigmoid",
@@ -29,7 +30,7 @@ __all__ = [
     "l_simple", "min_snr_weight", "normal_kl", "discretized_gaussian_log_likelihood", "prior_kl", "vb_terms",
     "p_mean_variance", "bits_per_dim", "VariationalBound", "Variance", "Spacing", "timesteps", "ddpm_step",
     "ddim_step", "ddpm_update", "ddim_update", "sample_ancestral", "sample_ddim", "SAMPLERS", "Sampler",
-    "get_sampler", "sampler_names", "sample_euler", "sample_heun", "sample_dpmpp_2m", "ScheduleSpacing",
-    "karras_timesteps", "schedule_timesteps", "ve_sigmas", "classifier_free_guidance",
+    "get_sampler", "sampler_names", "sample_euler", "sample_heun", "sample_dpmpp_2m", "sample_unipc",
+    "ScheduleSpacing", "karras_timesteps", "schedule_timesteps", "ve_sigmas", "classifier_free_guidance",
     "classifier_free_guidance_batched",
 ]

@@ -59,6 +59,9 @@ class DiffusionFamily:
         tc = self.train
         return [Phase("denoise", ("model",), lr=tc.lr, weight_decay=tc.weight_decay, grad_clip=tc.grad_clip or None)]
 
+    def warm_start(self, models: Mapping[str, nn.Module]) -> None:
+        """Nothing: a diffusion run starts from the seeded initialisation."""
+
     def encode_batch(self, models: Mapping[str, nn.Module], batch: Batch) -> Tensor:
         """The x0 the diffusion runs on for a training batch: the items themselves here (latents for ldm)."""
         return batch.x

@@ -33,7 +33,7 @@ from genlab.diffusion.sampling import Callback, check_batch, visited_steps
 from genlab.diffusion.timesteps import ve_sigmas
 
 
-class _VEDenoiser:
+class VEDenoiser:
     """D(y; sigma_i) = E[x0 | x_t = alpha_i y] at the i-th visited step, and the levels (sigma_i, alpha_i)."""
 
     def __init__(self, denoiser: Denoiser, timesteps: Sequence[int] | Tensor) -> None:
@@ -57,7 +57,7 @@ def sample_euler(denoiser: Denoiser, x: Tensor, timesteps: Sequence[int] | Tenso
     """Euler's method on the probability-flow ODE (Karras et al. 2022, sec. 3), first order; x: (B, ...) at
     timesteps[0]. One network call per step: y <- y + (sigma' - sigma) (y - D) / sigma."""
     check_batch(x)
-    D = _VEDenoiser(denoiser, timesteps)
+    D = VEDenoiser(denoiser, timesteps)
     y = x / D.alpha[0]
     for i, t in enumerate(D.steps):
         x0 = D(y, i)
@@ -75,7 +75,7 @@ def sample_heun(denoiser: Denoiser, x: Tensor, timesteps: Sequence[int] | Tensor
     S_churn = 0); x: (B, ...) at timesteps[0]. Each step is an Euler step corrected by the slope at its end (the
     trapezoidal rule), two network calls; the last step, to sigma = 0, is a plain Euler step (one call)."""
     check_batch(x)
-    D = _VEDenoiser(denoiser, timesteps)
+    D = VEDenoiser(denoiser, timesteps)
     y = x / D.alpha[0]
     for i, t in enumerate(D.steps):
         sigma, sigma_next = D.sigma[i], D.sigma[i + 1]
@@ -104,7 +104,7 @@ def sample_dpmpp_2m(denoiser: Denoiser, x: Tensor, timesteps: Sequence[int] | Te
     to sigma = 0, which returns x0 (lower order at the final step). One network call per step.
     """
     check_batch(x)
-    D = _VEDenoiser(denoiser, timesteps)
+    D = VEDenoiser(denoiser, timesteps)
     y = x / D.alpha[0]
     x0_prev: Tensor | None = None
     h_prev = 0.0

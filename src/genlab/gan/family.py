@@ -120,6 +120,9 @@ class GANFamily:
                                  condition=m.condition, slope=m.d_slope)
         return {"G": G, "D": D}
 
+    def warm_start(self, models: Mapping[str, nn.Module]) -> None:
+        """Nothing: a GAN starts from the seeded initialisation."""
+
     def phases(self) -> list[Phase]:
         g, tc = self.config.gan, self.train
         clip = tc.grad_clip or None

@@ -51,10 +51,12 @@ class TrainResult:
 
 
 def lr_factor(step: int, *, steps: int, warmup: int, schedule: str) -> float:
-    """Linear warm-up then constant or cosine decay; a pure function of the step (exact on resume)."""
+    """Linear warm-up then constant, cosine or linear decay; a pure function of the step (exact on resume)."""
     warm = min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
     if schedule == "cosine":
         return warm * 0.5 * (1.0 + math.cos(math.pi * min(step, steps) / max(1, steps)))
+    if schedule == "linear":
+        return warm * max(0.0, 1.0 - step / max(1, steps))
     return warm
 
 

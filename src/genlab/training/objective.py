@@ -105,6 +105,11 @@ class Family(Protocol):
         """The phases of one training step, in order."""
         ...
 
+    def warm_start(self, models: Mapping[str, nn.Module]) -> None:
+        """Initialise fresh networks before step 0 from elsewhere (a distilled student from its teacher);
+        called on a fresh start only, never on resume. Most families do nothing."""
+        ...
+
     def loss(self, phase: str, models: Mapping[str, nn.Module], batch: Batch) -> tuple[Tensor, dict[str, float]]:
         """Scalar loss of `phase` on `batch` (to be minimised) and floats to log."""
         ...

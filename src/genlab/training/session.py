@@ -66,6 +66,8 @@ def start_session(config: RunConfig, run_dir: Path, *, dataset: TrainData | None
     family = build_family(config, data.info)
     torch.manual_seed(tc.seed)
     models = {name: m.to(device) for name, m in family.build_models().items()}
+    if latest_checkpoint(run_dir) is None:
+        family.warm_start(models)                  # a fresh start only: a resumed run has its own weights
     phases = family.phases()
     optimizers: dict[str, torch.optim.Optimizer] = {
         ph.name: torch.optim.AdamW([p for m in ph.modules for p in models[m].parameters()], lr=ph.lr,

@@ -131,6 +131,9 @@ class VAEFamily:
                         latent_channels=m.latent_channels)
         return {"vae": vae}
 
+    def warm_start(self, models: Mapping[str, nn.Module]) -> None:
+        """Nothing: a VAE starts from the seeded initialisation."""
+
     def phases(self) -> list[Phase]:
         tc = self.train
         return [Phase("elbo" if not self.deterministic else "reconstruct", ("vae",), lr=tc.lr,
