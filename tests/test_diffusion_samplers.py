@@ -32,6 +32,7 @@ def test_every_registered_sampler_has_the_one_signature_and_recovers_a_point_mas
     assert params["generator"].kind is inspect.Parameter.KEYWORD_ONLY and params["generator"].default is None
     assert params["callback"].kind is inspect.Parameter.KEYWORD_ONLY and params["callback"].default is None
     assert set(SAMPLERS[name].options) <= set(params)              # the options the pipeline passes exist
+    assert set(SAMPLERS[name].inputs) <= set(params)               # and the per-call inputs (inpainting)
     schedule, x0 = NoiseSchedule.from_name("linear", T=1000), torch.tensor([[0.5, -0.25]], dtype=torch.float64)
 
     def exact_eps(x_t, t):                                         # data = delta(x0)
@@ -39,13 +40,14 @@ def test_every_registered_sampler_has_the_one_signature_and_recovers_a_point_mas
         s = torch.from_numpy(schedule.sqrt_one_minus_alphas_cumprod[t.numpy()])[:, None]
         return (x_t - a * x0) / s
     x_T = torch.randn(3, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    inputs = {"known": x0, "mask": torch.tensor([[1.0, 0.0]])}     # inpainting: the first coordinate known
     out = SAMPLERS[name](Denoiser(exact_eps, schedule), x_T, timesteps(1000, 20, spacing="trailing"),
-                         generator=torch.Generator().manual_seed(1))
+                         generator=torch.Generator().manual_seed(1), **{k: inputs[k] for k in SAMPLERS[name].inputs})
     torch.testing.assert_close(out, x0.expand(3, 2), rtol=0, atol=1e-9)
 
 
 def test_an_unknown_sampler_is_one_line_listing_the_registry(tmp_path, capsys):
-    names = "ddim, ancestral, euler, heun, dpmpp_2m, unipc"
+    names = "ddim, ancestral, euler, heun, dpmpp_2m, unipc, replace, repaint"
     with pytest.raises(ConfigError, match=rf"unknown sampler 'dpm'; expected one of: {names}$"):
         get_sampler("dpm")
     with pytest.raises(ConfigError, match=rf"unknown sampler 'lms'; expected one of: {names}$"):

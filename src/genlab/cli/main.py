@@ -19,6 +19,7 @@ examples:
   genlab train ddpm --data mnist --steps 3000 --out runs/mnist
   genlab train ddpm --config configs/ddpm_mnist.toml --set train.precision=bf16 --set diffusion.schedule=cosine
   genlab sample runs/mnist --n 64 --sampler ddim --steps 50 --eta 0 --out grid.png
+  genlab inpaint runs/mnist --image mnist --mask left-half --method repaint --out inpainted/
   genlab distill runs/mnist --to-steps 4 --out runs/mnist_4    # a 4-step student (progressive distillation)
   genlab train pix2pix --config configs/pix2pix_edges.toml --out runs/p2p       # image-to-image (also cyclegan)
   genlab translate runs/p2p --in mnist-edges --n 64 --out out/edges
@@ -31,13 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
     import argparse
 
     from genlab import __version__
-    from genlab.cli import compare, datasets, demo, distill, eval, explore, info, sample, train, translate
+    from genlab.cli import (compare, datasets, demo, distill, eval, explore, info, inpaint, sample, train,
+                            translate)
     from genlab.cli.arguments import Parser
 
     parser = Parser(prog="genlab", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"genlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (train, sample, translate, eval, explore, distill, compare, info, datasets, demo):
+    for module in (train, sample, translate, inpaint, eval, explore, distill, compare, info, datasets, demo):
         module.add_parser(sub)
     return parser
 

@@ -2,9 +2,11 @@
 
 This is the "switch" of the latent diffusion paper (Rombach et al. 2022, sec. 3.3 and fig. 3): a sequence
 condition (a class token, the tokens of a prompt) enters the U-Net through cross-attention; a spatial
-condition (a low-resolution image) is resized to the input's size and concatenated to its channels. Every
+condition (a low-resolution image) is resized to the input's size and concatenated to its channels, and so is
+Palette's inpainting condition (Saharia et al. 2022): the known pixels and the mask, C + 1 channels. Every
 condition has a "null" value so one network also learns the unconditional model that classifier-free
-guidance needs (Ho & Salimans 2022, sec. 3.2): a null class token, a learned null prompt token, a zero image.
+guidance needs (Ho & Salimans 2022, sec. 3.2): a null class token, a learned null prompt token, a zero image,
+an all-zero mask ("nothing known").
 """
 from __future__ import annotations
 
@@ -21,9 +23,10 @@ from genlab.errors import ConfigError, ModelInputError
 from genlab.labels import class_labels
 from genlab.training.objective import Batch, DataInfo
 
-ConditionKind = Literal["none", "class", "text", "image"]
+ConditionKind = Literal["none", "class", "text", "image", "masked"]
 Condition = Tensor | tuple[Tensor, Tensor]
-"""labels (B,) long | (context (B, L, D), mask (B, L) bool) | low-resolution images (B, C, h, w)."""
+"""labels (B,) long | (context (B, L, D), mask (B, L) bool) | low-resolution images (B, C, h, w)
+| known pixels and mask (B, C + 1, H, W)."""
 
 
 @dataclass
@@ -79,7 +82,7 @@ class ConditionalUNet(nn.Module):
                  out_channels: int | None = None) -> None:
         super().__init__()
         if kind == "none":
-            raise ConfigError("ConditionalUNet needs a condition kind: class, text or image")
+            raise ConfigError("ConditionalUNet needs a condition kind: class, text, image or masked")
         self.unet, self.kind, self.via, self.num_classes = unet, kind, via, num_classes
         self.out_channels = out_channels
         if kind == "class" and via == "cross_attention":
@@ -127,6 +130,12 @@ class ConditionalUNet(nn.Module):
             context, mask = cond
             context, mask = self._text_context(context, mask, drop)
             return self.unet(x, t, context=context, context_mask=mask)
+        if self.kind == "masked":
+            if not isinstance(cond, Tensor) or cond.ndim != 4 or cond.shape[0] != b or cond.shape[2:] != x.shape[2:]:
+                raise ModelInputError(f"a mask-conditional model takes known pixels and mask (B={b}, C + 1, "
+                                      f"{x.shape[2]}, {x.shape[3]})")
+            cond = torch.where(drop[:, None, None, None], torch.zeros_like(cond), cond.to(x.dtype))
+            return self.unet(torch.cat([x, cond], dim=1), t)
         low = cond
         if not isinstance(low, Tensor) or low.ndim != 4 or low.shape[0] != b:
             raise ModelInputError(f"an image-conditional model takes low-resolution images (B={b}, C, h, w)")
@@ -151,10 +160,14 @@ def _caption_bank() -> tuple[Tensor, Tensor, int]:
 
 
 def training_condition(c: ConditionConfig, batch: Batch) -> Condition:
-    """The condition of a training batch: its labels, one caption of each label (drawn per item), or its images
-    made small."""
+    """The condition of a training batch: its labels, one caption of each label (drawn per item), its images
+    made small, or its images behind random masks (genlab.diffusion.random_masks)."""
     if c.kind == "image":
         return downsample_images(batch.x, c.low_res)
+    if c.kind == "masked":
+        from genlab.diffusion.masks import masked_condition
+        from genlab.diffusion.random_masks import random_masks
+        return masked_condition(batch.x, random_masks(batch.rng, batch.x.shape[2], batch.x.shape[3]))
     if batch.y is None:
         raise ModelInputError(f"condition.kind = '{c.kind}' needs labels in every batch; this dataset has none")
     if c.kind == "class":
@@ -167,14 +180,17 @@ def training_condition(c: ConditionConfig, batch: Batch) -> Condition:
 _OPTION_OF_KIND = {"class": "label", "text": "prompt", "image": "low_res"}
 _KIND_OF_OPTION = {"label": "class", "prompt": "text", "low_res": "image"}
 _WHAT = {"none": "unconditional", "class": "class-conditional", "text": "text-conditional",
-         "image": "image-conditional (super-resolution)"}
+         "image": "image-conditional (super-resolution)", "masked": "mask-conditional (Palette inpainting)"}
 
 
 def sampling_condition(c: ConditionConfig, info: DataInfo, n: int, *, label: Any = None, prompt: str | None = None,
-                       low_res: Tensor | str | Path | None = None) -> tuple[Condition | None, bool]:
+                       low_res: Tensor | str | Path | None = None,
+                       masked: Tensor | None = None) -> tuple[Condition | None, bool]:
     """The condition of n samples from the sampling options, and whether it is the null one (no condition given).
 
     `low_res` is a tensor (1 or n, C, h, w) in [-1, 1] or the path of a PNG/JPEG, reduced to condition.low_res.
+    `masked` (1 or n, C + 1, H, W) is the known pixels and mask of genlab.diffusion.masks.masked_condition; only a
+    mask-conditional run takes it as its condition (other runs leave inpainting to their sampler).
     """
     given = {"label": label is not None, "prompt": prompt is not None, "low_res": low_res is not None}
     for option, present in given.items():
@@ -190,6 +206,10 @@ def sampling_condition(c: ConditionConfig, info: DataInfo, n: int, *, label: Any
         from genlab.text.encoder import encode_prompts
         prompts = [prompt] * n if prompt is not None else [default_prompt(i) for i in range(n)]
         return encode_prompts(prompts), False
+    if c.kind == "masked":
+        if masked is None:
+            return torch.zeros(n, info.shape[0] + 1, *info.shape[1:]), True
+        return masked.float().expand(n, -1, -1, -1), False
     if low_res is None:
         return torch.zeros(n, info.shape[0], c.low_res, c.low_res), True
     if isinstance(low_res, (str, Path)):

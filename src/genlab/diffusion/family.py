@@ -25,7 +25,7 @@ from genlab.diffusion.losses import l_simple
 from genlab.diffusion.networks import build_network
 from genlab.diffusion.samplers import get_sampler
 from genlab.diffusion.schedules import NoiseSchedule
-from genlab.errors import ModelInputError
+from genlab.errors import ConfigError, ModelInputError
 from genlab.training.objective import Batch, DataInfo, Phase
 
 
@@ -48,7 +48,9 @@ class DiffusionFamily:
         self.shape: tuple[int, ...] = tuple(data.shape)     # what the diffusion runs on (latents for ldm)
         self.bounded = data.kind == "image"                  # x0 may be clipped to [-1, 1] while sampling
         check_condition_config(config.condition, num_classes=data.num_classes, kind=data.kind)
-        get_sampler(d.sampler)                               # an unknown name fails before any training
+        if get_sampler(d.sampler).inputs:                    # an unknown name fails before any training, too
+            raise ConfigError(f"diffusion.sampler = '{d.sampler}' inpaints given images, so it cannot be a run's "
+                              "default sampler; choose it per call (genlab inpaint --method)")
 
     def build_models(self) -> dict[str, nn.Module]:
         return {"model": build_network(self.config.model, self.config.condition, self.data, self.shape)}

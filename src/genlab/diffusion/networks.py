@@ -23,7 +23,11 @@ def build_network(m: DenoiserConfig, c: ConditionConfig, info: DataInfo, shape: 
     from genlab.nn.unet import UNet
     channels = shape[0]
     context_dim = {"text": TEXT_DIM, "class": c.context_dim if c.via == "cross_attention" else None}.get(c.kind)
-    extra = info.shape[0] if c.kind == "image" else 0          # the low-res image's channels, concatenated
+    if c.kind == "masked" and tuple(shape) != tuple(info.shape):
+        raise ConfigError("condition.kind = 'masked' (Palette inpainting) works in pixel space: use a 'ddpm' run, "
+                          "not latent diffusion")
+    # concatenated channels: the low-res image's, or the known pixels' and the mask's
+    extra = {"image": info.shape[0], "masked": info.shape[0] + 1}.get(c.kind, 0)
     net: nn.Module = UNet(in_channels=channels + extra, out_channels=channels, channels=m.channels,
                           blocks_per_level=m.blocks_per_level, attention_levels=m.attention_levels,
                           mid_attention=m.mid_attention, heads=m.heads, groups=m.groups,

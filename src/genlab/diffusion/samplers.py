@@ -3,10 +3,11 @@
 Every entry is a function with the one signature of genlab.diffusion.sampling,
 `sample_NAME(denoiser, x_T, timesteps, *, generator=None, callback=None, **options) -> x_0`, plus what the
 sampling pipeline needs to know about it: which of the run's sampling options it takes, whether it walks
-the whole chain of T steps by default, and whether it chooses its own timestep spacing (the ODE samplers of
+the whole chain of T steps by default, whether it chooses its own timestep spacing (the ODE samplers of
 genlab.diffusion.ode_samplers and genlab.diffusion.unipc default to Karras et al.'s "karras" spacing; an explicit
-spacing overrides it).
-Adding a sampler is one function and one entry here.
+spacing overrides it), and which per-call inputs it needs (the inpainting samplers of genlab.diffusion.repaint:
+the known image and its mask). An option the run's [diffusion] section has no key for (RePaint's jump_length)
+takes the function's default unless it is passed. Adding a sampler is one function and one entry here.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from torch import Tensor
 
 from genlab.diffusion.denoiser import Denoiser
 from genlab.diffusion.ode_samplers import sample_dpmpp_2m, sample_euler, sample_heun
+from genlab.diffusion.repaint import sample_repaint, sample_replace
 from genlab.diffusion.sampling import Callback, sample_ancestral, sample_ddim
 from genlab.diffusion.timesteps import ScheduleSpacing
 from genlab.diffusion.unipc import sample_unipc
@@ -38,10 +40,11 @@ class SamplerFn(Protocol):
 
 @dataclass(frozen=True)
 class Sampler:
-    """A registered sampler: its function, the run options it takes, its default steps and timestep spacing."""
+    """A registered sampler: its function, the run options and inputs it takes, its default steps and spacing."""
 
     fn: SamplerFn
     options: tuple[str, ...]            # keys of [diffusion] / `genlab sample` flags passed through
+    inputs: tuple[str, ...] = ()        # per-call tensors it needs (inpainting: "known", "mask")
     full_chain: bool = False            # default steps: T (ancestral) rather than diffusion.sample_steps
     spacing: ScheduleSpacing | None = None   # default spacing (unless one is asked for); None: diffusion.spacing
     summary: str = ""
@@ -63,6 +66,12 @@ SAMPLERS: dict[str, Sampler] = {
                         summary="DPM-Solver++(2M), Lu et al. 2022, second-order multistep, Karras spacing"),
     "unipc": Sampler(sample_unipc, options=(), spacing="karras",
                      summary="UniPC-2 (bh2), Zhao et al. 2023, predictor-corrector multistep, Karras spacing"),
+    "replace": Sampler(sample_replace, options=("variance", "clip_x0"), inputs=("known", "mask"),
+                       summary="inpainting: ancestral steps, known pixels replaced by q(x_t|x_0) at each step"),
+    "repaint": Sampler(sample_repaint, options=("jump_length", "resample", "variance", "clip_x0"),
+                       inputs=("known", "mask"),
+                       summary="inpainting: RePaint (Lugmayr et al. 2022), replacement plus jumps back by "
+                               "jump_length steps, resample times"),
 }
 
 
