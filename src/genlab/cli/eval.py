@@ -88,4 +88,9 @@ def run(args: argparse.Namespace) -> int:
     if out is not None:
         write_json_atomic(out, result, default=str)
         print(f"wrote {out}")
+    if args.run_dir and out is not None:
+        from genlab.training.tracker import log_eval_result
+        note = log_eval_result(args.run_dir, out.stem, result)       # a run trained with train.tracker
+        if note:
+            print(note)
     return 0

@@ -20,6 +20,7 @@ examples:
   genlab train ddpm --config configs/ddpm_mnist.toml --set train.precision=bf16 --set diffusion.schedule=cosine
   genlab sample runs/mnist --n 64 --sampler ddim --steps 50 --eta 0 --out grid.png
   genlab info runs/mnist                              # family, data, steps, checkpoints, precision, evals
+  genlab report runs/mnist runs/demo --out report.html  # curves, grids, evals: one self-contained page
   torchrun --nproc_per_node 2 -m genlab.cli.main train ddpm --data mnist --out runs/ddp
 """
 
@@ -28,13 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
     import argparse
 
     from genlab import __version__
-    from genlab.cli import compare, datasets, demo, eval, explore, info, sample, train
+    from genlab.cli import compare, datasets, demo, eval, explore, info, report, sample, train
     from genlab.cli.arguments import Parser
 
     parser = Parser(prog="genlab", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"genlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (train, sample, eval, explore, compare, info, datasets, demo):
+    for module in (train, sample, eval, explore, compare, report, info, datasets, demo):
         module.add_parser(sub)
     return parser
 
