@@ -26,6 +26,7 @@ def test_output_states_extractor_n_and_warns_on_small_kid_subsets():
     line = describe({"extractor": "genlab-mnist-classifier", "n_fake": 300, "n_ref": 300, "kid_subset_size": 300,
                      "fd_classifier": 1.0, "kd_classifier_mean": 0.1})
     assert "genlab-mnist-classifier features" in line and "n = 300 generated, 300 reference" in line
-    assert "fd_classifier" in line and "note: KID used subsets of 300" in line
+    assert line.startswith("Frechet distance (fd_classifier), kernel distance (kd_classifier_mean) on ")
+    assert "note: KID used subsets of 300" in line and "score" not in line
     assert "note" not in describe({"extractor": "inception-v3-tf-2015-12-05-pool3", "n_fake": 5000, "fid": 3.0})
     assert describe({"bpd": 1.2}) == ""

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from genlab.cli.main import main
 from genlab.config import apply_overrides, run_config_from_dict
 from genlab.errors import DataError
 from genlab.evaluation import evaluate_run
@@ -77,6 +78,15 @@ def report(tmp_path_factory, one_thread) -> Path:
     write_json_atomic(run_dir / "eval" / "fid_classifier_n16.json", quality)
     write_json_atomic(run_dir / "eval" / "bpd_n4.json", evaluate_run(run_dir, metrics=("bpd",), n=4, progress=False))
     return write_report([run_dir], root / "report.html", title="genlab report: tiny")
+
+
+def test_report_command_writes_the_page_and_refuses_a_folder_that_is_no_run(report, tmp_path, capsys):
+    out = tmp_path / "again.html"
+    assert main(["report", str(report.with_name("tiny")), "--out", str(out), "--title", "again"]) == 0
+    assert "<title>again</title>" in out.read_text() and f"wrote {out}" in capsys.readouterr().out
+    assert main(["report", str(tmp_path / "nothing"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "does not exist" in err[0]
 
 
 def test_report_is_self_contained(report):

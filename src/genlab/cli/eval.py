@@ -71,10 +71,12 @@ def describe(result: dict[str, Any]) -> str:
     from genlab.metrics.evaluate import result_keys
 
     names = result_keys(str(result["extractor"]))
-    what = ("FID, IS and KID" if names["fid"] == "fid" else
-            f"Frechet distance ({names['fid']}), score ({names['is']}) and kernel distance ({names['kid']})")
-    line = (f"{what} are on {result['extractor']} features; n = {result.get('n_fake')} generated"
-            + (f", {result['n_ref']} reference" if "n_ref" in result else "") + " (names as computed)")
+    labels = {names["fid"]: "Frechet distance", f"{names['is']}_mean": "score",
+              f"{names['kid']}_mean": "kernel distance", "precision": "precision/recall", "density": "density/coverage"}
+    what = ", ".join(f"{label} ({key})" if key not in ("precision", "density") else label
+                     for key, label in labels.items() if key in result) or "metrics"
+    line = (f"{what} on {result['extractor']} features; n = {result.get('n_fake')} generated"
+            + (f", {result['n_ref']} reference" if "n_ref" in result else ""))
     if result.get("kid_subset_size", KID_SUBSET) < KID_SUBSET:
         line += (f"\nnote: KID used subsets of {result['kid_subset_size']} (n is below {KID_SUBSET}); its value is not "
                  f"comparable with KIDs published on subsets of {KID_SUBSET}; use --n {KID_SUBSET} or more")

@@ -44,8 +44,9 @@ def read_compare(folder: str | Path) -> ComparePage:
     if extractor:
         setup["features"] = extractor
     trilemma = folder / "compare_trilemma.png"
-    samples = [Picture(caption=p.stem.removeprefix("compare_").replace("_", " "), uri=png_uri(p))
-               for p in sorted(folder.glob("compare_*.png")) if p != trilemma]
+    names = ["samples"] + [str(r.get("label", "")).replace(" ", "_") for r in results]     # as compare writes them
+    samples = [Picture(caption=name.replace("_", " "), uri=png_uri(folder / f"compare_{name}.png"))
+               for name in dict.fromkeys(names) if (folder / f"compare_{name}.png").is_file()]
     return ComparePage(name=folder.name, path=str(folder), setup=setup,
                        headings=[HEADINGS.get(c, c) for c in columns],
                        rows=[[r.get(c) for c in columns] for r in results],

@@ -32,6 +32,11 @@ def shown(value: Any) -> str:
     return str(value)
 
 
+def counts(parameters: dict[str, int]) -> str:
+    """Parameter counts per network, e.g. 'G 1,234,567, D 456'."""
+    return ", ".join(f"{name} {n:,}" for name, n in parameters.items()) or "-"
+
+
 def svg_uri(svg: str) -> str:
     """SVG text as a data: URI (an <img> keeps each chart's ids to itself)."""
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
@@ -46,7 +51,7 @@ def environment() -> Any:
     env = jinja2.Environment(loader=jinja2.PackageLoader("genlab.report", "templates"),
                              autoescape=jinja2.select_autoescape(default=True), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(shown=shown, svg_uri=svg_uri)
+    env.filters.update(shown=shown, svg_uri=svg_uri, counts=counts)
     return env
 
 

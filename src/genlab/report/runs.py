@@ -12,7 +12,7 @@ from genlab.report.charts import Chart, training_charts
 
 MAX_GRIDS = 8              # sample grids shown over training: evenly spaced, always the last
 PROVENANCE = ("file", "step", "ref", "extractor", "n_fake", "n_ref", "n", "weights", "seed", "sampler", "steps",
-              "likelihood", "binarize", "seconds")
+              "likelihood", "binarize", "kid_subset_size", "seconds")
 LIKELIHOOD_KEYS = {"bpd", "nll", "elbo", "iwae", "elbo_bpd", "iwae_bpd"}
 
 

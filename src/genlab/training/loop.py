@@ -193,7 +193,7 @@ def _train_session(s: Session, *, sample_at_end: bool) -> TrainResult:
     """The steps from the session's start (its checkpoint, or 0) to train.steps, then `_finish`."""
     tc = s.config.train
     start_step = step = s.saved or 0
-    if start_step >= tc.steps:
+    if s.saved is not None and start_step >= tc.steps:          # resumed at or past its last step
         if s.main:
             print(f"{s.run_dir} is already complete: step {start_step} of train.steps = {tc.steps} (a larger "
                   f"--steps continues it)")
