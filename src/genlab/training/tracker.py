@@ -10,11 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from genlab.errors import ConfigError
 
-TrackerName = Literal["none", "tensorboard"]
 EVENTS_DIR = "tensorboard"
 TRAIN_KEYS = {"lr", "items_per_s", "seconds", "ema_decay"}     # the loop's own keys; the rest are the family's
 INSTALL_HINT = "pip install 'genlab[tensorboard]' (in a checkout: make tensorboard)"
