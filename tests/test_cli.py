@@ -55,10 +55,10 @@ def test_eval_two_image_sets_with_the_classifier(tmp_path, capsys):
     out = tmp_path / "e.json"
     assert main(["eval", "--real", str(real), "--fake", str(fake), "--metrics", "fid", "--n", "40",
                  "--extractor", "classifier", "--out", str(out), "--quiet"]) == 0
-    fid_far = json.loads(out.read_text())["fid"]
+    fid_far = json.loads(out.read_text())["fd_classifier"]
     assert main(["eval", "--real", str(real), "--fake", str(real), "--metrics", "fid", "--n", "40",
                  "--extractor", "classifier", "--out", str(out), "--quiet"]) == 0
-    assert json.loads(out.read_text())["fid"] == pytest.approx(0.0, abs=1e-6) and fid_far > 1.0
+    assert json.loads(out.read_text())["fd_classifier"] == pytest.approx(0.0, abs=1e-6) and fid_far > 1.0
 
 
 @pytest.mark.parametrize("argv, fragment", [

@@ -52,6 +52,9 @@ def test_compare_runs_end_to_end_on_a_toy_set(tmp_path):
     assert (tmp_path / "compare_trilemma.png").stat().st_size > 1000
     record = json.loads((tmp_path / "compare.json").read_text())
     assert record["results"][0]["label"] == "vae" and "samples" not in record["results"][0]
+    page = (tmp_path / "compare.html").read_text()           # the same on one self-contained page
+    assert "<title>genlab compare on ring8</title>" in page and 'id="compare-1-table"' in page
+    assert "<td>vae</td>" in page and page.count('src="data:image/png;base64,') >= 2 and "<script" not in page
 
 
 def test_diffusion_rows_count_their_network_calls_and_respect_the_sampling_budget(tmp_path):

@@ -43,16 +43,16 @@ def test_evaluate_run_is_what_the_command_writes(tiny_run, ref, tmp_path):
                  "classifier", "--batch-size", "3", "--steps", "2", "--out", str(out), "--quiet"]) == 0
     written = json.loads(out.read_text())
     assert written.pop("seconds") >= 0 and written == json.loads(json.dumps(got, default=str))
-    assert got["n_fake"] == 6 and got["fid"] > 0 and got["run"] == str(tiny_run)
+    assert got["n_fake"] == 6 and got["fd_classifier"] > 0 and got["seed"] == 0 and got["run"] == str(tiny_run)
     # a loaded Run is taken as it is
     again = evaluate_run(load_run(tiny_run), metrics=["fid"], n=6, ref=ref, extractor="classifier", batch_size=3,
                          sampler_options={"steps": 2}, progress=False)
-    assert again["fid"] == pytest.approx(got["fid"], rel=1e-12)
+    assert again["fd_classifier"] == pytest.approx(got["fd_classifier"], rel=1e-12)
 
 
 def test_evaluate_images_and_its_errors(ref):
     assert evaluate_images(ref, ref, metrics=["fid"], n=12, extractor="classifier",
-                           progress=False)["fid"] == pytest.approx(0.0, abs=1e-6)
+                           progress=False)["fd_classifier"] == pytest.approx(0.0, abs=1e-6)
     with pytest.raises(ModelInputError, match="need a run"):
         evaluate_images(ref, ref, metrics=["bpd"], n=12)
     with pytest.raises(ModelInputError, match="at least 2"):

@@ -109,14 +109,15 @@ def test_compute_metrics_streams_batches_and_uses_the_cache(mnist_test, classifi
     res = compute_metrics(fake_batches, real, metrics=["fid", "kid", "is", "pr", "dc"], extractor=classifier,
                           n=300, batch_size=64, kid_subsets=5, kid_subset_size=150, progress=False)
     assert res["n_fake"] == res["n_ref"] == 300
-    assert res["fid"] < 30 and abs(res["kid_mean"]) < 3 * res["kid_std"]      # same distribution: KID ~ 0
-    assert 8 < res["is_mean"] <= 10 and res["precision"] > 0.6 and res["recall"] > 0.6
+    assert res["fd_classifier"] < 30 and res["kid_subset_size"] == 150
+    assert abs(res["kd_classifier_mean"]) < 3 * res["kd_classifier_std"]      # same distribution: KID ~ 0
+    assert 8 < res["classifier_score_mean"] <= 10 and res["precision"] > 0.6 and res["recall"] > 0.6
     cache = StatisticsCache(tmp_path)
     first = compute_metrics(real[:300], real[300:], extractor=classifier, ref_cache=cache, ref_key="k", progress=False)
     assert (tmp_path / "k.npz").is_file()
     again = compute_metrics(real[:300], np.zeros((0, 1, 28, 28), np.uint8), extractor=classifier, ref_cache=cache,
                             ref_key="k", progress=False)                # reference read from the cache
-    assert again["fid"] == pytest.approx(first["fid"], rel=1e-12)
+    assert again["fd_classifier"] == pytest.approx(first["fd_classifier"], rel=1e-12)
     with pytest.raises(ModelInputError, match="unknown metrics"):
         compute_metrics(real, real, metrics=["fidd"], extractor=classifier)
 

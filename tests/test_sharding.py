@@ -77,8 +77,8 @@ def test_sampling_and_eval_sharded_over_two_processes_equal_one_process(tiny_run
     assert np.array_equal(a, to_uint8(load_run(tiny_run).sample(10, seed=0, batch_size=3, steps=2)).numpy())
     ea, eb = (json.loads((tmp_path / n / "e.json").read_text()) for n in ("one", "two"))
     assert ea["n_fake"] == eb["n_fake"] == 10
-    assert ea["fid"] > 0 and eb["fid"] == pytest.approx(ea["fid"], rel=1e-9, abs=1e-9)
-    assert eb["is_mean"] == pytest.approx(ea["is_mean"], rel=1e-9)
+    assert ea["fd_classifier"] > 0 and eb["fd_classifier"] == pytest.approx(ea["fd_classifier"], rel=1e-9, abs=1e-9)
+    assert eb["classifier_score_mean"] == pytest.approx(ea["classifier_score_mean"], rel=1e-9)
 
 
 class _SpyFamily:

@@ -11,6 +11,11 @@ from genlab.viz import plot_curves, plot_points, save_grid, save_strip, smooth
 from genlab.files import atomic_target
 
 
+def test_grids_are_enlarged_to_a_readable_size():
+    from genlab.viz import readable_scale
+    assert [readable_scale(h) for h in (8, 28, 32, 56, 64, 256)] == [7, 2, 2, 1, 1, 1]
+
+
 def test_grid_size_and_pixels(tmp_path):
     x = torch.stack([torch.full((1, 8, 8), 20 * i, dtype=torch.uint8) for i in range(10)])
     path = save_grid(x, tmp_path / "g.png", nrow=4, padding=2, scale=3)

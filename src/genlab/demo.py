@@ -29,7 +29,7 @@ DEMO_CONFIG: dict[str, Any] = {
     "data": {"name": "mnist"},
     "train": {"steps": 4000, "batch_size": 128, "lr": 2e-3, "warmup_steps": 200, "lr_schedule": "cosine",
               "precision": "auto", "ema_decay": 0.999, "checkpoint_every": 500, "log_every": 25,
-              "time_budget": 480.0},
+              "sample_n": 36, "time_budget": 480.0},
     "model": {"channels": [16, 64, 72], "blocks_per_level": 1, "mid_attention": True, "groups": 8,
               "upsample": "conv_resize"},
     "diffusion": {"schedule": "linear", "T": 1000, "prediction": "v", "weighting": "min_snr", "sampler": "ddim",
@@ -79,6 +79,13 @@ def calibrate_steps(values: dict[str, Any], seconds: float, *, progress: bool = 
     return MIN_STEPS if rate is None else max(MIN_STEPS, int(0.95 * seconds * rate))
 
 
+def grid_every(steps: int) -> int:
+    """train.sample_every of the demo: two 36-sample grids while training, near 1/3 and 2/3 of the steps (never
+    at the end, where the demo draws its own 64), for `genlab report`; about 2 s each on a quiet 2-core machine,
+    inside the training budget. None (0) for runs too short to make digits."""
+    return steps // 3 + 1 if steps >= USEFUL_STEPS else 0
+
+
 def _read_log(path: Path) -> list[dict[str, Any]]:
     """The rows of a run's log.jsonl (none when it does not exist yet)."""
     if not path.is_file():
@@ -119,6 +126,7 @@ def run_demo(out: str | Path = "runs/demo", *, minutes: float = 10.0, overrides:
             print(f"note: this machine is too slow or busy for a useful demo in {minutes:g} min: about "
                   f"{values['train']['steps']} training steps fit ({USEFUL_STEPS}+ make digits), so expect blurry "
                   f"samples; try a larger --minutes or a quieter machine")
+    values["train"].setdefault("sample_every", grid_every(values["train"]["steps"]))
     # the probe's time counts against the budget; the time limit is a safety net behind the calibrated steps
     values["train"]["time_budget"] = max(30.0, minutes * 60.0 - SAMPLING_RESERVE - (time.perf_counter() - t_start))
     config = run_config_from_dict(values)

@@ -134,7 +134,9 @@ def evaluate_run(run_or_path: Run | str | Path, *, metrics: Sequence[str] = ("fi
         raise ModelInputError(f"{', '.join(sample_metrics)} score generated samples, and a '{run.config.family}' "
                               "run does not sample (image-to-image runs: `genlab translate` scores translations)")
     ref = ref or f"{run.config.data.name}:test"
-    result: dict[str, Any] = {"run": str(run.path), "step": run.step, "ref": ref, **dict(sampler_options or {})}
+    result: dict[str, Any] = {"run": str(run.path), "step": run.step, "ref": ref, "seed": seed,
+                              **({} if isinstance(run_or_path, Run) else {"weights": "ema"}),
+                              **dict(sampler_options or {})}
     if sample_metrics:
         quality = _sample_quality(run, sample_metrics, n=n, ref=ref, extractor=extractor, batch_size=batch_size,
                                   seed=seed, sampler_options=dict(sampler_options or {}), progress=progress)

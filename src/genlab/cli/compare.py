@@ -18,8 +18,8 @@ probe), then every row draws --n samples in this one process, batch by batch of 
 Images are judged on Frechet distance and precision/recall (genlab's MNIST classifier features for 28x28 grey
 images, Inception otherwise), 2-D toys on modes covered and the share of high-quality samples; sampling speed
 is measured for all. A row whose samples would take more than --sample-seconds says so and keeps only its
-speed. Writes compare.md, compare.json, compare_samples.png and compare_trilemma.png (quality against
-sampling time, the trilemma of Xiao et al. 2022).
+speed. Writes compare.html (all of it on one self-contained page), compare.md, compare.json,
+compare_samples.png and compare_trilemma.png (quality against sampling time, the trilemma of Xiao et al. 2022).
 
 examples:
   genlab compare --data mnist --seconds 300 --out runs/compare
@@ -59,5 +59,5 @@ def run(args: argparse.Namespace) -> int:
                       seed=args.seed, progress=not args.quiet, distill_seconds=args.distill_seconds,
                       sample_seconds=args.sample_seconds)
     print(markdown_table(results))
-    print(f"\nwrote {args.out}/compare.md, compare.json, compare_trilemma.png")
+    print(f"\nwrote {args.out}/compare.html, compare.md, compare.json, compare_trilemma.png")
     return 0

@@ -10,10 +10,16 @@ from genlab.cli.arguments import int_at_least, nonempty, nonnegative_int, output
 from genlab.errors import ModelInputError
 
 
+KID_SUBSET = 1000       # compute_metrics' kid_subset_size: KID as Binkowski et al. 2018 report it
+
 EPILOG = """\
 metrics: fid, kid, is, pr (precision/recall, k=3), dc (density/coverage), and likelihoods where the family
 has one: bpd (diffusion: variational bound in bits/dim on --ref images), nll (VAE: ELBO and IWAE nats);
 modes: modes covered and share of high-quality samples of a run on a 2-D toy mixture (ring8, grid25).
+Results are named after the features they were computed on: fid, is_mean, kid_mean on Inception-v3 (the
+standard numbers); fd_classifier, classifier_score_mean, kd_classifier_mean on genlab's MNIST classifier
+(fd_<name> etc. for a TorchScript extractor). The output states the extractor and n. KID below n = 1000
+uses smaller subsets and says so.
 
 examples:
   genlab eval runs/mnist --metrics fid,kid,pr --n 2000 --ref mnist:test --extractor classifier
@@ -61,6 +67,25 @@ def print_table(result: dict[str, Any]) -> None:
         print(f"{key:<{width}}  {shown}")
 
 
+def describe(result: dict[str, Any]) -> str:
+    """One line saying what was computed on what: the extractor's features, n generated and n reference items."""
+    if "extractor" not in result:
+        return ""
+    from genlab.metrics.evaluate import result_keys
+
+    names = result_keys(str(result["extractor"]))
+    labels = {names["fid"]: "Frechet distance", f"{names['is']}_mean": "score",
+              f"{names['kid']}_mean": "kernel distance", "precision": "precision/recall", "density": "density/coverage"}
+    what = ", ".join(f"{label} ({key})" if key not in ("precision", "density") else label
+                     for key, label in labels.items() if key in result) or "metrics"
+    line = (f"{what} on {result['extractor']} features; n = {result.get('n_fake')} generated"
+            + (f", {result['n_ref']} reference" if "n_ref" in result else ""))
+    if result.get("kid_subset_size", KID_SUBSET) < KID_SUBSET:
+        line += (f"\nnote: KID used subsets of {result['kid_subset_size']} (n is below {KID_SUBSET}); its value is not "
+                 f"comparable with KIDs published on subsets of {KID_SUBSET}; use --n {KID_SUBSET} or more")
+    return line
+
+
 def run(args: argparse.Namespace) -> int:
     from genlab.evaluation import LIKELIHOODS, evaluate_images, evaluate_run
     from genlab.files import write_json_atomic
@@ -84,12 +109,21 @@ def run(args: argparse.Namespace) -> int:
         if not result:                                   # another rank of a launched job: rank 0 reports
             return 0
         samples = any(m not in LIKELIHOODS for m in metrics)
-        tag = "-".join(metrics) + (f"_{Path(args.extractor).stem}" if samples else "")
+        inception = str(result.get("extractor", "inception")).startswith("inception")
+        tag = "-".join(m if inception or m != "fid" else "fd" for m in metrics) \
+            + (f"_{Path(args.extractor).stem}" if samples else "")
         tag += "".join(f"_{key}{value}" for key, value in options.items())     # e.g. _samplerheun_steps10
         out = Path(args.out) if args.out else Path(result["run"]) / "eval" / f"{tag}_n{args.n}.json"
     result["seconds"] = round(time.perf_counter() - t0, 2)
     print_table(result)
+    if describe(result):
+        print(describe(result))
     if out is not None:
         write_json_atomic(out, result, default=str)
         print(f"wrote {out}")
+    if args.run_dir and out is not None:
+        from genlab.training.tracker import log_eval_result
+        note = log_eval_result(args.run_dir, out.stem, result)       # a run trained with train.tracker
+        if note:
+            print(note)
     return 0

@@ -24,6 +24,7 @@ examples:
   genlab train pix2pix --config configs/pix2pix_edges.toml --out runs/p2p       # image-to-image (also cyclegan)
   genlab translate runs/p2p --in mnist-edges --n 64 --out out/edges
   genlab info runs/mnist                              # family, data, steps, checkpoints, precision, evals
+  genlab report runs/mnist runs/demo --out report.html  # curves, grids, evals: one self-contained page
   torchrun --nproc_per_node 2 -m genlab.cli.main train ddpm --data mnist --out runs/ddp
 """
 
@@ -32,14 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
     import argparse
 
     from genlab import __version__
-    from genlab.cli import (compare, datasets, demo, distill, eval, explore, info, inpaint, sample, train,
-                            translate)
+    from genlab.cli import (compare, datasets, demo, distill, eval, explore, info, inpaint, report, sample,
+                            train, translate)
     from genlab.cli.arguments import Parser
 
     parser = Parser(prog="genlab", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"genlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (train, sample, translate, inpaint, eval, explore, distill, compare, info, datasets, demo):
+    for module in (train, sample, translate, inpaint, eval, explore, distill, compare, report, info, datasets,
+                   demo):
         module.add_parser(sub)
     return parser
 

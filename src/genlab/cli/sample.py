@@ -54,6 +54,8 @@ def add_parser(sub: Any) -> None:
                    "(default: the run's train.precision; auto: bf16 where the hardware has it natively)")
     p.add_argument("--raw", action="store_true", help="use the raw weights instead of their EMA")
     p.add_argument("--out", type=output_file, default=None, help="PNG grid to write (default RUN/samples/sample.png)")
+    p.add_argument("--scale", type=positive_int, default=None,
+                   help="enlarge each image this many times in the grid (default: to at least 56 px, e.g. 2 for MNIST)")
     p.add_argument("--npz", type=output_file, default=None,
                    help="also write the samples to this .npz (key x, uint8 NCHW)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -76,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from genlab.errors import ModelInputError
     from genlab.sharding import process_rank, sample_sharded
     from genlab.training.run import load_run
-    from genlab.viz import plot_points, save_grid
+    from genlab.viz import plot_points, readable_scale, save_grid
 
     if args.n < 1:
         raise ModelInputError(f"--n must be at least 1, got {args.n}")
@@ -102,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else run_.path / "samples" / "sample.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     if run_.info.kind == "image":
-        save_grid(x, out)
+        save_grid(x, out, scale=args.scale or readable_scale(x.shape[-2]))
         arr = to_uint8(x).numpy()
     else:
         plot_points(x.numpy(), out)

@@ -22,6 +22,7 @@ examples:
   genlab train ddpm --data ring8 --steps 2000 --out runs/ring      # vectors: an MLP denoiser
   genlab train ddpm --config configs/ddpm_mnist.toml --set train.precision=bf16 --set train.lr=1e-3
   genlab train ddpm --data mnist --set condition.kind=class --out runs/cfg   # classifier-free guidance
+  genlab train vae --data mnist --tracker tensorboard --out runs/vae  # then: tensorboard --logdir runs
   genlab train ldm --data mnist --autoencoder runs/ldm_ae --out runs/ldm    # latent diffusion
   genlab train pix2pix --data mnist-edges --set train.warmup_steps=0 --out runs/p2p   # paired: edges -> digit
   genlab train cyclegan --config configs/cyclegan_digits.toml --out runs/cyc   # unpaired: digits <-> MNIST
@@ -51,6 +52,9 @@ def add_parser(sub: Any) -> None:
                    help="ldm: the trained conv_map VAE run (latent.autoencoder)")
     p.add_argument("--arch", help="network: unet|mlp (ddpm), mlp|conv (vae), dcgan|mlp (gan) (model.arch)")
     p.add_argument("--loss", help="gan: minimax|nonsaturating|wgan-gp|lsgan|hinge (gan.loss)")
+    p.add_argument("--tracker", choices=["none", "tensorboard"],
+                   help="tensorboard: also write TensorBoard events to OUT/tensorboard (train.tracker; needs "
+                        "genlab[tensorboard])")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set diffusion.schedule=cosine (repeatable)")
     p.add_argument("--out", type=output_dir, required=True, help="run folder to create, or to resume")
@@ -73,7 +77,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
              "train.steps": args.steps, "train.batch_size": args.batch_size,
              "train.lr": args.lr, "train.precision": args.precision, "train.time_budget": args.time_budget,
              "train.seed": args.seed, "latent.autoencoder": args.autoencoder,
-             "model.arch": args.arch, "gan.loss": args.loss}
+             "model.arch": args.arch, "gan.loss": args.loss, "train.tracker": args.tracker}
     for key, value in flags.items():
         if value is not None:
             set_value(values, key, value)

@@ -13,13 +13,13 @@ def judge(samples: np.ndarray, *, data: str, kind: str, n: int) -> dict[str, flo
     classifier features for 28x28 grey images, Inception otherwise, against the test split where there is one.
     """
     from genlab.data import load_dataset
-    from genlab.metrics.evaluate import compute_metrics
+    from genlab.metrics.evaluate import compute_metrics, frechet_value
 
     if kind == "image":
         ref = load_dataset(data, split="test" if data in ("mnist", "digits") else "train")
         extractor = "classifier" if tuple(ref.x.shape[1:]) == (1, 28, 28) else "inception"
         out = compute_metrics(samples, ref, metrics=("fid", "pr"), extractor=extractor, n=n, progress=False)
-        return {"fd": float(out["fid"]), "precision": float(out["precision"]), "recall": float(out["recall"]),
+        return {"fd": frechet_value(out), "precision": float(out["precision"]), "recall": float(out["recall"]),
                 "extractor": extractor}
     from genlab.data import toy_modes
     from genlab.metrics.frechet import frechet_distance

@@ -1,4 +1,5 @@
-"""What `genlab compare` writes: compare.json, compare.md, the samples side by side and the trilemma chart."""
+"""What `genlab compare` writes: compare.json, compare.md, the samples side by side, the trilemma chart and
+compare.html (all of it on one self-contained page, by genlab.report)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -61,7 +62,7 @@ def plot_trilemma(results: list[RowResult], path: Path, *, data: str) -> None:
 
 
 def write_report(results: list[RowResult], *, out: Path, data: str, seconds: float, n: int, kind: str) -> None:
-    """compare.json, compare.md, samples side by side (images) or per row (toys), and compare_trilemma.png."""
+    """compare.json, compare.md, samples side by side (images) or per row (toys), compare_trilemma.png, compare.html."""
     from genlab.nn.hardware import cpu_features, read_cpuinfo
     from genlab.viz import plot_points, save_strip
 
@@ -83,3 +84,5 @@ def write_report(results: list[RowResult], *, out: Path, data: str, seconds: flo
             if r.samples is not None:
                 plot_points(r.samples, out / f"compare_{r.label.replace(' ', '_')}.png")
     plot_trilemma(results, out / "compare_trilemma.png", data=data)
+    from genlab.report import write_report as write_html
+    write_html([out], out / "compare.html", title=f"genlab compare on {data}")

@@ -158,6 +158,7 @@ class GANFamily:
             loss = loss + 0.5 * g.r1 * r1
             logs["r1"] = r1.item()
         self.monitor.observe_d(real_score, fake_score)
+        logs["collapse_streak"] = float(self.monitor.streak)    # consecutive D batches won outright (gan.monitor)
         return loss, logs
 
     def _score_logs(self, real: Tensor, fake: Tensor) -> dict[str, float]:

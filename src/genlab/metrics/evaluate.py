@@ -29,6 +29,25 @@ METRICS: tuple[str, ...] = ("fid", "kid", "is", "pr", "dc")
 _NEEDS_FEATURES = {"kid", "pr", "dc"}
 
 
+def result_keys(extractor_name: str) -> dict[str, str]:
+    """What each metric is called in results, by the features it was computed on: only Inception-v3 pool3
+    features give FID, IS and KID; any other extractor gives a Frechet distance, a score and a kernel distance
+    named after it ({"fid": "fd_classifier", "is": "classifier_score", "kid": "kd_classifier"} for genlab's
+    MNIST classifier). Mean/std pairs append _mean and _std to the "is" and "kid" names."""
+    if extractor_name.startswith("inception"):
+        return {"fid": "fid", "is": "is", "kid": "kid"}
+    tag = "classifier" if extractor_name == "genlab-mnist-classifier" else extractor_name.removeprefix("torchscript-")
+    return {"fid": f"fd_{tag}", "is": f"{tag}_score", "kid": f"kd_{tag}"}
+
+
+def frechet_value(result: dict[str, Any]) -> float:
+    """The Frechet distance of a result written by any genlab version (old results call every one 'fid')."""
+    keys = [k for k in result if k == "fid" or (k.startswith("fd_") and isinstance(result[k], (int, float)))]
+    if not keys:
+        raise DataError(f"no Frechet distance in this result (keys: {', '.join(result)})")
+    return float(result[keys[0]])
+
+
 def checked_uint8(x: Tensor) -> Tensor:
     """uint8 images as they are; float images checked to lie in [-1, 1] (1% slack) and quantised as a PNG would be."""
     if x.dtype == torch.uint8:
@@ -118,9 +137,10 @@ def compute_metrics(fake: Any, ref: Any = None, *, metrics: Sequence[Metric] = (
     """Metrics of `fake` images against `ref` images, as {name: value}; sources are uint8 (N, C, H, W) or batches.
 
     `metrics`: "fid" (Frechet distance on the extractor's features), "kid", "is" (Inception/classifier score
-    of `fake`), "pr" (precision, recall, k=3), "dc" (density, coverage, k=5). `n` caps the images read from
-    each source. With `ref_cache` and `ref_key`, the reference statistics are read from / written to the
-    cache (used when only "fid"/"is" are asked, as the others need reference features).
+    of `fake`; the result keys name the features, see `result_keys`), "pr" (precision, recall, k=3), "dc"
+    (density, coverage, k=5). `n` caps the images read from each source. With `ref_cache` and `ref_key`, the
+    reference statistics are read from / written to the cache (used when only "fid"/"is" are asked, as the
+    others need reference features).
     """
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:
@@ -133,9 +153,11 @@ def compute_metrics(fake: Any, ref: Any = None, *, metrics: Sequence[Metric] = (
     fake_pass = fake if isinstance(fake, ExtractedFeatures) else extract(   # already extracted (sharded)
         fake, extractor, n=n, batch_size=batch_size, keep_features=keep, keep_probs="is" in metrics,
         desc="fake features", progress=progress)
+    name = result_keys(extractor.name)
     result: dict[str, float | int | str] = {"extractor": extractor.name, "n_fake": fake_pass.stats.n}
     if "is" in metrics:
-        result["is_mean"], result["is_std"] = inception_score(fake_pass.prob_matrix(), splits=10)
+        result[f"{name['is']}_mean"], result[f"{name['is']}_std"] = inception_score(fake_pass.prob_matrix(),
+                                                                                  splits=10)
     if not need_ref:
         return result
 
@@ -151,13 +173,14 @@ def compute_metrics(fake: Any, ref: Any = None, *, metrics: Sequence[Metric] = (
         ref_stats = ref_pass.stats.result()
     result["n_ref"] = ref_stats.n
     if "fid" in metrics:
-        result["fid"] = fake_pass.stats.result().frechet_distance(ref_stats)
+        result[name["fid"]] = fake_pass.stats.result().frechet_distance(ref_stats)
     if keep and ref_pass is not None:   # keep never reads the cache, so the reference pass ran
         fake_feats, ref_feats = fake_pass.feature_matrix(), ref_pass.feature_matrix()
         if "kid" in metrics:
             size = min(kid_subset_size, len(fake_feats), len(ref_feats))
-            result["kid_mean"], result["kid_std"] = kernel_inception_distance(
+            result[f"{name['kid']}_mean"], result[f"{name['kid']}_std"] = kernel_inception_distance(
                 fake_feats, ref_feats, subsets=kid_subsets, subset_size=size)
+            result["kid_subset_size"] = size      # below kid_subset_size: not comparable with published KIDs
         if "pr" in metrics:
             result["precision"], result["recall"] = precision_recall(ref_feats, fake_feats, k=pr_k)
         if "dc" in metrics:

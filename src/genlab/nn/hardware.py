@@ -193,5 +193,17 @@ def default_threads(*, environ: Mapping[str, str] | None = None, cgroup_root: st
     return max(1, available_cores(cgroup_root=cgroup_root) // ranks)
 
 
-__all__ = ["Precision", "resolve_precision", "default_threads", "available_cores", "cgroup_cpu_limit",
+def describe_machine(device: torch.device, *, processes: int = 1) -> dict[str, object]:
+    """What a run trained on, for its config.json: device, CPU model, cores, threads, processes, torch version."""
+    cpu = next((line.partition(":")[2].strip() for line in (read_cpuinfo() or "").splitlines()
+                if line.lower().startswith(("model name", "hardware"))), "") or "unknown CPU"
+    record: dict[str, object] = {"device": device.type, "cpu": cpu, "cores": available_cores(),
+                                 "threads": torch.get_num_threads(), "processes": processes, "torch": torch.__version__}
+    if device.type == "cuda":
+        record["gpu"] = torch.cuda.get_device_name(device)
+    return record
+
+
+__all__ = ["Precision", "describe_machine", "resolve_precision", "default_threads", "available_cores",
+           "cgroup_cpu_limit",
            "cpu_features", "cpu_native_bf16", "probe_bf16"]

@@ -81,14 +81,18 @@ def _checkpoint(s: Session, step: int) -> None:
 
 def _sample_grid(s: Session, step: int) -> Path | None:
     """A grid of train.sample_n samples from the EMA networks, seeded by train.seed (rank 0, images only)."""
-    if not s.main or s.data.info.kind != "image" or not s.family.can_sample:
+    if not s.main or s.data.info.kind != "image" or not s.family.can_sample or s.sampled == step:
         return None
-    from genlab.viz import save_grid
+    s.sampled = step
+    from genlab.viz import readable_scale, save_grid
     gen = torch.Generator().manual_seed(s.config.train.seed)
     sample_models = {n: (s.emas[n].module if n in s.emas else m) for n, m in s.models.items()}
     with torch.inference_mode(), SamplingProgress(s.family, 1, desc="sample grid", enabled=s.progress) as bar:
         x = s.family.sample(sample_models, s.config.train.sample_n, generator=gen, **bar.options({}))
-    return save_grid(x, s.run_dir / "samples" / f"step_{step:07d}.png")
+    path = save_grid(x, s.run_dir / "samples" / f"step_{step:07d}.png", scale=readable_scale(x.shape[-2]))
+    if s.tracker is not None:
+        s.tracker.log_grid(path, step)
+    return path
 
 
 def _micro_batch(s: Session, step: int, k: int, seeds: tuple[int, ...]) -> Batch:
@@ -174,9 +178,10 @@ def _run_phase(s: Session, pi: int, step: int, factor: float, k: int) -> int:
         if s.world > 1:
             sync_grads(params, s.accelerator)
         if ph.grad_clip:
-            norm = torch.nn.utils.clip_grad_norm_(params, ph.grad_clip)
+            norm = torch.nn.utils.clip_grad_norm_(params, ph.grad_clip)     # the norm before clipping
             if not torch.isfinite(norm):
                 raise TrainingError(f"{ph.name} gradients became non-finite at step {step}; try a lower train.lr")
+            s.window.setdefault(loss_key.replace("loss", "grad_norm"), []).append(float(norm))
         opt.step()
     return k
 
@@ -189,21 +194,40 @@ def _log_row(s: Session, step: int, factor: float, *, items: int, since: float, 
         mean = torch.tensor(sum(values) / len(values), device=s.accelerator.device)
         row[key] = s.accelerator.reduce(mean, reduction="mean").item() if s.world > 1 else mean.item()
     row.update(lr=s.phases[0].lr * factor, items_per_s=items / max(now - since, 1e-9), seconds=now - t0)
+    if s.emas:
+        row["ema_decay"] = next(iter(s.emas.values())).current_decay()     # the decay the next update uses
     s.window = {}
     if s.main:
         with open(s.run_dir / "log.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
+        if s.tracker is not None:
+            s.tracker.log_row(row)
     return row
 
 
 def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, dataset: TrainData | None = None,
           sample_at_end: bool = True) -> TrainResult:
     """Train (or resume) the run in `run_dir` to `config.train.steps` steps; returns what happened."""
-    tc = config.train
     s = start_session(config, Path(run_dir), dataset=dataset, progress=progress)
+    try:
+        return _train_session(s, sample_at_end=sample_at_end)
+    finally:
+        if s.tracker is not None:
+            s.tracker.close()
+
+
+def _train_session(s: Session, *, sample_at_end: bool) -> TrainResult:
+    """The steps from the session's start (its checkpoint, or 0) to train.steps, then `_finish`."""
+    tc = s.config.train
     start_step = step = s.saved or 0
-    bar = tqdm(total=tc.steps, initial=start_step, disable=not (progress and s.main), dynamic_ncols=True,
-               unit="step", desc=f"train {config.family}")
+    if s.saved is not None and start_step >= tc.steps:          # resumed at or past its last step
+        if s.main:
+            print(f"{s.run_dir} is already complete: step {start_step} of train.steps = {tc.steps} (a larger "
+                  f"--steps continues it)")
+        return _finish(s, step, start_step, "done", seconds=0.0, last_loss=_last_loss(s.run_dir),
+                       sample_at_end=False)
+    bar = tqdm(total=tc.steps, initial=start_step, disable=not (s.progress and s.main), dynamic_ncols=True,
+               unit="step", desc=f"train {s.config.family}")
     t0 = since = time.perf_counter()
     items, last_loss = 0, float("nan")
     stopped: Stopped = "done"
@@ -240,6 +264,14 @@ def train(config: RunConfig, run_dir: str | Path, *, progress: bool = True, data
     bar.close()
     return _finish(s, step, start_step, stopped, seconds=time.perf_counter() - t0, last_loss=last_loss,
                    sample_at_end=sample_at_end)
+
+
+def _last_loss(run_dir: Path) -> float:
+    """The loss of log.jsonl's last row (the first phase's for GANs), NaN when there is none."""
+    log = run_dir / "log.jsonl"
+    lines = log.read_text().splitlines() if log.is_file() else []
+    row = json.loads(lines[-1]) if lines and lines[-1].strip() else {}
+    return float(row.get("loss", next((v for k, v in row.items() if k.endswith("_loss")), math.nan)))
 
 
 def _finish(s: Session, step: int, start_step: int, stopped: Stopped, *, seconds: float, last_loss: float,

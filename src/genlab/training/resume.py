@@ -15,7 +15,7 @@ from genlab.training.run import load_config_record
 
 # Keys that may change when a run is resumed; anything else must match the stored config.
 RESUMABLE_KEYS = {"steps", "time_budget", "log_every", "sample_every", "sample_n", "checkpoint_every",
-                  "keep_checkpoints", "threads"}
+                  "keep_checkpoints", "threads", "tracker"}
 
 
 def check_resume_config(run_dir: Path, record: dict[str, Any]) -> None:

@@ -11,12 +11,14 @@ from torch import nn
 from genlab.config import RunConfig
 from genlab.errors import ConfigError
 from genlab.files import write_json_atomic
+from genlab.nn.hardware import describe_machine
 from genlab.nn.runtime import tune_cpu
 from genlab.training.checkpoint import latest_checkpoint, remove_stale_temporaries, truncate_log
 from genlab.training.ema import EMA
 from genlab.training.objective import Family, Phase
 from genlab.training.processes import resolve_precision_together
 from genlab.training.resume import check_resume_config, restore
+from genlab.training.tracker import TensorBoardTracker, open_tracker, require_tracker
 from genlab.training.run import TrainData, build_family, config_record, load_config_record, prepare_data
 
 
@@ -37,6 +39,8 @@ class Session:
     progress: bool
     saved: int | None = None                   # the last checkpointed step, the same on every rank
     window: dict[str, list[float]] = field(default_factory=dict)
+    tracker: TensorBoardTracker | None = None  # TensorBoard events (train.tracker), on the main process only
+    sampled: int | None = None                 # the step of the last sample grid
 
     @property
     def main(self) -> bool:
@@ -53,6 +57,7 @@ def start_session(config: RunConfig, run_dir: Path, *, dataset: TrainData | None
     """Processes, precision, data, family, networks, optimisers and EMAs, resumed from the run folder's newest
     checkpoint when it has one (`saved` is then that step), else with config.json written."""
     tc = config.train
+    require_tracker(tc.tracker)
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     device, world = accelerator.device, accelerator.num_processes
     tune_cpu(threads=tc.threads or None)
@@ -79,6 +84,9 @@ def start_session(config: RunConfig, run_dir: Path, *, dataset: TrainData | None
     session = Session(config, run_dir, accelerator, precision, data, family, models, phases, optimizers, emas,
                        progress)
     _open_run_folder(session, reason)
+    if session.saved is None or session.saved < tc.steps:    # a finished run re-run writes no events
+        session.tracker = open_tracker(tc.tracker, run_dir, family=config.family, main=session.main,
+                                       resumed_at=session.saved)
     return session
 
 
@@ -86,6 +94,7 @@ def _open_run_folder(s: Session, reason: str) -> None:
     """Resume from the newest checkpoint (config checked, replayed log rows dropped) or write config.json."""
     record = config_record(s.config, s.data.info)
     record["genlab"]["precision"] = {"resolved": s.precision, "reason": reason}   # config keeps "auto": resumable
+    record["genlab"]["hardware"] = describe_machine(s.accelerator.device, processes=s.world)
     if s.main:
         remove_stale_temporaries(s.run_dir)          # left by a process killed while writing a checkpoint
     ckpt = latest_checkpoint(s.run_dir)

@@ -64,6 +64,11 @@ def save_picture(canvas: np.ndarray, path: str | os.PathLike[str]) -> Path:
     return path
 
 
+def readable_scale(height: int, *, target: int = 56) -> int:
+    """The whole-number upscaling that shows an image of `height` pixels at least `target` pixels tall (MNIST: 2)."""
+    return max(1, math.ceil(target / max(1, height)))
+
+
 def save_grid(images: ImageBatch, path: str | os.PathLike[str], *, nrow: int | None = None, padding: int = 2,
               scale: int = 1, pad_value: int = 255) -> Path:
     """Images (N, C, H, W), uint8 or float in [-1, 1], as a grid of `nrow` per row (default ceil(sqrt(N)))."""
