@@ -279,7 +279,7 @@ CASES: list[tuple[str, list[str], Setup | None, str]] = [
      "(it needs a class-conditional model; it takes: --precision)"),
     ("sample-missing-run", ["sample", "{tmp}/nothing"], None, "does not exist"),
     ("translate-ddpm-run", ["translate", "{ring}", "--in", "mnist-edges", "--out", "{tmp}/t"], None,
-     "run, which cannot translate images; runs that can: pix2pix, cyclegan"),
+     "run, which cannot translate images; runs that can: pix2pix, cyclegan and image-conditioned diffusion"),
     ("translate-direction", ["translate", "{ring}", "--in", "x", "--direction", "up", "--out", "{tmp}/t"], None,
      "invalid choice: 'up'"),
     ("sample-repaint-without-known", ["sample", "{ring}", "--sampler", "repaint", "--out", "{tmp}/s.png"], None,

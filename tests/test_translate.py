@@ -258,3 +258,24 @@ def test_bad_translation_input_is_one_error_line(case, argv, expected, p2p_run, 
     code, err = _cli([a.format(**names) for a in argv], capsys)
     assert code == 2 and len(err.splitlines()) == 1 and err.startswith("error: ")
     assert expected.format(**names) in err
+
+
+def test_an_image_conditioned_diffusion_run_translates_what_its_sampler_draws_from_the_reduced_input(tmp_path):
+    from genlab.training.run import load_run
+
+    run_dir = tmp_path / "sr"
+    assert main(["train", "ddpm", "--data", "digits", "--steps", "2", "--out", str(run_dir), "--quiet",
+                 "--set", "condition.kind=image", "--set", "condition.low_res=2", "--set", "model.channels=[8, 8]",
+                 "--set", "model.groups=4", "--set", "diffusion.T=20", "--set", "diffusion.sample_steps=3",
+                 "--set", "train.batch_size=8", "--set", "train.threads=1"]) == 0
+    images = np.random.default_rng(0).integers(0, 256, (5, 1, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "x.npz", x=images)
+    assert main(["translate", str(run_dir), "--in", str(tmp_path / "x.npz"), "--out", str(tmp_path / "o")]) == 0
+    written = sorted((tmp_path / "o").glob("0*.png"))
+    assert len(written) == 5 and (tmp_path / "o" / "grid.png").is_file()
+    run = load_run(run_dir)
+    expected = run.sample(5, seed=0, low_res=torch.from_numpy(images).float() / 127.5 - 1.0)
+    got = torch.from_numpy(np.array(Image.open(written[0]), dtype=np.uint8))
+    assert torch.equal(got, ((expected[0, 0] + 1) * 127.5).round().clamp(0, 255).to(torch.uint8))
+    assert main(["translate", str(run_dir), "--in", str(tmp_path / "x.npz"), "--direction", "b2a",
+                 "--out", str(tmp_path / "o2")]) == 2

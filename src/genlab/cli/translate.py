@@ -13,12 +13,14 @@ side is the target), or a built-in task (mnist-edges, mnist-half, mnist-lowres, 
 its test split, with targets where the task is paired). Each output is written as a PNG under FOLDER (named
 after its input), with grid.png: input | output | target side by side for the first --grid items, and the
 PSNR and L1 against the targets printed where there are targets. Images must already have the run's size
-and channels.
+and channels. An image-conditioned diffusion run (condition.kind = "image", super-resolution) translates too:
+each input is reduced to the run's condition.low_res, as in training, and a sample is drawn from that.
 
 examples:
   genlab translate runs/p2p_edges --in mnist-edges --n 64 --out out/edges
   genlab translate runs/cyc_digits --in digits-mnist --n 64 --out out/digits      # digits -> MNIST
   genlab translate runs/cyc_digits --in my_mnist_pngs/ --direction b2a --out out/back
+  genlab translate runs/sr_mnist --in mnist --n 64 --out out/sr    # diffusion super-resolution of 7x7 versions
 """
 
 
@@ -26,7 +28,8 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("translate", help="translate images with a pix2pix or CycleGAN run", epilog=EPILOG,
                        description="Translate images a -> b (or b -> a) with a trained image-to-image run.",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run_dir", metavar="RUN", help="run folder written by `genlab train pix2pix|cyclegan`")
+    p.add_argument("run_dir", metavar="RUN", help="run folder written by `genlab train pix2pix|cyclegan`, or an "
+                   "image-conditioned diffusion run")
     p.add_argument("--in", dest="images", type=nonempty, required=True, metavar="IMAGES",
                    help="folder of images, .npz, or a built-in task (its test split)")
     p.add_argument("--out", type=output_dir, required=True, metavar="FOLDER", help="folder for the outputs")

@@ -17,13 +17,22 @@ Translator = Callable[[Tensor], Tensor]
 
 def translator(run: Run, direction: Direction) -> tuple[Translator, tuple[int, int, int]]:
     """(f, (C, H, W)): f maps images (B, C, H, W) in [-1, 1] to translations in [-1, 1]; refuses runs that
-    cannot translate in `direction`. New kinds of translating runs (e.g. image-conditioned diffusion) go here."""
+    cannot translate in `direction`. An image-conditioned diffusion run (super-resolution, Saharia et al. 2022)
+    takes images of its own size, reduces them to its condition.low_res as training did, and samples from that."""
+    from genlab.diffusion.family import DiffusionFamily
+
     family = run.family
     if isinstance(family, TranslationFamily):
         shape = family.input_shape(direction)
         return (lambda x: family.translate(run.models, x, direction=direction)), shape
+    if isinstance(family, DiffusionFamily) and family.config.condition.kind == "image":
+        if direction != "a2b":
+            raise ModelInputError(f"{run.path} is an image-conditioned diffusion run: it translates a2b only")
+        c, h, w = family.data.shape
+        return (lambda x: run.sample(len(x), seed=0, low_res=x)), (c, h, w)
     raise ModelInputError(f"{run.path} is a '{run.config.family}' run, which cannot translate images; runs that can: "
-                          f"{', '.join(TRANSLATION_FAMILIES)}")
+                          f"{', '.join(TRANSLATION_FAMILIES)} and image-conditioned diffusion (condition.kind = "
+                          "'image')")
 
 
 def translate_images(run: Run, x: Tensor, *, direction: Direction = "a2b", batch_size: int = 256,
