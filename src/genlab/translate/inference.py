@@ -1,6 +1,7 @@
 """Translating images with a trained run: the one place that says which runs translate, and how."""
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import torch
@@ -18,7 +19,8 @@ Translator = Callable[[Tensor], Tensor]
 def translator(run: Run, direction: Direction) -> tuple[Translator, tuple[int, int, int]]:
     """(f, (C, H, W)): f maps images (B, C, H, W) in [-1, 1] to translations in [-1, 1]; refuses runs that
     cannot translate in `direction`. An image-conditioned diffusion run (super-resolution, Saharia et al. 2022)
-    takes images of its own size, reduces them to its condition.low_res as training did, and samples from that."""
+    takes images of its own size, reduces them to its condition.low_res as training did, and samples from that
+    (chunk k of the input with seed k)."""
     from genlab.diffusion.family import DiffusionFamily
 
     family = run.family
@@ -29,7 +31,8 @@ def translator(run: Run, direction: Direction) -> tuple[Translator, tuple[int, i
         if direction != "a2b":
             raise ModelInputError(f"{run.path} is an image-conditioned diffusion run: it translates a2b only")
         c, h, w = family.data.shape
-        return (lambda x: run.sample(len(x), seed=0, low_res=x)), (c, h, w)
+        chunk = itertools.count()               # chunk k of the input draws from seed k: no noise shared
+        return (lambda x: run.sample(len(x), seed=next(chunk), low_res=x)), (c, h, w)
     raise ModelInputError(f"{run.path} is a '{run.config.family}' run, which cannot translate images; runs that can: "
                           f"{', '.join(TRANSLATION_FAMILIES)} and image-conditioned diffusion (condition.kind = "
                           "'image')")
