@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -34,11 +35,7 @@ def _parameters(weights: Path) -> dict[str, int]:
             if prefix != "model" or not rest:
                 continue
             network = rest.partition(".")[0]
-            shape = f.get_slice(key).get_shape()
-            size = 1
-            for dim in shape:
-                size *= int(dim)
-            counts[network] = counts.get(network, 0) + size
+            counts[network] = counts.get(network, 0) + math.prod(f.get_slice(key).get_shape())
     return counts
 
 

@@ -38,7 +38,6 @@ class Trained:
     runs: dict[int | None, Path]
     steps: int
     seconds: dict[int | None, float]
-    items_per_s: float
 
 
 @dataclass
@@ -70,7 +69,7 @@ def _train(entry: Entry, kind: str, *, data: str, seconds: float, seed: int, out
                           f"(or remove {out}) so that every entry trains from scratch on the same budget")
     with contextlib.redirect_stdout(io.StringIO()):    # not the loop's "stopped (time budget) ... resume" advice
         res = train(run_config_from_dict(apply_overrides(values, [])), out, progress=progress, sample_at_end=False)
-    return Trained(runs={None: out}, steps=res.step, seconds={None: res.seconds}, items_per_s=res.items_per_s)
+    return Trained(runs={None: out}, steps=res.step, seconds={None: res.seconds})
 
 
 def _distill(teacher: Trained, *, seconds: float, out: Path, progress: bool) -> Trained:
@@ -86,8 +85,7 @@ def _distill(teacher: Trained, *, seconds: float, out: Path, progress: bool) -> 
     for stage in results:
         spent += stage.seconds
         runs[stage.steps], times[stage.steps] = stage.run_dir, spent
-    return Trained(runs=runs, steps=sum(s.train_steps for s in results), seconds=times,
-                   items_per_s=float(np.mean([s.items_per_s for s in results])))
+    return Trained(runs=runs, steps=sum(s.train_steps for s in results), seconds=times)
 
 
 def network_calls(run: Any, row: Row) -> int:
