@@ -116,8 +116,9 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.out) if args.out else Path(result["run"]) / "eval" / f"{tag}_n{args.n}.json"
     result["seconds"] = round(time.perf_counter() - t0, 2)
     print_table(result)
-    if describe(result):
-        print(describe(result))
+    line = describe(result)
+    if line:
+        print(line)
     if out is not None:
         write_json_atomic(out, result, default=str)
         print(f"wrote {out}")

@@ -89,7 +89,7 @@ def _distill(teacher: Trained, *, seconds: float, out: Path, progress: bool) -> 
 
 
 def network_calls(run: Any, row: Row) -> int:
-    """Network evaluations per sample of a row: the sampler's steps (heun: 2 per step but the last), the
+    """Network evaluations per sample of a row: the sampler's (`Sampler.network_calls`), the
     students' steps, T for a ddgan chain, 1 for a GAN or a VAE decoder."""
     from genlab.ddgan.family import DDGANFamily
     from genlab.diffusion.family import DiffusionFamily
@@ -101,9 +101,8 @@ def network_calls(run: Any, row: Row) -> int:
         return int(run.family.config.ddgan.T)
     if isinstance(run.family, DiffusionFamily):
         d = run.family.config.diffusion
-        sampler = row.options.get("sampler", d.sampler)
-        steps = int(row.options.get("steps", d.T if get_sampler(sampler).full_chain else d.sample_steps))
-        return 2 * steps - 1 if sampler == "heun" else steps
+        sampler = get_sampler(row.options.get("sampler", d.sampler))
+        return sampler.network_calls(int(row.options.get("steps", d.T if sampler.full_chain else d.sample_steps)))
     return 1
 
 
@@ -156,11 +155,14 @@ def compare(*, data: str = "mnist", families: tuple[str, ...] = DEFAULT_FAMILIES
                                    progress=progress)
         done = trained[name]
         log(f"compare: {name}: {done.steps} training steps in {max(done.seconds.values()):.0f} s")
+        loaded: dict[int | None, Any] = {}                 # each run folder loaded once for all its rows
         for row in entry.rows:
             if row.stage not in done.runs:
                 log(f"compare: {row.label}: no such student (distilled steps: {sorted(k for k in done.runs if k)})")
                 continue
-            run = load_run(done.runs[row.stage])
+            if row.stage not in loaded:
+                loaded[row.stage] = load_run(done.runs[row.stage])
+            run = loaded[row.stage]
             samples, spent, note = sample_row(run, row, n=n, seed=seed, budget=sample_seconds)
             result = RowResult(label=row.label, entry=name, family=entry.family, calls=network_calls(run, row),
                                train_steps=done.steps, train_seconds=done.seconds[row.stage], sample_seconds=spent,

@@ -48,6 +48,11 @@ class Sampler:
     full_chain: bool = False            # default steps: T (ancestral) rather than diffusion.sample_steps
     spacing: ScheduleSpacing | None = None   # default spacing (unless one is asked for); None: diffusion.spacing
     summary: str = ""
+    calls_per_step: int = 1             # network calls per step but the last, which takes one (heun: 2)
+
+    def network_calls(self, steps: int) -> int:
+        """Network evaluations per sample over `steps` visited steps (not counting guidance's doubled batch)."""
+        return self.calls_per_step * steps - (self.calls_per_step - 1)
 
     def __call__(self, denoiser: Denoiser, x: Tensor, timesteps: Sequence[int] | Tensor, **kwargs: Any) -> Tensor:
         return self.fn(denoiser, x, timesteps, **kwargs)
@@ -60,7 +65,7 @@ SAMPLERS: dict[str, Sampler] = {
                          summary="DDPM ancestral sampling, Algorithm 2 of Ho et al. 2020"),
     "euler": Sampler(sample_euler, options=(), spacing="karras",
                      summary="Euler on the probability-flow ODE, Karras et al. 2022 sigma spacing (first order)"),
-    "heun": Sampler(sample_heun, options=(), spacing="karras",
+    "heun": Sampler(sample_heun, options=(), spacing="karras", calls_per_step=2,
                     summary="Heun on the probability-flow ODE, Algorithm 1 of Karras et al. 2022 (2 calls/step)"),
     "dpmpp_2m": Sampler(sample_dpmpp_2m, options=(), spacing="karras",
                         summary="DPM-Solver++(2M), Lu et al. 2022, second-order multistep, Karras spacing"),

@@ -149,7 +149,7 @@ def distill(teacher: str | Path, out: str | Path, *, to_steps: int, from_steps: 
         budget = replace(budget, seconds=seconds_per_stage)
     record = teacher_record(teacher)
     d, c = record["diffusion"], record["condition"]
-    plan = stage_steps(teacher, to_steps=to_steps, from_steps=from_steps)
+    plan = stage_plan(d["T"], from_steps or default_from_steps(d["sample_steps"]), to_steps)
     if guidance is not None and c["kind"] == "none":
         raise ConfigError(f"--guidance needs a conditional teacher; {teacher} is unconditional")
     scale = 1.0 if c["kind"] == "none" else (c["guidance"] if guidance is None else guidance)

@@ -15,10 +15,10 @@ from torch import Tensor, nn
 
 from genlab.config import TrainConfig
 from genlab.errors import ConfigError
-from genlab.gan.losses import d_loss_lsgan
+from genlab.gan.losses import d_loss_lsgan, g_loss_lsgan
 from genlab.training.objective import Batch, DataInfo, Phase
 from genlab.translate.family import Direction, TranslationFamily
-from genlab.translate.losses import cycle_consistency, g_loss_least_squares, identity_loss
+from genlab.translate.losses import cycle_consistency, identity_loss
 from genlab.translate.networks import PatchDiscriminator, ResnetGenerator
 from genlab.translate.pool import ImagePool
 
@@ -102,7 +102,8 @@ class CycleGANFamily(TranslationFamily):
             raise ConfigError(f"the cyclegan family has phases 'D' and 'G', not {phase!r}")
         c = self.config.cyclegan
         cyc, fake_b, fake_a = cycle_consistency(a, b, g_ab=g_ab, g_ba=g_ba)
-        adv = g_loss_least_squares(d_b(fake_b)) + g_loss_least_squares(d_a(fake_a))
+        # E (D(G(x)) - 1)^2 per direction (Zhu et al. 2017, sec. 4): twice Mao et al.'s 1/2-weighted G term
+        adv = 2.0 * g_loss_lsgan(d_b(fake_b)) + 2.0 * g_loss_lsgan(d_a(fake_a))
         loss = adv + c.cycle_weight * cyc
         logs = {"gan": adv.item(), "cycle": cyc.item()}
         if c.identity > 0:

@@ -30,8 +30,3 @@ def identity_loss(a: Tensor, b: Tensor, *, g_ab: Generator, g_ba: Generator) -> 
     sec. 5.2, after Taigman et al. 2017); needs C_a = C_b."""
     return l1(g_ab(b), b) + l1(g_ba(a), a)
 
-
-def g_loss_least_squares(fake: Tensor) -> Tensor:
-    """E (D(G(x)) - 1)^2 over every patch score: CycleGAN's generator term (Zhu et al. 2017, sec. 4; Mao et al.
-    2017, eq. 2 with c = 1); fake: any shape."""
-    return (fake - 1.0).pow(2).mean()
