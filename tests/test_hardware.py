@@ -210,6 +210,22 @@ def test_a_time_budget_stop_logs_its_partial_window(tmp_path):
     assert [r["step"] for r in rows] == [1] and rows[0]["items_per_s"] > 0
 
 
+def test_a_cpu_clock_budget_counts_process_cpu_seconds_not_wall_seconds(tmp_path, monkeypatch):
+    import time
+
+    from genlab.training.loop import train
+
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(time, "process_time", lambda: 10.0 * next(ticks))   # 10 CPU seconds per look
+    wall = train(_toy("train.steps=5", "train.time_budget=25"), tmp_path / "wall", progress=False)
+    assert wall.stopped == "done" and wall.step == 5           # 25 wall seconds are far away
+    cpu = train(_toy("train.steps=50", "train.time_budget=25", "train.budget_clock=cpu", "train.log_every=1"),
+                tmp_path / "cpu", progress=False)
+    assert cpu.stopped == "time_budget" and cpu.step < 5
+    rows = [json.loads(line) for line in (tmp_path / "cpu" / "log.jsonl").read_text().splitlines()]
+    assert rows[-1]["cpu_seconds"] >= 25 and rows[-1]["seconds"] < 25
+
+
 def test_demo_probe_measures_a_rate_even_when_its_time_runs_out():
     from genlab.demo import MIN_STEPS, calibrate_steps, probe_steps_per_s
 

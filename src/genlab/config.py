@@ -61,6 +61,9 @@ class TrainConfig:
     checkpoint_every: int = field(default=500, metadata={"ge": 1})
     keep_checkpoints: int = field(default=2, metadata={"ge": 1})
     time_budget: float = field(default=0.0, metadata={"ge": 0})  # seconds of training before stopping (0: no limit)
+    # the clock time_budget counts: wall seconds, or this process's CPU seconds (all its threads; fair on a
+    # machine shared with other jobs, and what "30 CPU-minutes" means)
+    budget_clock: Literal["wall", "cpu"] = "wall"
     tracker: Literal["none", "tensorboard"] = "none"   # tensorboard: events in RUN/tensorboard (genlab[tensorboard])
     # intra-op threads (0: GENLAB_THREADS, else cores / local ranks)
     threads: int = field(default=0, metadata={"ge": 0})

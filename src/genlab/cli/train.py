@@ -47,6 +47,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="bf16 autocast, fp32, or auto: bf16 where "
                    "the CPU/GPU has native bf16 (train.precision, default auto)")
     p.add_argument("--time-budget", type=nonnegative_float, metavar="SECONDS", help="stop cleanly after this long")
+    p.add_argument("--budget-clock", choices=["wall", "cpu"],
+                   help="what --time-budget counts: wall seconds (default) or this process's CPU seconds")
     p.add_argument("--seed", type=nonnegative_int, help="seed of everything random (train.seed)")
     p.add_argument("--autoencoder", type=nonempty, metavar="RUN",
                    help="ldm: the trained conv_map VAE run (latent.autoencoder)")
@@ -76,6 +78,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     flags = {"data.name": args.data if args.data is not None else args.data_a, "data.b": args.data_b,
              "train.steps": args.steps, "train.batch_size": args.batch_size,
              "train.lr": args.lr, "train.precision": args.precision, "train.time_budget": args.time_budget,
+             "train.budget_clock": args.budget_clock,
              "train.seed": args.seed, "latent.autoencoder": args.autoencoder,
              "model.arch": args.arch, "gan.loss": args.loss, "train.tracker": args.tracker}
     for key, value in flags.items():

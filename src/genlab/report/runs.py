@@ -99,9 +99,13 @@ def eval_rows(run_dir: Path) -> list[EvalRow]:
 def _budget(train: dict[str, Any], rows: list[dict[str, Any]], run_dir: Path) -> dict[str, Any]:
     """Steps planned and done, batch size, time budget, and the seconds and speed training took."""
     last = rows[-1] if rows else {}
+    clock = train.get("budget_clock", "wall")
     budget = {"steps planned": train.get("steps"), "steps logged": last.get("step"),
-              "batch size": train.get("batch_size"), "time budget (s)": train.get("time_budget") or "none",
-              "seconds (last training call)": round(float(last.get("seconds", 0.0)), 1) if last else None}
+              "batch size": train.get("batch_size"),
+              "time budget (s)": f"{train['time_budget']:g} ({clock} clock)" if train.get("time_budget") else "none",
+              "seconds (last training call)": round(float(last.get("seconds", 0.0)), 1) if last else None,
+              "CPU seconds (last training call)": round(float(last["cpu_seconds"]), 1) if "cpu_seconds" in last
+              else None}
     summary = run_dir / "demo_summary.json"
     if summary.is_file():
         try:

@@ -186,14 +186,16 @@ def _run_phase(s: Session, pi: int, step: int, factor: float, k: int) -> int:
     return k
 
 
-def _log_row(s: Session, step: int, factor: float, *, items: int, since: float, t0: float) -> dict[str, Any]:
-    """The window's mean of every logged value (averaged over processes) plus lr, items/s and seconds."""
+def _log_row(s: Session, step: int, factor: float, *, items: int, since: float, t0: float,
+             cpu0: float) -> dict[str, Any]:
+    """The window's mean of every logged value (averaged over processes) plus lr, items/s, wall and CPU seconds."""
     now = time.perf_counter()
     row: dict[str, Any] = {"step": step}
     for key, values in s.window.items():
         mean = torch.tensor(sum(values) / len(values), device=s.accelerator.device)
         row[key] = s.accelerator.reduce(mean, reduction="mean").item() if s.world > 1 else mean.item()
-    row.update(lr=s.phases[0].lr * factor, items_per_s=items / max(now - since, 1e-9), seconds=now - t0)
+    row.update(lr=s.phases[0].lr * factor, items_per_s=items / max(now - since, 1e-9), seconds=now - t0,
+               cpu_seconds=time.process_time() - cpu0)
     if s.emas:
         row["ema_decay"] = next(iter(s.emas.values())).current_decay()     # the decay the next update uses
     s.window = {}
@@ -229,6 +231,8 @@ def _train_session(s: Session, *, sample_at_end: bool) -> TrainResult:
     bar = tqdm(total=tc.steps, initial=start_step, disable=not (s.progress and s.main), dynamic_ncols=True,
                unit="step", desc=f"train {s.config.family}")
     t0 = since = time.perf_counter()
+    clock = time.process_time if tc.budget_clock == "cpu" else time.perf_counter
+    c0, cpu0 = clock(), time.process_time()
     items, last_loss = 0, float("nan")
     stopped: Stopped = "done"
     for m in s.models.values():
@@ -244,11 +248,11 @@ def _train_session(s: Session, *, sample_at_end: bool) -> TrainResult:
                 ema.update(s.models[name])
             step, items = step + 1, items + tc.batch_size
             bar.update(1)
-            over = tc.time_budget > 0 and time.perf_counter() - t0 >= tc.time_budget
+            over = tc.time_budget > 0 and clock() - c0 >= tc.time_budget
             interrupted, over = stop_flags(stop, over_budget=over, accelerator=s.accelerator, world=s.world)
             stopping = interrupted or (over and step < tc.steps)
             if step % tc.log_every == 0 or step == tc.steps or stopping:   # a stop logs its partial window too
-                row = _log_row(s, step, factor, items=items, since=since, t0=t0)
+                row = _log_row(s, step, factor, items=items, since=since, t0=t0, cpu0=cpu0)
                 since, items = time.perf_counter(), 0
                 last_loss = row.get("loss", next((v for k_, v in row.items() if k_.endswith("_loss")), last_loss))
                 bar.set_postfix({k_: f"{v:.4g}" for k_, v in row.items() if k_.endswith("loss") or k_ == "items_per_s"})

@@ -14,7 +14,7 @@ from genlab.training.ema import EMA
 from genlab.training.run import load_config_record
 
 # Keys that may change when a run is resumed; anything else must match the stored config.
-RESUMABLE_KEYS = {"steps", "time_budget", "log_every", "sample_every", "sample_n", "checkpoint_every",
+RESUMABLE_KEYS = {"steps", "time_budget", "budget_clock", "log_every", "sample_every", "sample_n", "checkpoint_every",
                   "keep_checkpoints", "threads", "tracker"}
 
 
