@@ -141,3 +141,36 @@ def test_integer_images_are_bytes_and_bad_options_are_one_line_errors(tmp_path):
         with pytest.raises(ModelInputError, match=match):
             save_grid(bad.pop("images", x), tmp_path / "bad.png", **bad)
     assert [p.name for p in tmp_path.iterdir()] == ["int.png"]
+
+
+def test_labels_add_margins_with_ink_where_the_labels_are_and_leave_the_grid_itself_unchanged(tmp_path):
+    x = torch.stack([torch.full((1, 8, 8), 100 + 10 * i, dtype=torch.uint8) for i in range(6)])
+    plain = np.asarray(Image.open(save_grid(x, tmp_path / "plain.png", nrow=3, padding=2, scale=2)))
+    assert plain.shape == (2 + 2 * 18, 2 + 3 * 18)                 # labels are opt-in: the bare grid as before
+    img = np.asarray(Image.open(save_grid(x, tmp_path / "lab.png", nrow=3, padding=2, scale=2,
+                                          row_labels=["y=0", "y=1"], col_labels=["s=-1", "", "s=1"])))
+    top, left = img.shape[0] - plain.shape[0], img.shape[1] - plain.shape[1]
+    assert top >= 8 and left >= 8                                   # a text line above, a label's width on the left
+    assert np.array_equal(img[top:, left:], plain)                  # the cells sit unchanged below/right of it
+    dark = img < 128                                                # black ink on the white padding
+    for i in range(2):                                              # each row label beside its row
+        rows = slice(top + 2 + i * 18, top + 2 + i * 18 + 16)
+        assert dark[rows, :left].sum() > 5
+    for j, labelled in enumerate([True, False, True]):              # ink over columns 0 and 2, none over 1
+        cols = slice(left + 2 + j * 18, left + 2 + j * 18 + 16)
+        assert (dark[:top, cols].sum() > 5) == labelled
+    assert not dark[:top, :left].any()                              # the corner stays blank
+    with pytest.raises(ModelInputError, match="one row label per row"):
+        save_grid(x, tmp_path / "bad.png", nrow=3, row_labels=["only one"])
+
+
+def test_side_by_side_names_head_every_group(tmp_path):
+    from genlab.viz import save_side_by_side
+    x = torch.zeros(4, 1, 16, 16, dtype=torch.uint8)
+    plain = np.asarray(Image.open(save_side_by_side([x, x], tmp_path / "p.png", rows=2, padding=2, scale=2)))
+    img = np.asarray(Image.open(save_side_by_side([x, x], tmp_path / "n.png", rows=2, padding=2, scale=2,
+                                                  names=["in", "out"])))
+    top = img.shape[0] - plain.shape[0]
+    assert top > 0 and img.shape[1] == plain.shape[1] and np.array_equal(img[top:], plain)
+    ink = [(img[:top, 2 + j * 34:2 + j * 34 + 32] < 128).any() for j in range(5)]   # in out | blank | in out
+    assert ink == [True, True, False, True, True]

@@ -1,4 +1,5 @@
-"""Image grids and strips (denoising trajectories, interpolations) written as PNG with PIL."""
+"""Image grids and strips (denoising trajectories, interpolations) written as PNG with PIL, optionally with
+row and column labels (class per row, strength or t per column) drawn in PIL's embedded default font."""
 from __future__ import annotations
 
 import math
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 from genlab.data.transforms import to_uint8
@@ -16,6 +17,8 @@ from genlab.errors import ModelInputError
 from genlab.files import atomic_target
 
 ImageBatch = Tensor | np.ndarray
+Labels = Sequence[str] | None
+LABEL_GAP = 3                    # pixels between a label and its cells
 
 
 def as_uint8_images(images: ImageBatch) -> np.ndarray:
@@ -31,10 +34,13 @@ def as_uint8_images(images: ImageBatch) -> np.ndarray:
     return x.to(torch.uint8).numpy()
 
 
-def tile(rows: Sequence[np.ndarray], *, padding: int, scale: int, pad_value: int) -> np.ndarray:
+def tile(rows: Sequence[np.ndarray], *, padding: int, scale: int, pad_value: int, row_labels: Labels = None,
+         col_labels: Labels = None, title: str | None = None) -> np.ndarray:
     """Rows of uint8 images (K_i, C, H, W) -> one picture uint8 (H_total, W_total, C); short rows end in padding.
 
     Each image is enlarged `scale` times (nearest neighbour) and surrounded by `padding` pixels of `pad_value`.
+    `row_labels` (one per row) go in a left margin, `col_labels` (one per column, "" for none) and `title` in a
+    top margin; without them the picture is the bare grid.
     """
     if scale < 1 or padding < 0 or not 0 <= pad_value <= 255:
         raise ModelInputError(f"expected scale >= 1, padding >= 0 and pad_value in 0..255, got scale={scale}, "
@@ -51,7 +57,44 @@ def tile(rows: Sequence[np.ndarray], *, padding: int, scale: int, pad_value: int
             big = img.transpose(1, 2, 0).repeat(scale, axis=0).repeat(scale, axis=1)
             top, left = padding + i * cell_h, padding + j * cell_w
             canvas[top:top + h * scale, left:left + w * scale] = big
-    return canvas
+    if row_labels is None and col_labels is None and title is None:
+        return canvas
+    if row_labels is not None and len(row_labels) != len(rows):
+        raise ModelInputError(f"expected one row label per row ({len(rows)}), got {len(row_labels)}")
+    if col_labels is not None and len(col_labels) > ncol:
+        raise ModelInputError(f"expected at most one column label per column ({ncol}), got {len(col_labels)}")
+    return _labelled(canvas, row_labels=row_labels, col_labels=col_labels, title=title, cell=(cell_h, cell_w),
+                     padding=padding, pad_value=pad_value)
+
+
+def _labelled(canvas: np.ndarray, *, row_labels: Labels, col_labels: Labels, title: str | None,
+              cell: tuple[int, int], padding: int, pad_value: int) -> np.ndarray:
+    """`canvas` (H, W, C) with a left margin of right-aligned row labels and a top margin of centred column labels
+    under a left-aligned title, dark ink on a light `pad_value` (light on dark)."""
+    font = ImageFont.load_default()
+    measure = ImageDraw.Draw(Image.new("L", (1, 1)))
+    line = measure.textbbox((0, 0), "Ag0", font=font)[3] + LABEL_GAP
+    left = max((int(measure.textlength(t, font=font)) for t in row_labels), default=0) + 2 * LABEL_GAP \
+        if row_labels else 0
+    top = line * ((col_labels is not None) + (title is not None))
+    height, width, channels = canvas.shape
+    img = Image.new("L" if channels == 1 else "RGB", (width + left, height + top),
+                    pad_value if channels == 1 else (pad_value,) * 3)
+    img.paste(Image.fromarray(canvas[..., 0] if channels == 1 else canvas), (left, top))
+    draw = ImageDraw.Draw(img)
+    ink = 0 if pad_value > 127 else 255
+    fill = ink if channels == 1 else (ink,) * 3
+    cell_h, cell_w = cell
+    if title is not None:
+        draw.text((left + padding, line // 2), title, fill=fill, font=font, anchor="lm")
+    for j, text in enumerate(col_labels or ()):
+        draw.text((left + padding + j * cell_w + (cell_w - padding) // 2, top - line // 2), text, fill=fill,
+                  font=font, anchor="mm")
+    for i, text in enumerate(row_labels or ()):
+        draw.text((left - LABEL_GAP, top + padding + i * cell_h + (cell_h - padding) // 2), text, fill=fill,
+                  font=font, anchor="rm")
+    out = np.asarray(img, dtype=np.uint8)
+    return out[..., None] if channels == 1 else out
 
 
 def save_picture(canvas: np.ndarray, path: str | os.PathLike[str]) -> Path:
@@ -70,8 +113,10 @@ def readable_scale(height: int, *, target: int = 56) -> int:
 
 
 def save_grid(images: ImageBatch, path: str | os.PathLike[str], *, nrow: int | None = None, padding: int = 2,
-              scale: int = 1, pad_value: int = 255) -> Path:
-    """Images (N, C, H, W), uint8 or float in [-1, 1], as a grid of `nrow` per row (default ceil(sqrt(N)))."""
+              scale: int = 1, pad_value: int = 255, row_labels: Labels = None, col_labels: Labels = None,
+              title: str | None = None) -> Path:
+    """Images (N, C, H, W), uint8 or float in [-1, 1], as a grid of `nrow` per row (default ceil(sqrt(N))),
+    optionally labelled (see `tile`)."""
     x = as_uint8_images(images)
     if len(x) == 0:
         raise ModelInputError("save_grid needs at least one image, got none")
@@ -79,22 +124,26 @@ def save_grid(images: ImageBatch, path: str | os.PathLike[str], *, nrow: int | N
         raise ModelInputError(f"save_grid needs nrow >= 1 images per row, got {nrow}")
     nrow = nrow or math.ceil(math.sqrt(len(x)))
     rows = [x[i:i + nrow] for i in range(0, len(x), nrow)]
-    return save_picture(tile(rows, padding=padding, scale=scale, pad_value=pad_value), path)
+    return save_picture(tile(rows, padding=padding, scale=scale, pad_value=pad_value, row_labels=row_labels,
+                             col_labels=col_labels, title=title), path)
 
 
 def save_strip(rows: Sequence[ImageBatch], path: str | os.PathLike[str], *, padding: int = 2, scale: int = 1,
-               pad_value: int = 255) -> Path:
-    """One picture row per entry of `rows` (each (K, C, H, W)): e.g. x_T ... x_0 of a few samples."""
+               pad_value: int = 255, row_labels: Labels = None, col_labels: Labels = None,
+               title: str | None = None) -> Path:
+    """One picture row per entry of `rows` (each (K, C, H, W)): e.g. x_T ... x_0 of a few samples; optionally
+    labelled (see `tile`)."""
     if not rows:
         raise ModelInputError("save_strip needs at least one row of images, got none")
     return save_picture(tile([as_uint8_images(r) for r in rows], padding=padding, scale=scale,
-                             pad_value=pad_value), path)
+                             pad_value=pad_value, row_labels=row_labels, col_labels=col_labels, title=title), path)
 
 
 def save_side_by_side(columns: Sequence[ImageBatch], path: str | os.PathLike[str], *, rows: int = 16,
-                      padding: int = 2, scale: int = 1, pad_value: int = 255) -> Path:
+                      padding: int = 2, scale: int = 1, pad_value: int = 255, names: Labels = None) -> Path:
     """Item i of every column next to each other (e.g. input | output | target), `rows` items down, further
-    items in further groups to the right, a blank cell between groups; columns: (N, C, H, W) each."""
+    items in further groups to the right, a blank cell between groups; columns: (N, C, H, W) each; `names`
+    (one per column) head every group."""
     cols = [as_uint8_images(c) for c in columns]
     if not cols or len({len(c) for c in cols}) != 1 or len(cols[0]) == 0:
         raise ModelInputError(f"save_side_by_side needs columns of one non-zero length, got {[len(c) for c in cols]}")
@@ -108,4 +157,8 @@ def save_side_by_side(columns: Sequence[ImageBatch], path: str | os.PathLike[str
         for start in range(r, n, rows):
             cells += [*(c[start:start + 1] for c in cols), blank]
         lines.append(np.concatenate(cells[:-1]))
-    return save_picture(tile(lines, padding=padding, scale=scale, pad_value=pad_value), path)
+    if names is not None and len(names) != len(cols):
+        raise ModelInputError(f"expected one name per column ({len(cols)}), got {len(names)}")
+    groups = -(-n // rows)
+    heads = None if names is None else ([*names, ""] * groups)[:groups * (len(cols) + 1) - 1]
+    return save_picture(tile(lines, padding=padding, scale=scale, pad_value=pad_value, col_labels=heads), path)
