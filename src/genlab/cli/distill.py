@@ -61,4 +61,8 @@ def run(args: argparse.Namespace) -> int:
                     batch_size=args.batch_size)
     results = distill(args.teacher, Path(args.out), to_steps=args.to_steps, from_steps=args.from_steps,
                       budget=budget, guidance=args.guidance, progress=not args.quiet)
-    return 130 if results and results[-1].stopped == "interrupted" else 0
+    if results and results[-1].stopped == "interrupted":
+        print("interrupted; checkpoint saved: run the same command again to resume this stage")
+        return 130
+    print(f"student: {args.out} ({args.to_steps} DDIM steps; `genlab sample {args.out}`, `genlab eval {args.out}`)")
+    return 0

@@ -62,7 +62,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--item", type=nonnegative_int, help="traverse: index of the item whose code is held fixed")
     p.add_argument("--label", type=nonnegative_int, help="attribute: the label whose vector is added")
     p.add_argument("--k", type=positive_int, default=50, help="likelihood: importance samples of the IWAE bound")
-    p.add_argument("--scale", type=positive_int, default=1, help="enlarge pictures this many times (nearest neighbour)")
+    p.add_argument("--scale", type=positive_int, help="enlarge pictures this many times, nearest neighbour (default: "
+                                                       "to at least 56 px, e.g. 2 for MNIST)")
     p.add_argument("--raw", action="store_true", help="use the raw weights instead of their EMA")
     p.set_defaults(run=run)
 
@@ -73,8 +74,11 @@ def run(args: argparse.Namespace) -> int:
     from genlab.vae import explore
     from genlab.vae.likelihood import evaluate_likelihood
     from genlab.vae.runs import as_vae_run
+    from genlab.viz import readable_scale
 
     loaded = load_run(args.run_dir, ema=not args.raw)
+    if args.scale is None:
+        args.scale = readable_scale(loaded.info.shape[-2] if loaded.info.kind == "image" else 1)
     if loaded.config.family == "gan":
         from genlab.gan.explore import explore_command
         return explore_command(loaded, args)

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from genlab.diffusion.masks import check_known
     from genlab.errors import ModelInputError
     from genlab.training.run import load_run
-    from genlab.viz import save_grid, save_strip
+    from genlab.viz import readable_scale, save_grid, save_strip
 
     run_ = load_run(args.run_dir, ema=not args.raw)
     if run_.info.kind != "image" or "known" not in run_.family.sample_options:
@@ -85,8 +85,10 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else run_.path / "inpaint"
     out.mkdir(parents=True, exist_ok=True)
     masked = known * mask                                     # unknown pixels shown as mid-grey (0 in [-1, 1])
-    save_strip([torch.stack([m, o, k]) for m, o, k in zip(masked, x, known, strict=True)], out / "compare.png")
-    save_grid(x, out / "inpainted.png")
+    scale = readable_scale(x.shape[-2])
+    save_strip([torch.stack([m, o, k]) for m, o, k in zip(masked, x, known, strict=True)], out / "compare.png",
+               scale=scale, col_labels=["masked", "output", "original"])
+    save_grid(x, out / "inpainted.png", scale=scale)
     np.savez_compressed(out / "inpainted.npz", x=to_uint8(x).numpy(), original=to_uint8(known).numpy(),
                         mask=(mask.expand(len(x), -1, -1, -1) > 0.5).numpy().astype(np.uint8))
     print(f"inpainted {len(x)} images ({args.method}); wrote {out / 'compare.png'} (masked input | output | "

@@ -73,6 +73,21 @@ def _what_it_takes(family: Any, refused: str) -> str:
     return f"{note}; {listed}" if note else listed
 
 
+def _grid_labels(run_: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """Labels of a conditional run's grid: with --label or --prompt a title naming it (and the guidance); a
+    class-conditional run without --label draws label i % K at i, so one row per K samples, label per column."""
+    family = run_.family
+    condition = getattr(getattr(family, "config", None), "condition", None)
+    classes = run_.info.num_classes if getattr(family, "conditional", False) or getattr(condition, "kind", "") \
+        == "class" else None
+    said = [f"label {args.label}" if args.label is not None else "", f'"{args.prompt}"' if args.prompt else "",
+            f"guidance {args.guidance:g}" if args.guidance is not None else ""]
+    if classes and args.label is None:
+        return {"nrow": classes, "col_labels": [str(k) for k in range(classes)],
+                "title": ", ".join(["column: label", *filter(None, said)])}
+    return {"title": ", ".join(filter(None, said))} if any(said) else {}
+
+
 def run(args: argparse.Namespace) -> int:
     from genlab.data import to_uint8
     from genlab.errors import ModelInputError
@@ -104,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else run_.path / "samples" / "sample.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     if run_.info.kind == "image":
-        save_grid(x, out, scale=args.scale or readable_scale(x.shape[-2]))
+        save_grid(x, out, scale=args.scale or readable_scale(x.shape[-2]), **_grid_labels(run_, args))
         arr = to_uint8(x).numpy()
     else:
         plot_points(x.numpy(), out)

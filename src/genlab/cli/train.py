@@ -88,6 +88,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return run_config_from_dict(values)
 
 
+STOPPED = {"done": "trained to", "time_budget": "time budget: stopped at", "interrupted": "Ctrl-C: stopped at"}
+
+
 def run(args: argparse.Namespace) -> int:
     from genlab.training.loop import train
 
@@ -99,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         info = export_classifier(args.out, weights)
         print(f"test accuracy {info['test_accuracy']:.4f}; weights for `--extractor {weights}` written to {weights}")
     if result.main_process:
-        print(f"{result.run_dir}: step {result.step} ({result.stopped}) in {result.seconds:.0f} s, "
-              f"{result.items_per_s:.0f} items/s, last loss {result.last_loss:.4g}")
+        print(f"{result.run_dir}: {STOPPED[result.stopped]} step {result.step} of {config.train.steps} in "
+              f"{result.seconds:.0f} s, {result.items_per_s:.0f} items/s, last loss {result.last_loss:.4g}")
+        if result.stopped != "done":
+            print("checkpoint saved; run the same command again to resume")
     return 130 if result.stopped == "interrupted" else 0

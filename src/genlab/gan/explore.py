@@ -17,7 +17,7 @@ from torch import Tensor
 from genlab.errors import ModelInputError
 from genlab.training.run import Run, load_run
 from genlab.vae.latent import Interpolation, interpolate
-from genlab.viz import save_grid, save_strip
+from genlab.viz import path_positions, save_grid, save_strip
 
 if TYPE_CHECKING:
     from genlab.gan.family import GANFamily
@@ -103,7 +103,8 @@ def save_interpolation(run: Run | PathLike, path: PathLike, *, pairs: int = 6, s
     paths = torch.cat([interpolate(ends[2 * i], ends[2 * i + 1], steps=steps, method=method) for i in range(pairs)])
     y = _one_label(run, label)
     images = _generate(run, paths, None if y is None else torch.full((len(paths),), y))
-    return save_strip(list(images.split(steps)), path, scale=scale)
+    return save_strip(list(images.split(steps)), path, scale=scale, col_labels=path_positions(steps),
+                      title=f"{method} path z0 -> z1, one pair per row" + ("" if y is None else f", label {y}"))
 
 
 @torch.no_grad()
@@ -116,7 +117,8 @@ def save_class_grid(run: Run | PathLike, path: PathLike, *, per_label: int = 10,
         raise ModelInputError(f"{run.path} is an unconditional GAN; a class grid needs model.condition = concat or "
                               f"projection")
     z, labels = class_grid_latents(_latents(run, per_label, seed=seed), num_classes)
-    return save_grid(_generate(run, z, labels), path, nrow=per_label, scale=scale)
+    return save_grid(_generate(run, z, labels), path, nrow=per_label, scale=scale,
+                     row_labels=[str(k) for k in range(num_classes)], title="row: label; column: shared latent")
 
 
 def ink(images: Tensor) -> Tensor:
@@ -140,7 +142,9 @@ def save_arithmetic(run: Run | PathLike, path: PathLike, *, score: Callable[[Ten
     s = torch.tensor(strengths, dtype=z.dtype)
     moved = (base[:, None, :] + s[None, :, None] * direction).reshape(-1, z.shape[1])
     images = _generate(run, moved, None if y is None else torch.full((len(moved),), y))
-    return save_strip(list(images.split(len(strengths))), path, scale=scale)
+    return save_strip(list(images.split(len(strengths))), path, scale=scale,
+                      col_labels=[f"s={v:g}" for v in strengths], row_labels=[f"z{i + 1}" for i in range(rows)],
+                      title="z + s * attribute" + ("" if y is None else f", label {y}"))
 
 
 def explore_command(run: Run, args: Any) -> int:
@@ -150,7 +154,7 @@ def explore_command(run: Run, args: Any) -> int:
     n = {} if args.n is None else {"n": args.n}
     if args.what == "samples":
         x = run.sample(args.n or 64, seed=args.seed, label=args.label)
-        path = save_grid(x, out, scale=args.scale)
+        path = save_grid(x, out, scale=args.scale, title=None if args.label is None else f"label {args.label}")
     elif args.what == "interpolate":
         path = save_interpolation(run, out, pairs=args.pairs, steps=args.steps or 10, label=args.label,
                                   method="slerp" if args.slerp else "linear", seed=args.seed, scale=args.scale)

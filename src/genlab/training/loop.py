@@ -280,14 +280,12 @@ def _last_loss(run_dir: Path) -> float:
 
 def _finish(s: Session, step: int, start_step: int, stopped: Stopped, *, seconds: float, last_loss: float,
             sample_at_end: bool) -> TrainResult:
-    """Checkpoint the last step, draw the end-of-run grid, say how a stopped run resumes."""
+    """Checkpoint the last step and draw the end-of-run grid; how a stopped run resumes is its caller's to say
+    (`genlab train` resumes with the same command, the demo and compare plan their own budgets)."""
     if s.saved != step:
         _checkpoint(s, step)
     if stopped != "interrupted" and sample_at_end:
         _sample_grid(s, step)
-    if s.main and stopped != "done":
-        print(f"stopped at step {step} ({'Ctrl-C' if stopped == 'interrupted' else 'time budget'}); "
-              f"checkpoint saved, run the same command again to resume")
     return TrainResult(run_dir=s.run_dir, step=step, stopped=stopped, seconds=seconds,
                        items_per_s=(step - start_step) * s.config.train.batch_size / max(seconds, 1e-9),
                        last_loss=last_loss, main_process=s.main)

@@ -14,7 +14,7 @@ from genlab.training.run import Run
 from genlab.translate.family import Direction
 from genlab.translate.inference import translate_images, translator
 from genlab.translate.inputs import read_inputs
-from genlab.viz import save_side_by_side
+from genlab.viz import readable_scale, save_side_by_side
 
 
 def translate_to_folder(run: Run, images: str, out: Path, *, direction: Direction = "a2b", n: int | None = None,
@@ -37,6 +37,8 @@ def translate_to_folder(run: Run, images: str, out: Path, *, direction: Directio
         target = to_float(inputs.target)
         if target.shape == fake.shape:
             report.update(psnr=float(psnr(fake, target).mean()), l1=float((fake - target).abs().mean()))
-    report["grid"] = str(save_side_by_side(columns, out / "grid.png", rows=min(16, max(1, int(np.ceil(grid / 3))))))
+    report["grid"] = str(save_side_by_side(columns, out / "grid.png", rows=min(16, max(1, int(np.ceil(grid / 3)))),
+                                           scale=readable_scale(fake.shape[-2]),
+                                           names=["input", "output", "target"][:len(columns)]))
     write_json_atomic(out / "scores.json", report)
     return report

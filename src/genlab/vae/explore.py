@@ -22,7 +22,7 @@ from genlab.vae.family import VAEFamily
 from genlab.vae.likelihood import active_units
 from genlab.vae.networks import VAE
 from genlab.vae.runs import as_vae_run, run_items, vae_of
-from genlab.viz import plot_points, save_grid, save_strip
+from genlab.viz import path_positions, plot_points, save_grid, save_strip
 
 PathLike = str | os.PathLike[str]
 Split = Literal["train", "test"]
@@ -66,7 +66,7 @@ def save_reconstructions(run: Run | PathLike, path: PathLike, *, n: int = 16, se
     run, vae = _image_run(run, "reconstruct")
     x, _ = run_items(run, split=split, data=data)
     xb = x[_pick(len(x), n, seed=seed)]
-    return save_strip([xb, vae(xb)], path, scale=scale)
+    return save_strip([xb, vae(xb)], path, scale=scale, row_labels=["original", "decoded"])
 
 
 @torch.no_grad()
@@ -82,7 +82,8 @@ def save_interpolation(run: Run | PathLike, path: PathLike, *, pairs: int = 4, s
     for i in range(pairs):
         z = interpolate(mu[2 * i], mu[2 * i + 1], steps=steps, method=method)
         rows.append(torch.cat([x[idx[2 * i]][None], vae.decode_mean(z), x[idx[2 * i + 1]][None]]))
-    return save_strip(rows, path, scale=scale)
+    return save_strip(rows, path, scale=scale, col_labels=["a", *path_positions(steps), "b"],
+                      title=f"original a, decoded {method} path mu(a) -> mu(b), original b")
 
 
 @torch.no_grad()
@@ -102,8 +103,10 @@ def save_traversal(run: Run | PathLike, path: PathLike, *, dims: list[int] | Non
     if not 0 <= idx < len(x):
         raise ModelInputError(f"item {idx} is out of range: the dataset has {len(x)} items")
     z = encode_means(vae, x[idx:idx + 1])[0]
-    grid = traversal(z, dims=dims, values=torch.linspace(-span, span, steps))
-    return save_strip([vae.decode_mean(row) for row in grid], path, scale=scale)
+    values = torch.linspace(-span, span, steps)
+    grid = traversal(z, dims=dims, values=values)
+    return save_strip([vae.decode_mean(row) for row in grid], path, scale=scale, row_labels=[f"z{d}" for d in dims],
+                      col_labels=[f"{v:.2g}" for v in values.tolist()], title=f"one latent per row, item {idx}")
 
 
 @torch.no_grad()
@@ -148,7 +151,8 @@ def save_attribute(run: Run | PathLike, path: PathLike, *, label: int, n: int = 
     chosen = others[_pick(len(others), n, seed=seed)]
     s = torch.tensor(strengths, dtype=mu.dtype)[:, None]
     rows = [torch.cat([x[i][None], vae.decode_mean(mu[i] + s * v)]) for i in chosen.tolist()]
-    return save_strip(rows, path, scale=scale)
+    return save_strip(rows, path, scale=scale, col_labels=["x", *(f"s={t:g}" for t in strengths)],
+                      title=f"mu(x) + s * v, v = attribute of label {label}")
 
 
 @torch.no_grad()

@@ -78,7 +78,8 @@ def _labelled(canvas: np.ndarray, *, row_labels: Labels, col_labels: Labels, tit
         if row_labels else 0
     top = line * ((col_labels is not None) + (title is not None))
     height, width, channels = canvas.shape
-    img = Image.new("L" if channels == 1 else "RGB", (width + left, height + top),
+    title_width = 0 if title is None else left + padding + int(measure.textlength(title, font=font)) + LABEL_GAP
+    img = Image.new("L" if channels == 1 else "RGB", (max(width + left, title_width), height + top),
                     pad_value if channels == 1 else (pad_value,) * 3)
     img.paste(Image.fromarray(canvas[..., 0] if channels == 1 else canvas), (left, top))
     draw = ImageDraw.Draw(img)
@@ -105,6 +106,11 @@ def save_picture(canvas: np.ndarray, path: str | os.PathLike[str]) -> Path:
     with atomic_target(path) as tmp:
         img.save(tmp, format=image_format)
     return path
+
+
+def path_positions(steps: int) -> list[str]:
+    """Column labels of an interpolation path with `steps` points, endpoints included: t = 0 ... 1."""
+    return [f"t={t:.2g}" if i == 0 else f"{t:.2g}" for i, t in enumerate(np.linspace(0.0, 1.0, steps))]
 
 
 def readable_scale(height: int, *, target: int = 56) -> int:
