@@ -2,4 +2,5 @@
 from genlab.viz.grid import path_positions, readable_scale, save_grid, save_side_by_side, save_strip
 from genlab.viz.plots import plot_curves, plot_points, smooth
 
-__all__ = ["path_positions", "plot_curves", "plot_points", "readable_scale", "save_grid", "save_side_by_side", "save_strip", "smooth"]
+__all__ = ["path_positions", "plot_curves", "plot_points", "readable_scale", "save_grid", "save_side_by_side",
+           "save_strip", "smooth"]
