@@ -120,9 +120,9 @@ def run_demo(out: str | Path = "runs/demo", *, minutes: float = 10.0, overrides:
             print(f"probing this machine's {precision} training rate (at most {min(PROBE_MAX_SECONDS, budget):.0f} s)")
         values["train"]["steps"] = calibrate_steps(values, budget, progress=progress)
         if values["train"]["steps"] < USEFUL_STEPS:
-            print(f"note: this machine is too slow or busy for a useful demo in {minutes:g} min: about "
+            print(f"note: this machine is too slow or busy for a useful demo in {minutes * 60:.0f} s: about "
                   f"{values['train']['steps']} training steps fit ({USEFUL_STEPS}+ make digits), so expect blurry "
-                  f"samples; try a larger --minutes or a quieter machine")
+                  f"samples; try a larger --time-budget or a quieter machine")
     values["train"].setdefault("sample_every", grid_every(values["train"]["steps"]))
     # the probe's time counts against the budget; the time limit is a safety net behind the calibrated steps
     values["train"]["time_budget"] = max(30.0, minutes * 60.0 - SAMPLING_RESERVE - (time.perf_counter() - t_start))

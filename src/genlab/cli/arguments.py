@@ -112,3 +112,14 @@ def output_file(text: str) -> Path:
         raise argparse.ArgumentTypeError(f"file {text!r} is not writable")
     _writable_below(path)
     return path
+
+
+def add_old_spelling(parser: argparse.ArgumentParser, old: str, *, dest: str, type: Callable[[str], float | int],
+                     factor: float = 1.0) -> None:
+    """Keep accepting `old`, a former spelling of the option stored in `dest` (its value times `factor`, e.g.
+    60 for minutes -> seconds), unlisted in --help: scripts written before the rename still run."""
+    def parse(text: str) -> float | int:
+        value = type(text)
+        return value * factor if factor != 1.0 else value
+    parse.__name__ = getattr(type, "__name__", "value")
+    parser.add_argument(old, dest=dest, type=parse, default=argparse.SUPPRESS, help=argparse.SUPPRESS)

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from genlab.cli.arguments import int_at_least, nonempty, nonnegative_int, output_file, positive_int
+from genlab.cli.arguments import add_old_spelling, int_at_least, nonempty, nonnegative_int, output_file, positive_int
 from genlab.errors import ModelInputError
 
 
@@ -25,7 +25,7 @@ examples:
   genlab eval runs/mnist --metrics fid,kid,pr --n 2000 --ref mnist:test --extractor classifier
   genlab eval runs/mnist --metrics fid --n 10000 --ref mnist:test           # standard FID (Inception)
   genlab eval runs/mnist --metrics bpd --n 256 --ref mnist:test
-  genlab eval runs/mnist --metrics fid --extractor classifier --n 1000 --steps 4 --spacing trailing
+  genlab eval runs/mnist --metrics fid --extractor classifier --n 1000 --sample-steps 4 --spacing trailing
   genlab eval --real mnist:test --fake samples.npz --metrics fid
   torchrun --nproc_per_node 2 -m genlab.cli.main eval runs/mnist --metrics fid --n 10000   # 2 processes
 Samples are drawn in chunks (memory stays flat), seeded by --seed (the same samples for any number of
@@ -47,15 +47,18 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--fake", type=nonempty, help="images to judge: folder or .npz (with --real)")
     p.add_argument("--extractor", type=nonempty, default="inception",
                    help="inception (standard FID), classifier (genlab's MNIST net) or a path")
-    p.add_argument("--batch-size", type=positive_int, default=100)
-    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--batch-size", type=positive_int, default=100,
+                   help="images generated and read per chunk (default 100)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the samples (default 0)")
     p.add_argument("--sampler", metavar="NAME", help="diffusion sampler (default: the run's; see `genlab sample -h`)")
-    p.add_argument("--steps", type=positive_int, help="sampling steps")
+    p.add_argument("--sample-steps", dest="steps", type=positive_int, metavar="N",
+                   help="sampling steps (default: the run's diffusion.sample_steps)")
+    add_old_spelling(p, "--steps", dest="steps", type=positive_int)
     p.add_argument("--spacing", choices=["leading", "trailing", "linspace", "karras"],
                    help="timestep spacing (default: as `genlab sample`)")
     p.add_argument("--out", type=output_file,
                    help="JSON file to write (default RUN/eval/<metrics>_<extractor>_n<N>.json)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 

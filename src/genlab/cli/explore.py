@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from genlab.cli.arguments import nonempty, nonnegative_int, output_file, positive_float, positive_int
+from genlab.cli.arguments import add_old_spelling, nonempty, nonnegative_int, output_file, positive_float, positive_int
 
 EPILOG = """\
 what:
   samples      decoder means of z ~ N(0, I)                         (--n, --temperature)
   reconstruct  originals above their reconstructions                (--n)
-  interpolate  rows a -> b between encoded test items               (--pairs, --steps, --slerp)
-  traverse     one latent dimension per row, swept over [-s, s]     (--dims, --span, --steps, --item)
+  interpolate  rows a -> b between encoded test items               (--pairs, --points, --slerp)
+  traverse     one latent dimension per row, swept over [-s, s]     (--dims, --span, --points, --item)
   manifold     the decoded n x n grid of a 2-D latent               (--n)
   scatter      encoded test items coloured by label                 (--n)
   attribute    items plus the mean-code difference of --label      (--label, --n)
@@ -26,7 +26,7 @@ GAN runs (genlab train gan) offer samples, interpolate (between random latents),
 
 examples:
   genlab explore runs/vae_mnist samples --out samples.png
-  genlab explore runs/vae_mnist interpolate --slerp --pairs 6 --steps 12
+  genlab explore runs/vae_mnist interpolate --slerp --pairs 6 --points 12
   genlab explore runs/vae_mnist_2d manifold --n 20
   genlab explore runs/vae_mnist attribute --label 1
   genlab explore runs/vae_mnist likelihood --k 50
@@ -45,15 +45,19 @@ def add_parser(sub: Any) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", metavar="RUN", help="run folder written by `genlab train vae` (or `ae`)")
     p.add_argument("what", choices=WHATS, metavar="WHAT", help=" | ".join(WHATS))
-    p.add_argument("--out", type=output_file, help="PNG to write (default RUN/explore/WHAT.png)")
+    p.add_argument("--out", type=output_file,
+                   help="picture to write (default RUN/explore/WHAT.png; units and likelihood print JSON instead)")
     p.add_argument("--n", type=positive_int, help="how many items (samples 64, reconstruct 16, manifold 20 per side, "
                                          "scatter 5000, attribute 6, likelihood: all test items)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="which items and which noise (default 0)")
     p.add_argument("--data", type=nonempty, help="dataset to take items from (default: the run's own, test split)")
-    p.add_argument("--split", choices=["train", "test"], default="test")
+    p.add_argument("--split", choices=["train", "test"], default="test",
+                   help="which split items come from (default test)")
     p.add_argument("--temperature", type=positive_float, default=1.0, help="samples: prior standard deviation")
     p.add_argument("--pairs", type=positive_int, default=4, help="interpolate: number of rows")
-    p.add_argument("--steps", type=positive_int, help="interpolate/traverse: images per row (default 10 / 9)")
+    p.add_argument("--points", dest="steps", type=positive_int, metavar="N",
+                   help="interpolate/traverse: points along each row (default 10 / 9)")
+    add_old_spelling(p, "--steps", dest="steps", type=positive_int)
     p.add_argument("--slerp", action="store_true", help="interpolate: spherical instead of linear path")
     p.add_argument("--dims", type=nonnegative_int, nargs="+",
                    help="traverse: latent dimensions (default: the 10 most active)")

@@ -7,14 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from genlab.cli.arguments import nonempty, nonnegative_int, output_dir, positive_int
+from genlab.cli.arguments import add_old_spelling, nonempty, nonnegative_int, output_dir, positive_int
 
 EPILOG = """\
 masks: 1 = keep, 0 = fill. A PNG mask of the run's image size: white (grey >= 128) = keep, black = fill.
 A named mask says what it fills: center (a central box of half the side), left-half, right-half, top-half,
 bottom-half, border (everything outside the central box: uncropping).
 
-methods (network calls per image, N = --steps, default the run's diffusion.sample_steps):
+methods (network calls per image, N = --sample-steps, default the run's diffusion.sample_steps):
   replace  any pixel-space diffusion run, no training: known pixels replaced by q(x_t|x_0) each step (N calls)
   repaint  replace + RePaint's jumps back (Lugmayr et al. 2022): N + (r-1) j ceil((N-j)/j) calls for
            --jump-length j, --resample r (default 5 and 5: 230 calls at N = 50; --resample 1 is replace)
@@ -45,15 +45,18 @@ def add_parser(sub: Any) -> None:
                    help=f"a PNG (white = keep) or a named mask: {', '.join(MASK_NAMES)}")
     p.add_argument("--method", choices=["replace", "repaint", "palette"], default="repaint",
                    help="replace, repaint (default) or palette (a run trained with condition.kind = masked)")
-    p.add_argument("--steps", type=positive_int, help="visited steps (default: the run's diffusion.sample_steps)")
+    p.add_argument("--sample-steps", dest="steps", type=positive_int, metavar="N",
+                   help="visited sampling steps (default: the run's diffusion.sample_steps)")
+    add_old_spelling(p, "--steps", dest="steps", type=positive_int)
     p.add_argument("--jump-length", type=positive_int, help="RePaint: steps jumped back each time (default 5)")
     p.add_argument("--resample", type=positive_int, help="RePaint: passes over each jump (default 5; 1 = replace)")
     p.add_argument("--n", type=positive_int, default=16,
                    help="images taken from X (a single image: that many fillings of it); default 16")
-    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the fillings (default 0)")
     p.add_argument("--batch-size", type=positive_int, default=256, help="images filled per chunk")
     p.add_argument("--raw", action="store_true", help="use the raw weights instead of their EMA")
-    p.add_argument("--out", type=output_dir, default=None, help="folder to write (default RUN/inpaint)")
+    p.add_argument("--out", type=output_dir, default=None,
+                   help="folder for compare.png, inpainted.png and inpainted.npz (default RUN/inpaint)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 

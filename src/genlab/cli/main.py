@@ -18,7 +18,7 @@ examples:
   genlab datasets                                     # what data is available offline, and from where
   genlab train ddpm --data mnist --steps 3000 --out runs/mnist
   genlab train ddpm --config configs/ddpm_mnist.toml --set train.precision=bf16 --set diffusion.schedule=cosine
-  genlab sample runs/mnist --n 64 --sampler ddim --steps 50 --eta 0 --out grid.png
+  genlab sample runs/mnist --n 64 --sampler ddim --sample-steps 50 --eta 0 --out grid.png
   genlab inpaint runs/mnist --image mnist --mask left-half --method repaint --out inpainted/
   genlab distill runs/mnist --to-steps 4 --out runs/mnist_4    # a 4-step student (progressive distillation)
   genlab train pix2pix --config configs/pix2pix_edges.toml --out runs/p2p       # image-to-image (also cyclegan)

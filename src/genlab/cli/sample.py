@@ -7,13 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from genlab.cli.arguments import nonnegative_float, nonnegative_int, output_file, positive_int
+from genlab.cli.arguments import add_old_spelling, nonnegative_float, nonnegative_int, output_file, positive_int
 
 EPILOG = """\
 examples:
-  genlab sample runs/mnist --n 64 --sampler ddim --steps 50 --eta 0 --out grid.png
-  genlab sample runs/mnist --n 16 --sampler ancestral --steps 1000 --out ancestral.png
-  genlab sample runs/mnist --n 64 --sampler dpmpp_2m --steps 10      # probability-flow ODE, Karras spacing
+  genlab sample runs/mnist --n 64 --sampler ddim --sample-steps 50 --eta 0 --out grid.png
+  genlab sample runs/mnist --n 16 --sampler ancestral --sample-steps 1000 --out ancestral.png
+  genlab sample runs/mnist --n 64 --sampler dpmpp_2m --sample-steps 10      # probability-flow ODE, Karras spacing
   genlab sample runs/mnist --n 10000 --npz samples.npz      # uint8 images for `genlab eval`
   genlab sample runs/gan_cond --n 64 --label 7              # class-conditional GAN: only sevens
   genlab sample runs/cfg_mnist --label 7 --guidance 3        # conditional diffusion, classifier-free guidance
@@ -34,8 +34,10 @@ def add_parser(sub: Any) -> None:
     from genlab.diffusion.samplers import SAMPLERS
     p.add_argument("--sampler", metavar="NAME", help="diffusion sampler (default: the run's): "
                    + "; ".join(f"{name} = {s.summary}" for name, s in SAMPLERS.items()))
-    p.add_argument("--steps", type=positive_int, help="sampling steps (default: the run's diffusion.sample_steps; "
-                   "ancestral: T); heun makes 2 network calls per step but the last")
+    p.add_argument("--sample-steps", dest="steps", type=positive_int, metavar="N",
+                   help="sampling steps (default: the run's diffusion.sample_steps; ancestral: T); heun makes 2 "
+                        "network calls per step but the last")
+    add_old_spelling(p, "--steps", dest="steps", type=positive_int)
     p.add_argument("--eta", type=nonnegative_float, help="DDIM eta: 0 deterministic, 1 ~ ancestral")
     p.add_argument("--spacing", choices=["leading", "trailing", "linspace", "karras"],
                    help="timestep spacing (default: karras for "
@@ -48,12 +50,14 @@ def add_parser(sub: Any) -> None:
                    help="classifier-free guidance scale of a conditional "
                    "diffusion run: 0 unconditional, 1 conditional, >1 sharper (default: the run's)")
     p.add_argument("--low-res", metavar="IMAGE", help="low-resolution PNG to upsample (super-resolution runs)")
-    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the samples (default 0)")
     p.add_argument("--batch-size", type=positive_int, default=256, help="samples drawn per chunk (memory stays flat)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="network precision while sampling "
                    "(default: the run's train.precision; auto: bf16 where the hardware has it natively)")
     p.add_argument("--raw", action="store_true", help="use the raw weights instead of their EMA")
-    p.add_argument("--out", type=output_file, default=None, help="PNG grid to write (default RUN/samples/sample.png)")
+    p.add_argument("--out", type=output_file, default=None,
+                   help="picture to write: the image grid, or a scatter plot for 2-D data (default "
+                        "RUN/samples/sample.png)")
     p.add_argument("--scale", type=positive_int, default=None,
                    help="enlarge each image this many times in the grid (default: to at least 56 px, e.g. 2 for MNIST)")
     p.add_argument("--npz", type=output_file, default=None,
@@ -65,9 +69,14 @@ def add_parser(sub: Any) -> None:
 SAMPLE_FLAGS = ("sampler", "steps", "eta", "spacing", "precision", "label", "prompt", "guidance", "low_res")
 
 
+def flag_of(option: str) -> str:
+    """The command-line spelling of a sampling option: steps is --sample-steps, low_res is --low-res."""
+    return "--sample-steps" if option == "steps" else f"--{option.replace('_', '-')}"
+
+
 def _what_it_takes(family: Any, refused: str) -> str:
     """Why a family refuses a sampling flag and which of `genlab sample`'s flags it does take, for the error line."""
-    takes = [f"--{k.replace('_', '-')}" for k in SAMPLE_FLAGS if k in family.sample_options]
+    takes = [flag_of(k) for k in SAMPLE_FLAGS if k in family.sample_options]
     note = "it needs a class-conditional model" if refused == "label" else getattr(family, "sampler_note", "")
     listed = f"it takes: {', '.join(takes)}" if takes else "it takes none of the sampling options"
     return f"{note}; {listed}" if note else listed
@@ -107,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         get_sampler(args.sampler)                               # an unknown name lists the registry's
     for key in options:
         if key not in run_.family.sample_options:
-            raise ModelInputError(f"--{key} does not apply to {args.run_dir}, a '{run_.config.family}' run "
+            raise ModelInputError(f"{flag_of(key)} does not apply to {args.run_dir}, a '{run_.config.family}' run "
                                   f"({_what_it_takes(run_.family, key)})")
     # under torchrun / accelerate launch each process draws its share of the chunks; rank 0 writes
     x = sample_sharded(run_, args.n, seed=args.seed, batch_size=args.batch_size, progress=not args.quiet, **options)

@@ -46,7 +46,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--lr", type=positive_float, help="peak learning rate (train.lr)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="bf16 autocast, fp32, or auto: bf16 where "
                    "the CPU/GPU has native bf16 (train.precision, default auto)")
-    p.add_argument("--time-budget", type=nonnegative_float, metavar="SECONDS", help="stop cleanly after this long")
+    p.add_argument("--time-budget", type=nonnegative_float, metavar="SECONDS",
+                   help="stop cleanly (checkpoint saved) after this many seconds, wall or CPU as --budget-clock "
+                        "says (train.time_budget; 0: no limit)")
     p.add_argument("--budget-clock", choices=["wall", "cpu"],
                    help="what --time-budget counts: wall seconds (default) or this process's CPU seconds")
     p.add_argument("--seed", type=nonnegative_int, help="seed of everything random (train.seed)")

@@ -32,7 +32,9 @@ def add_parser(sub: Any) -> None:
                    "image-conditioned diffusion run")
     p.add_argument("--in", dest="images", type=nonempty, required=True, metavar="IMAGES",
                    help="folder of images, .npz, or a built-in task (its test split)")
-    p.add_argument("--out", type=output_dir, required=True, metavar="FOLDER", help="folder for the outputs")
+    p.add_argument("--out", type=output_dir, required=True, metavar="FOLDER",
+                   help="folder for the translated images (the inputs' names), grid.png (input | output | target) "
+                        "and scores.json")
     p.add_argument("--direction", choices=["a2b", "b2a"], default="a2b",
                    help="a2b (default) or b2a (CycleGAN runs translate both ways)")
     p.add_argument("--n", type=positive_int, help="translate only the first N images (default: all)")

@@ -119,7 +119,7 @@ def sample_row(run: Any, row: Row, *, n: int, seed: int, budget: float) -> tuple
     projected = (time.perf_counter() - t0) * n / size
     if projected > budget:
         return None, projected, (f"not scored: {n} samples would take ~{projected:.0f} s, over the {budget:.0f} s "
-                                 f"sampling budget (--sample-seconds); speed from a {size}-sample probe")
+                                 f"sampling budget (--sample-time-budget); speed from a {size}-sample probe")
     chunks, spent = [], 0.0
     for k, start in enumerate(range(0, n, SAMPLE_BATCH)):
         t0 = time.perf_counter()

@@ -73,7 +73,7 @@ def _labelled(canvas: np.ndarray, *, row_labels: Labels, col_labels: Labels, tit
     under a left-aligned title, dark ink on a light `pad_value` (light on dark)."""
     font = ImageFont.load_default()
     measure = ImageDraw.Draw(Image.new("L", (1, 1)))
-    line = measure.textbbox((0, 0), "Ag0", font=font)[3] + LABEL_GAP
+    line = int(measure.textbbox((0, 0), "Ag0", font=font)[3]) + LABEL_GAP
     left = max((int(measure.textlength(t, font=font)) for t in row_labels), default=0) + 2 * LABEL_GAP \
         if row_labels else 0
     top = line * ((col_labels is not None) + (title is not None))
