@@ -36,7 +36,7 @@ def test_train_sample_eval_round_trip(tmp_path, capsys):
     assert (run / "config.json").is_file() and len((run / "log.jsonl").read_text().splitlines()) == 3
     grid = tmp_path / "grid.png"
     npz = tmp_path / "s.npz"
-    assert main(["sample", str(run), "--n", "6", "--steps", "5", "--out", str(grid), "--npz", str(npz)]) == 0
+    assert main(["sample", str(run), "--n", "6", "--sample-steps", "5", "--out", str(grid), "--npz", str(npz)]) == 0
     x = np.load(npz)["x"]
     assert x.shape == (6, 1, 8, 8) and x.dtype == np.uint8
     assert Image.open(grid).size[0] > 8

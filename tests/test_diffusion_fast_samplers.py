@@ -290,6 +290,6 @@ def test_a_guided_run_samples_through_the_pipeline_on_karras_steps(name):
 
 def test_genlab_sample_with_heun_writes_a_grid(tmp_path):
     out = tmp_path / "heun.png"
-    assert main(["sample", str(LEGACY / "ddpm_cls"), "--n", "2", "--sampler", "heun", "--steps", "10",
+    assert main(["sample", str(LEGACY / "ddpm_cls"), "--n", "2", "--sampler", "heun", "--sample-steps", "10",
                  "--label", "3", "--guidance", "2", "--quiet", "--out", str(out)]) == 0
     assert out.exists()

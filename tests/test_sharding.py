@@ -51,10 +51,10 @@ def _reference_images(tmp_path: Path) -> str:
 
 SHARDED = LAUNCHED + """
 run, ref, out = sys.argv[1:4]
-main(["sample", run, "--n", "10", "--batch-size", "3", "--steps", "2", "--out", out + "/g.png",
+main(["sample", run, "--n", "10", "--batch-size", "3", "--sample-steps", "2", "--out", out + "/g.png",
       "--npz", out + "/s.npz"])
 main(["eval", run, "--metrics", "fid,is", "--extractor", "classifier", "--ref", ref, "--n", "10",
-      "--batch-size", "3", "--steps", "2", "--out", out + "/e.json", "--quiet"])
+      "--batch-size", "3", "--sample-steps", "2", "--out", out + "/e.json", "--quiet"])
 """
 
 
@@ -125,7 +125,7 @@ def test_eval_fake_pass_holds_one_chunk_of_images_at_a_time(tiny_run, tmp_path, 
     out = tmp_path / "e.json"
     assert main(["eval", str(tiny_run), "--metrics", "fid", "--extractor", "classifier",
                  "--ref", _reference_images(tmp_path),
-                 "--n", "14", "--batch-size", "4", "--steps", "2", "--out", str(out), "--quiet"]) == 0
+                 "--n", "14", "--batch-size", "4", "--sample-steps", "2", "--out", str(out), "--quiet"]) == 0
     assert json.loads(out.read_text())["n_fake"] == 14
     assert max(seen) == 4 and sum(seen) == 14 + 14     # 14 fake and the first 14 reference images, 4 at a time
 

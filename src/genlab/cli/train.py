@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         weights = Path(args.out) / "mnist_classifier.safetensors"
         info = export_classifier(args.out, weights)
         print(f"test accuracy {info['test_accuracy']:.4f}; weights for `--extractor {weights}` written to {weights}")
-    if result.main_process:
+    if result.main_process and not (result.stopped == "done" and result.items_per_s == 0):  # 0: already complete
         print(f"{result.run_dir}: {STOPPED[result.stopped]} step {result.step} of {config.train.steps} in "
               f"{result.seconds:.0f} s, {result.items_per_s:.0f} items/s, last loss {result.last_loss:.4g}")
         if result.stopped != "done":
