@@ -22,6 +22,7 @@ from genlab.diffusion.random_masks import MASK_KINDS, random_masks
 from genlab.diffusion.repaint import repaint_calls, repaint_schedule, sample_repaint, sample_replace
 from genlab.diffusion.samplers import get_sampler
 from genlab.errors import ConfigError, ModelInputError
+from genlab.viz.grid import label_margins
 from genlab.config import run_config_from_dict
 from genlab.training.objective import BatchRandom, DataInfo
 from genlab.training.run import build_family, load_run
@@ -213,7 +214,9 @@ def test_cli_inpaints_a_palette_run_by_every_method_keeping_the_known_pixels(pal
     assert saved["x"].shape == saved["original"].shape == (6, 1, 8, 8)
     assert keep[:, :, 4:].all() and not keep[:, :, :4].any()              # top-half: the top rows are filled
     assert np.array_equal(saved["x"][keep], saved["original"][keep])
-    assert Image.open(out / "compare.png").size[0] == 3 * 8 + 4 * 2     # masked input | output | original
+    # masked input | output | original, each 8 px enlarged 7x (to >= 56 px), headed by a line of labels
+    top, _ = label_margins(col_labels=[""])
+    assert Image.open(out / "compare.png").size == (3 * 8 * 7 + 4 * 2, top + 6 * 8 * 7 + 7 * 2)
     run = load_run(palette_run)
     known = to_float(torch.as_tensor(saved["original"]))
     x = run.sample(6, seed=0, known=known, mask="top-half", steps=3)   # the library path: float, bit-exact

@@ -16,6 +16,7 @@ from genlab.training.loop import train
 from genlab.training.run import load_run
 from genlab.vae import explore
 from genlab.vae.likelihood import evaluate_likelihood
+from genlab.viz.grid import label_margins
 
 TINY = ["data.name=digits", "model.hidden=[64]", "model.latent_dim=4", "train.batch_size=32", "train.log_every=1",
         "train.checkpoint_every=1000", "train.warmup_steps=1", "train.lr=3e-3", "train.threads=1"]
@@ -96,12 +97,18 @@ def test_explore_pictures_have_the_expected_layout(vae_run, run2d, tmp_path):
         return Image.open(path).size
 
     cell = 8 + 2                                                      # 8x8 items, 2 px padding
+    line, _ = label_margins(col_labels=[""])                          # a line of column labels on top
+    _, names = label_margins(row_labels=["original", "decoded"])      # row labels on the left
+    _, dims = label_margins(row_labels=["z0", "z1", "z2", "z3"])       # the traversal's latent dimensions
     assert size(explore.save_prior_samples(vae_run, tmp_path / "s.png", n=9)) == (2 + 3 * cell,) * 2
-    assert size(explore.save_reconstructions(vae_run, tmp_path / "r.png", n=5)) == (2 + 5 * cell, 2 + 2 * cell)
+    assert size(explore.save_reconstructions(vae_run, tmp_path / "r.png", n=5)) == (
+        names + 2 + 5 * cell, 2 + 2 * cell)
     assert size(explore.save_interpolation(vae_run, tmp_path / "i.png", pairs=3, steps=6, method="slerp")) == (
-        2 + 8 * cell, 2 + 3 * cell)
-    assert size(explore.save_traversal(vae_run, tmp_path / "t.png", steps=7)) == (2 + 7 * cell, 2 + 4 * cell)
-    assert size(explore.save_attribute(vae_run, tmp_path / "a.png", label=1, n=2)) == (2 + 6 * cell, 2 + 2 * cell)
+        2 + 8 * cell, line + 2 + 3 * cell)                            # a, 6 points t = 0 ... 1, b
+    assert size(explore.save_traversal(vae_run, tmp_path / "t.png", steps=7)) == (
+        dims + 2 + 7 * cell, line + 2 + 4 * cell)
+    assert size(explore.save_attribute(vae_run, tmp_path / "a.png", label=1, n=2)) == (
+        2 + 6 * cell, line + 2 + 2 * cell)
     assert size(explore.save_manifold(run2d, tmp_path / "m.png", n=4)) == (32, 32)
     assert explore.save_scatter(vae_run, tmp_path / "sc.png", n=100).stat().st_size > 0
     units = explore.run_active_units(vae_run)

@@ -103,8 +103,7 @@ def save_interpolation(run: Run | PathLike, path: PathLike, *, pairs: int = 6, s
     paths = torch.cat([interpolate(ends[2 * i], ends[2 * i + 1], steps=steps, method=method) for i in range(pairs)])
     y = _one_label(run, label)
     images = _generate(run, paths, None if y is None else torch.full((len(paths),), y))
-    return save_strip(list(images.split(steps)), path, scale=scale, col_labels=path_positions(steps),
-                      title=f"{method} path z0 -> z1, one pair per row" + ("" if y is None else f", label {y}"))
+    return save_strip(list(images.split(steps)), path, scale=scale, col_labels=path_positions(steps))
 
 
 @torch.no_grad()
@@ -118,7 +117,7 @@ def save_class_grid(run: Run | PathLike, path: PathLike, *, per_label: int = 10,
                               f"projection")
     z, labels = class_grid_latents(_latents(run, per_label, seed=seed), num_classes)
     return save_grid(_generate(run, z, labels), path, nrow=per_label, scale=scale,
-                     row_labels=[str(k) for k in range(num_classes)], title="row: label; column: shared latent")
+                     row_labels=[str(k) for k in range(num_classes)])
 
 
 def ink(images: Tensor) -> Tensor:
@@ -143,8 +142,7 @@ def save_arithmetic(run: Run | PathLike, path: PathLike, *, score: Callable[[Ten
     moved = (base[:, None, :] + s[None, :, None] * direction).reshape(-1, z.shape[1])
     images = _generate(run, moved, None if y is None else torch.full((len(moved),), y))
     return save_strip(list(images.split(len(strengths))), path, scale=scale,
-                      col_labels=[f"s={v:g}" for v in strengths], row_labels=[f"z{i + 1}" for i in range(rows)],
-                      title="z + s * attribute" + ("" if y is None else f", label {y}"))
+                      col_labels=[f"s={v:g}" for v in strengths], row_labels=[f"z{i + 1}" for i in range(rows)])
 
 
 def explore_command(run: Run, args: Any) -> int:

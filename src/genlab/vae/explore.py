@@ -82,8 +82,7 @@ def save_interpolation(run: Run | PathLike, path: PathLike, *, pairs: int = 4, s
     for i in range(pairs):
         z = interpolate(mu[2 * i], mu[2 * i + 1], steps=steps, method=method)
         rows.append(torch.cat([x[idx[2 * i]][None], vae.decode_mean(z), x[idx[2 * i + 1]][None]]))
-    return save_strip(rows, path, scale=scale, col_labels=["a", *path_positions(steps), "b"],
-                      title=f"original a, decoded {method} path mu(a) -> mu(b), original b")
+    return save_strip(rows, path, scale=scale, col_labels=["a", *path_positions(steps), "b"])
 
 
 @torch.no_grad()
@@ -106,7 +105,7 @@ def save_traversal(run: Run | PathLike, path: PathLike, *, dims: list[int] | Non
     values = torch.linspace(-span, span, steps)
     grid = traversal(z, dims=dims, values=values)
     return save_strip([vae.decode_mean(row) for row in grid], path, scale=scale, row_labels=[f"z{d}" for d in dims],
-                      col_labels=[f"{v:.2g}" for v in values.tolist()], title=f"one latent per row, item {idx}")
+                      col_labels=[f"{v:.2g}" for v in values.tolist()])
 
 
 @torch.no_grad()
@@ -151,8 +150,7 @@ def save_attribute(run: Run | PathLike, path: PathLike, *, label: int, n: int = 
     chosen = others[_pick(len(others), n, seed=seed)]
     s = torch.tensor(strengths, dtype=mu.dtype)[:, None]
     rows = [torch.cat([x[i][None], vae.decode_mean(mu[i] + s * v)]) for i in chosen.tolist()]
-    return save_strip(rows, path, scale=scale, col_labels=["x", *(f"s={t:g}" for t in strengths)],
-                      title=f"mu(x) + s * v, v = attribute of label {label}")
+    return save_strip(rows, path, scale=scale, col_labels=["x", *(f"+{t:g}v" for t in strengths)])
 
 
 @torch.no_grad()

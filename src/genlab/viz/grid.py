@@ -67,17 +67,29 @@ def tile(rows: Sequence[np.ndarray], *, padding: int, scale: int, pad_value: int
                      padding=padding, pad_value=pad_value)
 
 
+def _line_height(font: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> int:
+    """Pixels of one line of labels: the font's height plus a gap."""
+    return int(ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), "Ag0", font=font)[3]) + LABEL_GAP
+
+
+def label_margins(*, row_labels: Labels = None, col_labels: Labels = None, title: str | None = None) -> tuple[int, int]:
+    """(top, left): the pixels labels add above a grid (a line for column labels, one for a title) and to its left
+    (the widest row label and a gap either side). A long title may also widen the picture on the right."""
+    font = ImageFont.load_default()
+    measure = ImageDraw.Draw(Image.new("L", (1, 1)))
+    left = max(int(measure.textlength(t, font=font)) for t in row_labels) + 2 * LABEL_GAP if row_labels else 0
+    return _line_height(font) * ((col_labels is not None) + (title is not None)), left
+
+
 def _labelled(canvas: np.ndarray, *, row_labels: Labels, col_labels: Labels, title: str | None,
               cell: tuple[int, int], padding: int, pad_value: int) -> np.ndarray:
     """`canvas` (H, W, C) with a left margin of right-aligned row labels and a top margin of centred column labels
     under a left-aligned title, dark ink on a light `pad_value` (light on dark)."""
     font = ImageFont.load_default()
-    measure = ImageDraw.Draw(Image.new("L", (1, 1)))
-    line = int(measure.textbbox((0, 0), "Ag0", font=font)[3]) + LABEL_GAP
-    left = max((int(measure.textlength(t, font=font)) for t in row_labels), default=0) + 2 * LABEL_GAP \
-        if row_labels else 0
-    top = line * ((col_labels is not None) + (title is not None))
+    line = _line_height(font)
+    top, left = label_margins(row_labels=row_labels, col_labels=col_labels, title=title)
     height, width, channels = canvas.shape
+    measure = ImageDraw.Draw(Image.new("L", (1, 1)))
     title_width = 0 if title is None else left + padding + int(measure.textlength(title, font=font)) + LABEL_GAP
     img = Image.new("L" if channels == 1 else "RGB", (max(width + left, title_width), height + top),
                     pad_value if channels == 1 else (pad_value,) * 3)
