@@ -67,5 +67,7 @@ def run(args: argparse.Namespace) -> int:
                       seed=args.seed, progress=not args.quiet, distill_seconds=args.distill_time_budget,
                       sample_seconds=args.sample_time_budget)
     print(markdown_table(results))
-    print(f"\nwrote {args.out}/compare.html, compare.md, compare.json, compare_trilemma.png")
+    pictures = ", ".join(sorted(p.name for p in args.out.glob("compare_*.png")))
+    print(f"\nwrote {args.out / 'compare.html'} (the whole comparison on one page), compare.md, compare.json, "
+          f"{pictures}; each entry's run folder is in {args.out}")
     return 0
