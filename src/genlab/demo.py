@@ -52,6 +52,8 @@ def probe_steps_per_s(values: dict[str, Any], *, max_seconds: float = PROBE_MAX_
     The rate is the best of the probe's later log windows: its first steps pay one-off costs (kernel selection,
     allocator warm-up) that would make the estimate several times too low. None when no step finished.
     """
+    import contextlib
+    import io
     import tempfile
 
     from genlab.training.loop import train
@@ -59,7 +61,8 @@ def probe_steps_per_s(values: dict[str, Any], *, max_seconds: float = PROBE_MAX_
     probe = json.loads(json.dumps(values))
     probe["train"].update(steps=PROBE_STEPS, time_budget=max_seconds, checkpoint_every=10**9, log_every=PROBE_WINDOW)
     with tempfile.TemporaryDirectory() as tmp:
-        train(run_config_from_dict(probe), Path(tmp) / "probe", progress=progress, sample_at_end=False)
+        with contextlib.redirect_stdout(io.StringIO()):   # the probe's "precision ..." line: the run says it next
+            train(run_config_from_dict(probe), Path(tmp) / "probe", progress=progress, sample_at_end=False)
         log = Path(tmp) / "probe" / "log.jsonl"
         rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.is_file() else []
     rates = [r["items_per_s"] for r in (rows[1:] or rows) if r.get("items_per_s", 0) > 0]
