@@ -226,3 +226,17 @@ def test_a_fresh_start_drops_the_log_of_a_start_that_crashed_before_any_checkpoi
     train(tiny_config("train.steps=3"), run_dir, progress=False)
     rows = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3] and 123.0 not in [r["loss"] for r in rows]
+
+
+def test_only_genlab_train_advises_running_a_budget_stopped_run_again(tmp_path, capsys):
+    from genlab.cli.main import main
+    # a budget of 1e-9 s is spent by the first step, whatever the machine: the run stops at step 1 of 50
+    result = train(tiny_config("train.steps=50", "train.time_budget=1e-9"), tmp_path / "lib", progress=False,
+                   sample_at_end=False)
+    assert (result.stopped, result.step) == ("time_budget", 1)
+    assert "again" not in capsys.readouterr().out          # the demo, compare and distill plan their own budgets
+    sets = [a for kv in [*TINY, "train.sample_n=1"] for a in ("--set", kv)]
+    assert main(["train", "ddpm", *sets, "--steps", "50", "--time-budget", "1e-9", "--quiet",
+                 "--out", str(tmp_path / "cli")]) == 0
+    out = capsys.readouterr().out
+    assert "time budget: stopped at step 1 of 50" in out and "run the same command again to resume" in out
