@@ -67,7 +67,7 @@ def _train(entry: Entry, kind: str, *, data: str, seconds: float, seed: int, out
     if (out / "config.json").exists():
         raise ConfigError(f"{out} already holds a run from an earlier comparison; give compare a new --out "
                           f"(or remove {out}) so that every entry trains from scratch on the same budget")
-    with contextlib.redirect_stdout(io.StringIO()):    # not the loop's "stopped (time budget) ... resume" advice
+    with contextlib.redirect_stdout(io.StringIO()):    # quiet entries: compare prints one line per entry itself
         res = train(run_config_from_dict(apply_overrides(values, [])), out, progress=progress, sample_at_end=False)
     return Trained(runs={None: out}, steps=res.step, seconds={None: res.seconds})
 
