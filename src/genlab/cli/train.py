@@ -104,8 +104,10 @@ def run(args: argparse.Namespace) -> int:
         info = export_classifier(args.out, weights)
         print(f"test accuracy {info['test_accuracy']:.4f}; weights for `--extractor {weights}` written to {weights}")
     if result.main_process and not (result.stopped == "done" and result.items_per_s == 0):  # 0: already complete
-        print(f"{result.run_dir}: {STOPPED[result.stopped]} step {result.step} of {config.train.steps} in "
-              f"{result.seconds:.0f} s, {result.items_per_s:.0f} items/s, last loss {result.last_loss:.4g}")
+        tc = config.train
+        clock = f" wall (budget {tc.time_budget:g} CPU-seconds)" if tc.budget_clock == "cpu" and tc.time_budget else ""
+        print(f"{result.run_dir}: {STOPPED[result.stopped]} step {result.step} of {tc.steps} in "
+              f"{result.seconds:.0f} s{clock}, {result.items_per_s:.0f} items/s, last loss {result.last_loss:.4g}")
         if result.stopped != "done":
             print("checkpoint saved; run the same command again to resume")
     return 130 if result.stopped == "interrupted" else 0
