@@ -174,7 +174,7 @@ def test_toy_run_trains_resumes_to_the_exact_step_and_samples(tmp_path, capsys):
     assert (tmp_path / "s.png").is_file()
 
 
-@pytest.mark.parametrize("flag", [["--sampler", "dpmpp_2m"], ["--steps", "10"], ["--eta", "0.5"]])
+@pytest.mark.parametrize("flag", [["--sampler", "dpmpp_2m"], ["--sample-steps", "10"], ["--eta", "0.5"]])
 def test_diffusion_sampler_options_are_one_line_errors_naming_what_the_run_takes(flag, tmp_path, capsys):
     run = tmp_path / "r"
     assert main(["train", "ddgan", *TOY, "--steps", "1", "--out", str(run)]) == 0

@@ -67,9 +67,13 @@ def test_cli_trains_a_conditional_gan_and_samples_one_label(tmp_path, capsys):
     run = load_run(out)
     a = run.sample(4, seed=0, label=3)
     assert a.shape == (4, 1, 8, 8) and not torch.equal(a, run.sample(4, seed=0, label=4))
-    assert main(["explore", str(out), "classes", "--n", "4", "--out", str(tmp_path / "classes.png")]) == 0
+    assert main(["explore", str(out), "classes", "--n", "4", "--scale", "1",
+                 "--out", str(tmp_path / "classes.png")]) == 0
     from PIL import Image
-    assert Image.open(tmp_path / "classes.png").size == (2 + 4 * 10, 2 + 10 * 10)   # 10 rows of 4 8x8 cells
+
+    from genlab.viz.grid import label_margins
+    _, left = label_margins(row_labels=[str(k) for k in range(10)])  # row k labelled k on the left
+    assert Image.open(tmp_path / "classes.png").size == (left + 2 + 4 * 10, 2 + 10 * 10)   # 10 rows of 4 8x8 cells
     assert main(["sample", str(out), "--n", "5", "--label", "11"]) == 2
     assert "0..9" in capsys.readouterr().err
     plain = tmp_path / "plain"
