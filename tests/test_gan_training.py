@@ -74,6 +74,10 @@ def test_cli_trains_a_conditional_gan_and_samples_one_label(tmp_path, capsys):
     from genlab.viz.grid import label_margins
     _, left = label_margins(row_labels=[str(k) for k in range(10)])  # row k labelled k on the left
     assert Image.open(tmp_path / "classes.png").size == (left + 2 + 4 * 10, 2 + 10 * 10)   # 10 rows of 4 8x8 cells
+    # without --label sample i has label i % 10: one column per label, headed by it, under a title line
+    assert main(["sample", str(out), "--n", "5", "--scale", "1", "--out", str(tmp_path / "cols.png")]) == 0
+    top, _ = label_margins(col_labels=[""], title="column: label")
+    assert Image.open(tmp_path / "cols.png").size[1] == top + 2 + 10                       # one row of 5 labels
     assert main(["sample", str(out), "--n", "5", "--label", "11"]) == 2
     assert "0..9" in capsys.readouterr().err
     plain = tmp_path / "plain"

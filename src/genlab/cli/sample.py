@@ -92,7 +92,8 @@ def _grid_labels(run_: Any, args: argparse.Namespace) -> dict[str, Any]:
     said = [f"label {args.label}" if args.label is not None else "", f'"{args.prompt}"' if args.prompt else "",
             f"guidance {args.guidance:g}" if args.guidance is not None else ""]
     if classes and args.label is None:
-        return {"nrow": classes, "col_labels": [str(k) for k in range(classes)],
+        columns = min(classes, args.n)
+        return {"nrow": columns, "col_labels": [str(k) for k in range(columns)],
                 "title": ", ".join(["column: label", *filter(None, said)])}
     return {"title": ", ".join(filter(None, said))} if any(said) else {}
 
