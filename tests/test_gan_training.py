@@ -78,6 +78,8 @@ def test_cli_trains_a_conditional_gan_and_samples_one_label(tmp_path, capsys):
     assert main(["sample", str(out), "--n", "5", "--scale", "1", "--out", str(tmp_path / "cols.png")]) == 0
     top, _ = label_margins(col_labels=[""], title="column: label")
     assert Image.open(tmp_path / "cols.png").size[1] == top + 2 + 10                       # one row of 5 labels
+    # the training grid too: 64 samples in 10 labelled columns, 7 rows, each 8 px cell enlarged 7x
+    assert Image.open(out / "samples" / "step_0000003.png").size == (2 + 10 * 58, top + 2 + 7 * 58)
     assert main(["sample", str(out), "--n", "5", "--label", "11"]) == 2
     assert "0..9" in capsys.readouterr().err
     plain = tmp_path / "plain"

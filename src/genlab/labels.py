@@ -27,3 +27,11 @@ def class_labels(label: Any, n: int, num_classes: int) -> Tensor:
         raise ModelInputError(f"--label must be a class in 0..{num_classes - 1}, got "
                               f"{', '.join(map(str, shown[:5]))}{more}")
     return labels if len(labels) == n else labels.repeat(n // len(labels) + 1)[:n]
+
+
+def sampled_classes(family: Any, num_classes: int | None) -> int | None:
+    """K when `family` draws class-conditional samples (label i % K for sample i unless one is given), else None:
+    a conditional GAN (model.condition) or diffusion with condition.kind = 'class'."""
+    condition = getattr(getattr(family, "config", None), "condition", None)
+    conditional = getattr(family, "conditional", False) is True or getattr(condition, "kind", None) == "class"
+    return num_classes if conditional and num_classes else None

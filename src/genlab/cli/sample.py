@@ -85,16 +85,14 @@ def _what_it_takes(family: Any, refused: str) -> str:
 def _grid_labels(run_: Any, args: argparse.Namespace) -> dict[str, Any]:
     """Labels of a conditional run's grid: with --label or --prompt a title naming it (and the guidance); a
     class-conditional run without --label draws label i % K at i, so one row per K samples, label per column."""
-    family = run_.family
-    condition = getattr(getattr(family, "config", None), "condition", None)
-    classes = run_.info.num_classes if getattr(family, "conditional", False) or getattr(condition, "kind", "") \
-        == "class" else None
+    from genlab.labels import sampled_classes
+    from genlab.viz import class_columns
+
+    classes = sampled_classes(run_.family, run_.info.num_classes)
     said = [f"label {args.label}" if args.label is not None else "", f'"{args.prompt}"' if args.prompt else "",
             f"guidance {args.guidance:g}" if args.guidance is not None else ""]
     if classes and args.label is None:
-        columns = min(classes, args.n)
-        return {"nrow": columns, "col_labels": [str(k) for k in range(columns)],
-                "title": ", ".join(["column: label", *filter(None, said)])}
+        return class_columns(args.n, classes, title=", ".join(["column: label", *filter(None, said)]))
     return {"title": ", ".join(filter(None, said))} if any(said) else {}
 
 

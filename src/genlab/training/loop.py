@@ -84,12 +84,15 @@ def _sample_grid(s: Session, step: int) -> Path | None:
     if not s.main or s.data.info.kind != "image" or not s.family.can_sample or s.sampled == step:
         return None
     s.sampled = step
-    from genlab.viz import readable_scale, save_grid
+    from genlab.labels import sampled_classes
+    from genlab.viz import class_columns, readable_scale, save_grid
     gen = torch.Generator().manual_seed(s.config.train.seed)
     sample_models = {n: (s.emas[n].module if n in s.emas else m) for n, m in s.models.items()}
     with torch.inference_mode(), SamplingProgress(s.family, 1, desc="sample grid", enabled=s.progress) as bar:
         x = s.family.sample(sample_models, s.config.train.sample_n, generator=gen, **bar.options({}))
-    path = save_grid(x, s.run_dir / "samples" / f"step_{step:07d}.png", scale=readable_scale(x.shape[-2]))
+    classes = sampled_classes(s.family, s.data.info.num_classes)        # labels cycle: one column per label
+    path = save_grid(x, s.run_dir / "samples" / f"step_{step:07d}.png", scale=readable_scale(x.shape[-2]),
+                     **(class_columns(len(x), classes) if classes else {}))
     if s.tracker is not None:
         s.tracker.log_grid(path, step)
     return path

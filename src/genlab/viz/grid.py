@@ -6,6 +6,7 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -123,6 +124,12 @@ def save_picture(canvas: np.ndarray, path: str | os.PathLike[str]) -> Path:
 def path_positions(steps: int) -> list[str]:
     """Column labels of an interpolation path with `steps` points, endpoints included: t = 0 ... 1."""
     return [f"t={t:.2g}" if i == 0 else f"{t:.2g}" for i, t in enumerate(np.linspace(0.0, 1.0, steps))]
+
+
+def class_columns(n: int, classes: int, *, title: str = "column: label") -> dict[str, Any]:
+    """`save_grid` options for n samples whose labels cycle 0..classes-1: one column per label, headed by it."""
+    columns = min(classes, n)
+    return {"nrow": columns, "col_labels": [str(k) for k in range(columns)], "title": title}
 
 
 def readable_scale(height: int, *, target: int = 56) -> int:
