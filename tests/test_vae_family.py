@@ -144,6 +144,23 @@ def test_config_refusals():
         train(config("vae", "data.name=ring8", "vae.likelihood=bernoulli"), "/nonexistent/never", progress=False)
     with pytest.raises(ConfigError, match="unknown config key 'ae.beta'"):
         config("ae", "ae.beta=2")
+    with pytest.raises(ConfigError, match="needs vae.objective = 'elbo'"):
+        train(config("vae", "vae.objective=iwae", "vae.free_bits=0.5"), "/nonexistent/never", progress=False)
+    with pytest.raises(ConfigError, match="free_bits_group = 3 must divide model.latent_dim = 4"):
+        train(config("vae", "vae.free_bits=0.5", "vae.free_bits_group=3"), "/nonexistent/never", progress=False)
+
+
+@pytest.mark.parametrize("extra", [("vae.objective=iwae", "vae.k=4", "vae.kl_warmup=3"),
+                                   ("vae.free_bits=0.25", "vae.free_bits_group=2", "vae.kl_warmup=3")])
+def test_iwae_and_free_bits_objectives_train(tmp_path, extra):
+    train(config("vae", "train.steps=30", *extra), tmp_path / "r", progress=False)
+    rows = log(tmp_path / "r")
+    assert [r["beta"] for r in rows[:5]] == pytest.approx([0.0, 1 / 3, 2 / 3, 1.0, 1.0])   # min(1, step / 3)
+    assert sum(r["neg_elbo"] for r in rows[-5:]) < 0.8 * sum(r["neg_elbo"] for r in rows[:5])
+    if "vae.k=4" in extra:
+        assert all(r["loss"] == r["neg_iwae4"] for r in rows)
+    result = evaluate_likelihood(tmp_path / "r", k=20, n=50)
+    assert result["elbo"] < result["iwae"] < 0
 
 
 def test_explore_cli_writes_pictures(vae_run, tmp_path, capsys):

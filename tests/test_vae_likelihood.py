@@ -9,8 +9,9 @@ from torch import nn
 from torch.distributions import MultivariateNormal, kl_divergence
 
 from genlab.errors import ModelInputError
-from genlab.vae.likelihood import elbo, iwae_bound, log_weights
+from genlab.vae.likelihood import chunked_bounds, elbo, iwae_bound, likelihood_bounds, log_weights
 from genlab.vae.networks import VAE, GaussianLikelihood
+from genlab.vae.objective import kl_standard_normal
 
 D, d, C = 5, 3, 0.4
 
@@ -113,3 +114,32 @@ def test_bounds_refuse_bad_input():
     ae = VAE(nn.Linear(D, d), nn.Linear(d, D), GaussianLikelihood(C), latent_dim=d, shape=(D,), deterministic=True)
     with pytest.raises(ModelInputError, match="plain autoencoder has no q"):
         elbo(ae, items(2))
+
+
+def test_chunked_bounds_are_one_logsumexp_over_all_draws():
+    vae, *_ = linear_gaussian(posterior_shift=0.6, posterior_logvar_shift=0.8)
+    x = items(4)
+    iwae, recon, kl = chunked_bounds(vae, x, k=12, chunk=1, generator=torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(5)                    # the same twelve draws, one (1, B, d) call each
+    draws = [log_weights(vae, x, k=1, generator=g) for _ in range(12)]
+    log_w, log_px_z = torch.cat([w for w, _, _ in draws]), torch.cat([p for _, p, _ in draws])
+    torch.testing.assert_close(iwae, torch.logsumexp(log_w, 0) - math.log(12))
+    torch.testing.assert_close(recon, log_px_z.mean(0))
+    torch.testing.assert_close(kl, kl_standard_normal(*vae.encode(x)))
+    exact_vae, marginal, *_ = linear_gaussian()
+    torch.testing.assert_close(chunked_bounds(exact_vae, x, k=10, chunk=3)[0], marginal.log_prob(x))
+
+
+def test_iwae_estimate_converges_to_log_px_as_k_grows():
+    vae, marginal, W, b, _ = linear_gaussian(posterior_shift=0.6, posterior_logvar_shift=0.8)
+    x = items(3)
+    log_px, lower = marginal.log_prob(x), exact_elbo(vae, x, W, b)
+    gap = log_px - chunked_bounds(vae, x, k=5000, chunk=1000, generator=torch.Generator().manual_seed(6))[0]
+    gap10 = log_px - iwae_bound(vae, x.repeat(2000, 1), k=10, generator=torch.Generator().manual_seed(8)).view(
+        2000, 3).mean(0)                                     # E[L_10], over 2,000 repeats
+    assert ((log_px - lower) > 0.3).all()                    # the ELBO is far below log p(x),
+    assert (gap10 > 0.1).all()                               # E[L_10] still clearly below it,
+    assert (gap.abs() < 0.05).all()                          # one draw of L_5000 within 0.05 nats of it
+    stats = likelihood_bounds(vae, x, k=5000, batch_size=2, max_rows=1000, generator=torch.Generator().manual_seed(7))
+    assert stats["nll"] == pytest.approx(-log_px.mean().item(), abs=0.05)
+    assert stats["elbo"] == pytest.approx(lower.mean().item(), abs=0.05)

@@ -14,8 +14,9 @@ from genlab.vae.family import binarize_images
 from genlab.vae.latent import attribute_vector, interpolate, manifold_grid, principal_axes, traversal
 from genlab.vae.likelihood import ActiveUnits, active_units
 from genlab.vae.networks import ConvDecoder, ConvEncoder
-from genlab.vae.objective import (bernoulli_log_likelihood, beta_at, gaussian_log_likelihood, kl_standard_normal,
-                                  log_normal_diag, log_standard_normal, reparameterize)
+from genlab.vae.objective import (bernoulli_log_likelihood, beta_at, free_bits_kl, gaussian_log_likelihood,
+                                  iwae_objective, kl_standard_normal, log_normal_diag, log_standard_normal,
+                                  reparameterize)
 
 
 def test_closed_form_kl_matches_torch_distributions():
@@ -167,3 +168,31 @@ def test_principal_axes_keep_the_widest_direction():
     proj = principal_axes(mu)
     assert proj.shape == (500, 2)
     assert float(proj[:, 0].var()) == pytest.approx(float(mu[:, 1].var()), rel=0.01)
+
+
+def test_iwae_objective_against_hand_numbers():
+    log_px_z = torch.tensor([[0.0, -1e4], [math.log(3.0), -1e4 + math.log(3.0)]], dtype=torch.float64)
+    prior_term = torch.tensor([[0.0, 0.0], [0.0, 0.0]], dtype=torch.float64)
+    # log((1 + 3) / 2) = log 2, and the same far in the tail (a stable logsumexp, no underflow to -inf)
+    torch.testing.assert_close(iwae_objective(log_px_z, prior_term),
+                               torch.tensor([math.log(2.0), -1e4 + math.log(2.0)], dtype=torch.float64))
+    # warm-up tempering: beta = 1/2 scales log p(z) - log q(z|x) inside each weight
+    lp, pq = torch.tensor([[0.0], [math.log(3.0)]]), torch.tensor([[-2.0], [2.0]])
+    expected = math.log((math.exp(-1.0) + 3 * math.exp(1.0)) / 2)
+    assert iwae_objective(lp, pq, beta=0.5).item() == pytest.approx(expected, rel=1e-6)
+    # k = 1: the one-sample ELBO estimate log p(x|z) + log p(z) - log q(z|x)
+    assert iwae_objective(lp[:1], pq[:1]).item() == pytest.approx(-2.0)
+    with pytest.raises(ModelInputError, match=r"two \(k, B\) tensors"):
+        iwae_objective(lp, pq[:1])
+
+
+def test_free_bits_against_hand_numbers():
+    kl = torch.tensor([[0.1, 2.0, 0.0, 0.2], [0.3, 1.0, 0.4, 0.0]], requires_grad=True)  # batch means .2 1.5 .2 .1
+    assert free_bits_kl(kl, 0.0).item() == pytest.approx(2.0)                # off: the mean KL summed
+    assert free_bits_kl(kl, 0.5).item() == pytest.approx(0.5 + 1.5 + 0.5 + 0.5)
+    assert free_bits_kl(kl, 0.5, group=2).item() == pytest.approx(1.7 + 0.5)  # groups (0.2 + 1.5), (0.2 + 0.1)
+    free_bits_kl(kl, 0.5).backward()
+    # groups under the floor get no gradient (collapse is not pushed further), the others 1 / batch
+    torch.testing.assert_close(kl.grad, torch.tensor([[0.0, 0.5, 0.0, 0.0], [0.0, 0.5, 0.0, 0.0]]))
+    with pytest.raises(ModelInputError, match="divisible by the group size 3"):
+        free_bits_kl(kl, 0.5, group=3)

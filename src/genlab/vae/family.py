@@ -17,7 +17,8 @@ from genlab.config import TrainConfig
 from genlab.errors import ConfigError, ModelInputError
 from genlab.training.objective import Batch, DataInfo, Phase
 from genlab.vae.networks import VAE, BernoulliLikelihood, GaussianLikelihood, Likelihood, build_vae
-from genlab.vae.objective import beta_at, kl_standard_normal, reparameterize
+from genlab.vae.objective import (beta_at, free_bits_kl, iwae_objective, kl_per_dim, kl_standard_normal,
+                                  log_normal_diag, log_standard_normal, reparameterize)
 
 Binarize = Literal["none", "threshold", "stochastic"]
 
@@ -45,10 +46,17 @@ class AEObjectiveConfig:
 
 @dataclass
 class VAEObjectiveConfig(AEObjectiveConfig):
-    """Loss = reconstruction + beta * KL, with beta ramped linearly from 0 over `kl_warmup` steps when > 0."""
+    """Loss = reconstruction + beta * KL (objective "elbo") or minus the k-sample importance-weighted bound
+    ("iwae", Burda et al. 2016 eq. 8), beta ramped linearly from 0 over `kl_warmup` steps when > 0."""
 
     beta: float = field(default=1.0, metadata={"ge": 0})
     kl_warmup: int = field(default=0, metadata={"ge": 0})
+    objective: Literal["elbo", "iwae"] = "elbo"
+    k: int = field(default=1, metadata={"ge": 1})          # importance samples per item (objective "iwae")
+    # free bits (Kingma et al. 2016, eq. 15): each group of `free_bits_group` latent dimensions pays at least
+    # `free_bits` nats of batch-mean KL (0: off; objective "elbo" only)
+    free_bits: float = field(default=0.0, metadata={"ge": 0})
+    free_bits_group: int = field(default=1, metadata={"ge": 1})
 
 
 @dataclass
@@ -123,6 +131,16 @@ class VAEFamily:
             v = config.vae
             if v.beta < 0 or v.kl_warmup < 0:
                 raise ConfigError(f"vae.beta and vae.kl_warmup must be >= 0, got {v.beta} and {v.kl_warmup}")
+            if v.k < 1:
+                raise ConfigError(f"vae.k must be at least 1 (importance samples per item), got {v.k}")
+            if v.free_bits < 0:
+                raise ConfigError(f"vae.free_bits must be >= 0 nats, got {v.free_bits}")
+            if v.free_bits > 0 and v.objective != "elbo":
+                raise ConfigError(f"vae.free_bits acts on the ELBO's KL term: it needs vae.objective = 'elbo', "
+                                  f"got '{v.objective}'")
+            if v.free_bits > 0 and m.arch != "conv_map" and m.latent_dim % v.free_bits_group:
+                raise ConfigError(f"vae.free_bits_group = {v.free_bits_group} must divide model.latent_dim = "
+                                  f"{m.latent_dim}")
 
     def build_models(self) -> dict[str, nn.Module]:
         m = self.config.model
@@ -145,7 +163,8 @@ class VAEFamily:
         return beta_at(step, beta=v.beta, warmup=v.kl_warmup)
 
     def loss(self, phase: str, models: Mapping[str, nn.Module], batch: Batch) -> tuple[Tensor, dict[str, float]]:
-        """Negative ELBO per item, -E_q[log p(x|z)] + beta KL(q(z|x) || p(z)), averaged over the batch (nats)."""
+        """Negative ELBO per item, -E_q[log p(x|z)] + beta KL(q(z|x) || p(z)), or the negative IWAE bound
+        -L_k (Burda et al. 2016, eq. 8), averaged over the batch (nats)."""
         vae: VAE = models["vae"]  # type: ignore[assignment]
         x = batch.x
         if self.binarize == "stochastic":
@@ -156,11 +175,23 @@ class VAEFamily:
         if logvar is None:
             recon = -vae.likelihood.log_prob(vae.decode(mu), x)
             return recon.mean(), {"recon": recon.mean().item()}
+        v = self.config.vae
+        beta = self.beta(batch.step)
+        if v.objective == "iwae":
+            eps = batch.rng.randn(v.k, vae.latent_dim).transpose(0, 1)          # (k, B, d)
+            z = reparameterize(mu, logvar, eps.to(mu.device))
+            log_px_z = vae.likelihood.log_prob(vae.decode(z), x)
+            bound = iwae_objective(log_px_z, log_standard_normal(z) - log_normal_diag(z, mu, logvar), beta=beta)
+            kl = kl_standard_normal(mu, logvar)
+            return -bound.mean(), {"recon": -log_px_z.mean().item(), "kl": kl.mean().item(),
+                                   "neg_elbo": (kl - log_px_z.mean(0)).mean().item(),
+                                   f"neg_iwae{v.k}": -bound.mean().item(), "beta": beta}
         z = reparameterize(mu, logvar, batch.rng.randn(vae.latent_dim))
         recon = -vae.likelihood.log_prob(vae.decode(z), x)
-        kl = kl_standard_normal(mu, logvar)
-        beta = self.beta(batch.step)
-        loss = (recon + beta * kl).mean()
+        kl_dims = kl_per_dim(mu, logvar)
+        kl = kl_dims.sum(1)
+        penalty = free_bits_kl(kl_dims, v.free_bits, group=v.free_bits_group) if v.free_bits > 0 else kl.mean()
+        loss = recon.mean() + beta * penalty
         return loss, {"recon": recon.mean().item(), "kl": kl.mean().item(), "neg_elbo": (recon + kl).mean().item(),
                       "beta": beta}
 

@@ -98,13 +98,35 @@ def active_units(mu: Tensor, *, threshold: float = 0.01) -> tuple[int, Tensor]:
     return stats.count(threshold=threshold), stats.variances()
 
 
+def chunked_bounds(vae: VAE, x: Tensor, *, k: int, chunk: int,
+                   generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """IWAE bound L_k, E_q log p(x|z) and the closed-form KL per item from k draws taken `chunk` at a time: a running
+    logsumexp keeps memory at O(chunk * B) whatever k (Burda et al. 2016, eq. 8, for k = 5,000).
+
+    x: (B, *shape) -> L_k (B,), mean log p(x|z_i) (B,), KL (B,), all float64 nats. The draws depend on `chunk`.
+    """
+    if k < 1 or chunk < 1:
+        raise ModelInputError(f"importance samples k and the chunk size must be >= 1, got k={k}, chunk={chunk}")
+    mu, logvar = _posterior(vae, x)
+    log_sum = torch.full((len(x),), -math.inf, dtype=torch.float64, device=mu.device)
+    sum_px_z = torch.zeros(len(x), dtype=torch.float64, device=mu.device)
+    for start in range(0, k, chunk):
+        z = reparameterize(mu, logvar, _noise(min(chunk, k - start), mu, generator))
+        log_px_z = vae.likelihood.log_prob(vae.decode(z), x)
+        log_w = log_px_z + log_standard_normal(z) - log_normal_diag(z, mu, logvar)
+        log_sum = torch.logaddexp(log_sum, torch.logsumexp(log_w.double(), 0))
+        sum_px_z += log_px_z.double().sum(0)
+    return log_sum - math.log(k), sum_px_z / k, kl_standard_normal(mu, logvar).double()
+
+
 @torch.no_grad()
-def likelihood_bounds(vae: VAE, x: Tensor, *, k: int = 50, batch_size: int = 100,
+def likelihood_bounds(vae: VAE, x: Tensor, *, k: int = 50, batch_size: int = 100, max_rows: int = 20_000,
                       generator: torch.Generator | None = None, progress: bool = False) -> dict[str, Any]:
     """Mean ELBO and IWAE(k) bound in nats per item over x: (N, *shape), scored as given (already binarised if so).
 
-    Both bounds use the same k draws per item. Also: -E_q log p(x|z) ("recon"), the KL, `nll` = -iwae (the
-    estimate of -log p(x) papers report), its standard error, and the active units of x.
+    Both bounds use the same k draws per item, decoded at most `max_rows` latents per forward pass (so k = 5,000
+    runs in flat memory). Also: -E_q log p(x|z) ("recon"), the KL, `nll` = -iwae (the estimate of -log p(x)
+    papers report), its standard error, and the active units of x.
     """
     from tqdm.auto import tqdm
 
@@ -114,14 +136,14 @@ def likelihood_bounds(vae: VAE, x: Tensor, *, k: int = 50, batch_size: int = 100
     vae.eval()
     parts: dict[str, list[Tensor]] = {"elbo": [], "iwae": [], "recon": [], "kl": []}
     units = ActiveUnits(vae.latent_dim)
+    chunk = max(1, max_rows // min(batch_size, len(x)))
     for xb in tqdm(x.split(batch_size), disable=not progress, desc=f"IWAE k={k}", unit="batch", leave=False):
         xb = xb.to(device)
-        log_w, log_px_z, kl = log_weights(vae, xb, k=k, generator=generator)
-        recon = log_px_z.double().mean(0)
-        parts["elbo"].append(recon - kl.double())
-        parts["iwae"].append(torch.logsumexp(log_w.double(), 0) - math.log(k))
+        iwae, recon, kl = chunked_bounds(vae, xb, k=k, chunk=chunk, generator=generator)
+        parts["elbo"].append(recon - kl)
+        parts["iwae"].append(iwae)
         parts["recon"].append(-recon)
-        parts["kl"].append(kl.double())
+        parts["kl"].append(kl)
         units.update(vae.encode(xb)[0])
     values = {key: torch.cat(v).cpu() for key, v in parts.items()}
     out: dict[str, Any] = {key: v.mean().item() for key, v in values.items()}

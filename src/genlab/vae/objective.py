@@ -17,14 +17,44 @@ from genlab.errors import ModelInputError
 LOG_2PI = math.log(2.0 * math.pi)
 
 
+def kl_per_dim(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu_j, e^logvar_j) || N(0, 1)) = -1/2 (1 + logvar - mu^2 - e^logvar) per dimension (Kingma & Welling,
+    App. B): mu, logvar (B, ...) -> (B, d) nats, the latent flattened."""
+    if mu.shape != logvar.shape:
+        raise ModelInputError(f"mu and logvar must share one shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
+    return -0.5 * (1.0 + logvar - mu.pow(2) - logvar.exp()).flatten(1)
+
+
 def kl_standard_normal(mu: Tensor, logvar: Tensor) -> Tensor:
     """KL(N(mu, diag e^logvar) || N(0, I)) = -1/2 sum_j (1 + logvar - mu^2 - e^logvar) (Kingma & Welling, App. B).
 
     mu, logvar: (B, d) -> (B,) nats.
     """
-    if mu.shape != logvar.shape:
-        raise ModelInputError(f"mu and logvar must share one shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
-    return -0.5 * (1.0 + logvar - mu.pow(2) - logvar.exp()).flatten(1).sum(1)
+    return kl_per_dim(mu, logvar).sum(1)
+
+
+def free_bits_kl(kl_dims: Tensor, free_bits: float, *, group: int = 1) -> Tensor:
+    """sum_g max(free_bits, E_batch[KL_g]) over groups g of `group` consecutive dimensions: the free-bits KL term
+    of Kingma et al. (2016, eq. 15). kl_dims: (B, d) per-dimension KL -> scalar nats per item.
+
+    A group whose batch-mean KL is below `free_bits` pays the constant instead, so the gradient stops pushing it
+    onto the prior (against posterior collapse).
+    """
+    if kl_dims.ndim != 2 or kl_dims.shape[1] % group:
+        raise ModelInputError(f"free bits need a per-dimension KL (B, d) with d divisible by the group size {group}, "
+                              f"got {tuple(kl_dims.shape)}")
+    per_group = kl_dims.mean(0).view(-1, group).sum(1)
+    return per_group.clamp_min(free_bits).sum()
+
+
+def iwae_objective(log_px_z: Tensor, log_pz_minus_log_qz: Tensor, *, beta: float = 1.0) -> Tensor:
+    """L_k = logsumexp_i [log p(x|z_i) + beta (log p(z_i) - log q(z_i|x))] - log k per item (Burda et al. 2016,
+    eq. 8; beta < 1 is the KL warm-up's tempering). Inputs (k, B) -> (B,) nats; k = 1, beta = 1 is the ELBO's
+    one-sample estimate."""
+    if log_px_z.shape != log_pz_minus_log_qz.shape or log_px_z.ndim != 2:
+        raise ModelInputError(f"log-weights must be two (k, B) tensors, got {tuple(log_px_z.shape)} and "
+                              f"{tuple(log_pz_minus_log_qz.shape)}")
+    return torch.logsumexp(log_px_z + beta * log_pz_minus_log_qz, dim=0) - math.log(log_px_z.shape[0])
 
 
 def reparameterize(mu: Tensor, logvar: Tensor, eps: Tensor) -> Tensor:
