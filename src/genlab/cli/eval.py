@@ -51,7 +51,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--sampler", metavar="NAME", help="diffusion sampler (default: the run's; see `genlab sample -h`)")
     p.add_argument("--steps", type=positive_int, help="sampling steps")
-    p.add_argument("--spacing", choices=["leading", "trailing", "linspace", "karras"],
+    from genlab.diffusion.timesteps import SCHEDULE_SPACINGS
+    p.add_argument("--spacing", choices=SCHEDULE_SPACINGS,
                    help="timestep spacing (default: as `genlab sample`)")
     p.add_argument("--out", type=output_file,
                    help="JSON file to write (default RUN/eval/<metrics>_<extractor>_n<N>.json)")

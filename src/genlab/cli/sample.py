@@ -37,10 +37,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--steps", type=positive_int, help="sampling steps (default: the run's diffusion.sample_steps; "
                    "ancestral: T); heun makes 2 network calls per step but the last")
     p.add_argument("--eta", type=nonnegative_float, help="DDIM eta: 0 deterministic, 1 ~ ancestral")
-    p.add_argument("--spacing", choices=["leading", "trailing", "linspace", "karras"],
-                   help="timestep spacing (default: karras for "
-                   + "/".join(name for name, entry in SAMPLERS.items() if entry.spacing == "karras")
-                   + ", else the run's)")
+    from genlab.diffusion.timesteps import SCHEDULE_SPACINGS
+    p.add_argument("--spacing", choices=SCHEDULE_SPACINGS,
+                   help="timestep spacing (default: the sampler's own, "
+                   + "; ".join(f"{name}: {entry.spacing_rule()}" for name, entry in SAMPLERS.items() if entry.spacing)
+                   + "; else the run's diffusion.spacing)")
     p.add_argument("--label", type=nonnegative_int, help="class to draw, for class-conditional models (e.g. a gan with "
                                          "model.condition=projection)")
     p.add_argument("--prompt", help="text prompt, for text-conditional diffusion runs (needs genlab[text])")

@@ -49,6 +49,19 @@ class Sampler:
     spacing: ScheduleSpacing | None = None   # default spacing (unless one is asked for); None: diffusion.spacing
     summary: str = ""
     calls_per_step: int = 1             # network calls per step but the last, which takes one (heun: 2)
+    few_steps: tuple[int, ScheduleSpacing] | None = None   # (n, s): spacing s instead for at most n steps
+
+    def spacing_for(self, steps: int) -> ScheduleSpacing | None:
+        """The default spacing for `steps` visited steps (None: the run's diffusion.spacing)."""
+        if self.few_steps is not None and steps <= self.few_steps[0]:
+            return self.few_steps[1]
+        return self.spacing
+
+    def spacing_rule(self) -> str:
+        """The default spacing in words, for help texts: e.g. "quadratic up to 7 steps, else karras"."""
+        if self.few_steps is None:
+            return str(self.spacing)
+        return f"{self.few_steps[1]} up to {self.few_steps[0]} steps, else {self.spacing}"
 
     def network_calls(self, steps: int) -> int:
         """Network evaluations per sample over `steps` visited steps (not counting guidance's doubled batch)."""

@@ -17,8 +17,8 @@ and three that need the noise schedule or place n + 1 levels, not only T (`sched
   "quadratic": n + 1 times uniform in sqrt(t) from T to 1, t_k = T (1 - k (1 - T^-1/2) / n)^2, visited at
                step round(t_k) - 1 (DPM-Solver's "time_quadratic" for a discrete-time model, the "quad" skip
                of Song et al. 2021, DDIM, sec. 5), the first n visited as for "logsnr"
-"logsnr" and "quadratic" visit neither the clean end t = 0 (a network call that would only denoise sigma(0),
-0.01 on the linear schedule) nor fewer than n distinct steps: with few steps, every call moves the sample.
+With few steps "logsnr" and "quadratic" do not visit the clean end t = 0 (a network call that would only
+denoise sigma(0), 0.01 on the linear schedule): every call moves the sample.
 """
 from __future__ import annotations
 
@@ -119,8 +119,8 @@ def karras_timesteps(schedule: NoiseSchedule, num_steps: int, *, rho: float = 7.
 
 def logsnr_timesteps(schedule: NoiseSchedule, num_steps: int) -> Tensor:
     """The first n of n + 1 levels uniform in lambda = -log sigma from sigma(T-1) to sigma(0) (Lu et al. 2022a,
-    DPM-Solver, app. D "logSNR"), each at the step nearest in log sigma: (num_steps,) long, from T-1, never 0
-    but when all T steps are asked for."""
+    DPM-Solver, app. D "logSNR"), each at the step nearest in log sigma: (num_steps,) long, from T-1, distinct;
+    the clean end 0 is reached only where many steps crowd the low-noise levels."""
     _check_steps(schedule.T, num_steps)
     log_sigma = np.log(ve_sigmas(schedule))
     return nearest_steps(schedule, np.linspace(log_sigma[-1], log_sigma[0], num_steps + 1)[:-1], to_zero=False)
