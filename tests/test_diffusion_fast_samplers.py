@@ -22,6 +22,7 @@ from genlab.cli.main import main
 from genlab.diffusion import (SAMPLERS, Denoiser, NoiseSchedule, betas_linear, karras_timesteps, sample_ddim,
                               sample_dpmpp_2m, sample_euler, sample_heun, sample_unipc, schedule_timesteps, timesteps,
                               ve_sigmas)
+from genlab.diffusion.samplers import FEW_STEPS
 from genlab.diffusion.unipc import unic_weights
 from genlab.errors import ConfigError
 from genlab.training.run import load_run
@@ -269,20 +270,28 @@ def test_karras_timesteps_are_the_nearest_steps_to_karras_sigmas_and_always_dist
         timesteps(1000, 7, spacing="karras")  # type: ignore[arg-type]
 
 
-def test_registry_entries_choose_karras_spacing_and_take_no_options():
+def test_registry_entries_choose_their_spacing_and_take_no_options():
     for name in ODE_SAMPLERS:
         assert SAMPLERS[name].spacing == "karras" and SAMPLERS[name].options == () and not SAMPLERS[name].full_chain
     assert SAMPLERS["ddim"].spacing is None and SAMPLERS["ancestral"].spacing is None
+    for name in ("dpmpp_2m", "unipc"):            # multistep solvers: DPM-Solver's quadratic grid at few steps
+        assert [SAMPLERS[name].spacing_for(n) for n in (1, 5, FEW_STEPS, FEW_STEPS + 1, 50)] == \
+            ["quadratic"] * 3 + ["karras"] * 2
+        assert SAMPLERS[name].spacing_rule() == f"quadratic up to {FEW_STEPS} steps, else karras"
+    assert SAMPLERS["euler"].spacing_for(5) == "karras" and SAMPLERS["ddim"].spacing_for(5) is None
 
 
 @pytest.mark.parametrize("name", ODE_SAMPLERS)
-def test_a_guided_run_samples_through_the_pipeline_on_karras_steps(name):
+def test_a_guided_run_samples_through_the_pipeline_on_its_default_steps(name):
     run = load_run(LEGACY / "ddpm_cls")                           # v-prediction, class-conditional, T = 100
     seen: list[int] = []
-    x = run.sample(3, seed=0, sampler=name, steps=5, label=7, guidance=3.0,
-                   callback=lambda i, t, x_t, x0: seen.append(t))
-    assert x.shape == (3, *run.family.shape) and torch.isfinite(x).all()
-    assert seen == karras_timesteps(run.family.schedule, 5).tolist()
+    for steps in (5, 12):
+        x = run.sample(3, seed=0, sampler=name, steps=steps, label=7, guidance=3.0,
+                       callback=lambda i, t, x_t, x0: seen.append(t))
+        assert x.shape == (3, *run.family.shape) and torch.isfinite(x).all()
+        spacing = "karras" if name in ("euler", "heun") or steps > FEW_STEPS else "quadratic"
+        assert seen == schedule_timesteps(run.family.schedule, steps, spacing=spacing).tolist()
+        seen.clear()
     seen.clear()
     run.sample(3, seed=0, sampler=name, steps=5, spacing="trailing", callback=lambda i, t, x_t, x0: seen.append(t))
     assert seen == timesteps(100, 5, spacing="trailing").tolist()
@@ -293,6 +302,16 @@ def test_genlab_sample_with_heun_writes_a_grid(tmp_path):
     assert main(["sample", str(LEGACY / "ddpm_cls"), "--n", "2", "--sampler", "heun", "--steps", "10",
                  "--label", "3", "--guidance", "2", "--quiet", "--out", str(out)]) == 0
     assert out.exists()
+
+
+def test_genlab_sample_takes_the_new_spacings_and_names_them_in_errors(tmp_path, capsys):
+    out = tmp_path / "dpm.png"
+    assert main(["sample", str(LEGACY / "ddpm_cls"), "--n", "2", "--sampler", "dpmpp_2m", "--steps", "3",
+                 "--spacing", "logsnr", "--quiet", "--out", str(out)]) == 0
+    assert out.exists()
+    with pytest.raises(SystemExit):
+        main(["sample", str(LEGACY / "ddpm_cls"), "--spacing", "uniform"])
+    assert "'logsnr', 'quadratic'" in capsys.readouterr().err
 
 
 def _exact_to_last(schedule: NoiseSchedule, x_T: torch.Tensor, steps: list[int]) -> torch.Tensor:
