@@ -5,17 +5,31 @@ from the run's EMA network with the same seed, and prints JSON: classifier Frech
 recall against MNIST test (genlab's MNIST-classifier features), network calls per sample, the timestep spacing
 used (each sampler's default for that many steps, `Sampler.spacing_for`, unless `--spacings` lists some to
 compare) and seconds. `--spacings logsnr quadratic karras` scores every sampler on each of those spacings.
+`--as-compare` draws and scores the samples exactly as a `genlab compare` row (genlab.compare.runner.sample_row's
+seeds, genlab.compare.judge's reference and features), so its figures stand beside a compare report's.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
+from typing import Any
 
+from genlab.compare.judge import judge
+from genlab.compare.recipes import Row
+from genlab.compare.runner import sample_row
 from genlab.diffusion.samplers import SAMPLERS
 from genlab.diffusion.timesteps import SCHEDULE_SPACINGS
 from genlab.evaluation import evaluate_run
 from genlab.training.run import load_run
+
+
+def score_as_compare(run: Any, options: dict[str, Any], *, n: int, seed: int) -> dict[str, Any]:
+    """FD, precision and recall of a `genlab compare` row sampled with `options` (its seeds and judge)."""
+    samples, _, _ = sample_row(run, Row("study", options), n=n, seed=seed, budget=math.inf)
+    out = judge(samples, data="mnist", kind="image", n=n)
+    return {"fd_classifier": out["fd"], "precision": out["precision"], "recall": out["recall"]}
 
 
 def main() -> None:
@@ -28,6 +42,7 @@ def main() -> None:
                     help="timestep spacings to score (default: each sampler's own for the step count)")
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--as-compare", action="store_true", help="sample and score as a `genlab compare` row")
     a = ap.parse_args()
     run = load_run(a.run)
     d = run.family.config.diffusion
@@ -37,8 +52,9 @@ def main() -> None:
             for spacing in a.spacings:
                 options = {"sampler": name, "steps": steps, **({"spacing": spacing} if spacing else {})}
                 t0 = time.perf_counter()
-                result = evaluate_run(run, metrics=["fid", "pr"], n=a.n, ref="mnist:test", extractor="classifier",
-                                      batch_size=250, seed=a.seed, sampler_options=options, progress=False)
+                result = score_as_compare(run, options, n=a.n, seed=a.seed) if a.as_compare else evaluate_run(
+                    run, metrics=["fid", "pr"], n=a.n, ref="mnist:test", extractor="classifier", batch_size=250,
+                    seed=a.seed, sampler_options=options, progress=False)
                 seconds = time.perf_counter() - t0
                 rows.append({"sampler": name, "steps": steps,
                              "spacing": spacing or SAMPLERS[name].spacing_for(steps) or d.spacing,
