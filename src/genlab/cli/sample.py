@@ -14,6 +14,7 @@ examples:
   genlab sample runs/mnist --n 64 --sampler ddim --steps 50 --eta 0 --out grid.png
   genlab sample runs/mnist --n 16 --sampler ancestral --steps 1000 --out ancestral.png
   genlab sample runs/mnist --n 64 --sampler dpmpp_2m --steps 10      # probability-flow ODE, Karras spacing
+  genlab sample runs/mnist --n 64 --sampler dpmpp_2m --steps 5       # few steps: DPM-Solver's quadratic spacing
   genlab sample runs/mnist --n 10000 --npz samples.npz      # uint8 images for `genlab eval`
   genlab sample runs/gan_cond --n 64 --label 7              # class-conditional GAN: only sevens
   genlab sample runs/cfg_mnist --label 7 --guidance 3        # conditional diffusion, classifier-free guidance
