@@ -59,7 +59,7 @@ class Sampler:
         return self.spacing
 
     def spacing_rule(self) -> str:
-        """The default spacing in words, for help texts: e.g. "quadratic up to 7 steps, else karras"."""
+        """The default spacing in words, for help texts: e.g. "quadratic up to 8 steps, else karras"."""
         if self.few_steps is None:
             return str(self.spacing)
         return f"{self.few_steps[1]} up to {self.few_steps[0]} steps, else {self.spacing}"

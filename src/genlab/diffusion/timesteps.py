@@ -12,7 +12,7 @@ and three that need the noise schedule or place n + 1 levels, not only T (`sched
                (as diffusers' use_karras_sigmas, but the ODE samplers then step between the schedule's own
                sigmas of those steps, so the network's time input and the sigma it is asked at agree)
   "logsnr":    n + 1 levels uniform in lambda = log(alpha / sigma_vp) = -log sigma from sigma(T-1) to sigma(0)
-               (Lu et al. 2022a, DPM-Solver, sec. 3.3 and app. D: their choice for few steps), rounded as
+               (Lu et al. 2022a, DPM-Solver, sec. 3.3: their fixed-step choice), rounded as
                "karras"; the first n are visited and the sampler's last step goes from the n-th to sigma = 0
   "quadratic": n + 1 times uniform in sqrt(t) from T to 1, t_k = T (1 - k (1 - T^-1/2) / n)^2, visited at
                step round(t_k) - 1 (DPM-Solver's "time_quadratic" for a discrete-time model, the "quad" skip
@@ -119,7 +119,7 @@ def karras_timesteps(schedule: NoiseSchedule, num_steps: int, *, rho: float = 7.
 
 def logsnr_timesteps(schedule: NoiseSchedule, num_steps: int) -> Tensor:
     """The first n of n + 1 levels uniform in lambda = -log sigma from sigma(T-1) to sigma(0) (Lu et al. 2022a,
-    DPM-Solver, app. D "logSNR"), each at the step nearest in log sigma: (num_steps,) long, from T-1, distinct;
+    DPM-Solver, sec. 3.3, "logSNR"), each at the step nearest in log sigma: (num_steps,) long, from T-1, distinct;
     the clean end 0 is reached only where many steps crowd the low-noise levels."""
     _check_steps(schedule.T, num_steps)
     log_sigma = np.log(ve_sigmas(schedule))
