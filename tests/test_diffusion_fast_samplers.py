@@ -22,6 +22,7 @@ from genlab.cli.main import main
 from genlab.diffusion import (SAMPLERS, Denoiser, NoiseSchedule, betas_linear, karras_timesteps, sample_ddim,
                               sample_dpmpp_2m, sample_euler, sample_heun, sample_unipc, schedule_timesteps, timesteps,
                               ve_sigmas)
+from genlab.diffusion.samplers import FEW_STEPS
 from genlab.diffusion.unipc import unic_weights
 from genlab.errors import ConfigError
 from genlab.training.run import load_run
@@ -269,20 +270,28 @@ def test_karras_timesteps_are_the_nearest_steps_to_karras_sigmas_and_always_dist
         timesteps(1000, 7, spacing="karras")  # type: ignore[arg-type]
 
 
-def test_registry_entries_choose_karras_spacing_and_take_no_options():
+def test_registry_entries_choose_their_spacing_and_take_no_options():
     for name in ODE_SAMPLERS:
         assert SAMPLERS[name].spacing == "karras" and SAMPLERS[name].options == () and not SAMPLERS[name].full_chain
     assert SAMPLERS["ddim"].spacing is None and SAMPLERS["ancestral"].spacing is None
+    for name in ("dpmpp_2m", "unipc"):            # multistep solvers: DPM-Solver's quadratic grid at few steps
+        assert [SAMPLERS[name].spacing_for(n) for n in (1, 5, FEW_STEPS, FEW_STEPS + 1, 50)] == \
+            ["quadratic"] * 3 + ["karras"] * 2
+        assert SAMPLERS[name].spacing_rule() == f"quadratic up to {FEW_STEPS} steps, else karras"
+    assert SAMPLERS["euler"].spacing_for(5) == "karras" and SAMPLERS["ddim"].spacing_for(5) is None
 
 
 @pytest.mark.parametrize("name", ODE_SAMPLERS)
-def test_a_guided_run_samples_through_the_pipeline_on_karras_steps(name):
+def test_a_guided_run_samples_through_the_pipeline_on_its_default_steps(name):
     run = load_run(LEGACY / "ddpm_cls")                           # v-prediction, class-conditional, T = 100
     seen: list[int] = []
-    x = run.sample(3, seed=0, sampler=name, steps=5, label=7, guidance=3.0,
-                   callback=lambda i, t, x_t, x0: seen.append(t))
-    assert x.shape == (3, *run.family.shape) and torch.isfinite(x).all()
-    assert seen == karras_timesteps(run.family.schedule, 5).tolist()
+    for steps in (5, 12):
+        x = run.sample(3, seed=0, sampler=name, steps=steps, label=7, guidance=3.0,
+                       callback=lambda i, t, x_t, x0: seen.append(t))
+        assert x.shape == (3, *run.family.shape) and torch.isfinite(x).all()
+        spacing = "karras" if name in ("euler", "heun") or steps > FEW_STEPS else "quadratic"
+        assert seen == schedule_timesteps(run.family.schedule, steps, spacing=spacing).tolist()
+        seen.clear()
     seen.clear()
     run.sample(3, seed=0, sampler=name, steps=5, spacing="trailing", callback=lambda i, t, x_t, x0: seen.append(t))
     assert seen == timesteps(100, 5, spacing="trailing").tolist()
@@ -293,3 +302,79 @@ def test_genlab_sample_with_heun_writes_a_grid(tmp_path):
     assert main(["sample", str(LEGACY / "ddpm_cls"), "--n", "2", "--sampler", "heun", "--sample-steps", "10",
                  "--label", "3", "--guidance", "2", "--quiet", "--out", str(out)]) == 0
     assert out.exists()
+
+
+def test_genlab_sample_takes_the_new_spacings_and_names_them_in_errors(tmp_path, capsys):
+    out = tmp_path / "dpm.png"
+    assert main(["sample", str(LEGACY / "ddpm_cls"), "--n", "2", "--sampler", "dpmpp_2m", "--steps", "3",
+                 "--spacing", "logsnr", "--quiet", "--out", str(out)]) == 0
+    assert out.exists()
+    with pytest.raises(SystemExit):
+        main(["sample", str(LEGACY / "ddpm_cls"), "--spacing", "uniform"])
+    assert "'logsnr', 'quadratic'" in capsys.readouterr().err
+
+
+def _exact_to_last(schedule: NoiseSchedule, x_T: torch.Tensor, steps: list[int]) -> torch.Tensor:
+    """The samplers' limit on a grid that ends at steps[-1] > 0: the exact ODE from steps[0] to sigma(steps[-1]),
+    then the denoiser's x0 there, D(y; sigma) = M + S^2 / (S^2 + sigma^2) (y - M)."""
+    sigmas = ve_sigmas(schedule)
+    y = x_T / math.sqrt(float(schedule.alphas_cumprod[steps[0]]))
+    s_max, s_end = float(sigmas[steps[0]]), float(sigmas[steps[-1]])
+    return M + S * S / math.sqrt((S * S + s_max**2) * (S * S + s_end**2)) * (y - M)
+
+
+@pytest.mark.parametrize("spacing", ["logsnr", "quadratic"])
+@pytest.mark.parametrize("name,band,steps", [("euler", (1.6, 2.5), [16, 32, 64, 128]),
+                                             ("heun", (3.0, 5.5), [16, 32, 64, 128]),
+                                             ("dpmpp_2m", (3.0, 5.5), [16, 32, 64, 128]),
+                                             ("unipc", (6.0, 10.0), [16, 32, 64])])
+def test_each_sampler_keeps_its_order_on_the_few_step_spacings(spacing, name, band, steps):
+    """The orders hold on the "logsnr" and "quadratic" grids, which end at a step > 0 (the limit is the exact ODE to
+    that step and its x0). Measured error ratios per doubling from 16 steps (logsnr; quadratic): euler 1.93 1.96 2.01;
+    1.93 1.96 1.98 -- heun 4.35 4.16 4.08; 4.23 4.10 4.02 -- dpmpp_2m 3.44 3.81 4.14; 3.93 4.20 4.36 -- unipc 7.11
+    7.00; 7.99 7.55. As on the Karras grid, unipc's third order stops showing once the rounded levels reach the
+    consecutive low-noise timesteps (64 -> 128: 4.7 and 7.8, 128 -> 256: 1.6 and 1.1)."""
+    errors = []
+    for n in steps:
+        steps = schedule_timesteps(LINEAR, n, spacing=spacing).tolist()
+        out = ODE_SAMPLERS[name](_denoiser(LINEAR, "v"), X_T, steps)
+        errors.append(float((out - _exact_to_last(LINEAR, X_T, steps)).abs().max()))
+    ratios = [a / b for a, b in zip(errors, errors[1:], strict=False)]
+    assert all(band[0] < r < band[1] for r in ratios), (errors, ratios)
+
+
+def test_logsnr_and_quadratic_timesteps_by_hand():
+    # quadratic, T = 1000, n = 5: t_k = 1000 (1 - k (1 - 1000^-1/2) / 5)^2 = 1000, 650.16, 375.34, 175.54, 50.76
+    assert schedule_timesteps(LINEAR, 5, spacing="quadratic").tolist() == [999, 649, 374, 175, 50]
+    # logsnr: the first n of n + 1 levels uniform in log sigma from sigma(999) to sigma(0), nearest in log sigma
+    log_sigma = np.log(ve_sigmas(LINEAR))
+    for n in (2, 5, 10):
+        target = np.linspace(log_sigma[-1], log_sigma[0], n + 1)[:-1]
+        nearest = np.abs(log_sigma[None, :] - target[:, None]).argmin(axis=1)
+        assert schedule_timesteps(LINEAR, n, spacing="logsnr").tolist() == nearest.tolist()
+    assert schedule_timesteps(LINEAR, 2, spacing="logsnr").tolist()[1] == 302   # sigma(302) = 1.25 ~ sqrt(157 * 0.01)
+    for spacing in ("logsnr", "quadratic"):
+        assert schedule_timesteps(LINEAR, 1, spacing=spacing).tolist() == [999]
+        for n in (2, 3, 50, 500, 999):                 # from T-1, distinct, and with few steps never the clean end
+            steps = schedule_timesteps(COSINE, n, spacing=spacing)
+            assert len(steps) == n and steps[0] == 999 and bool((steps[:-1] > steps[1:]).all())
+            assert steps[-1] > 0 or n >= 500
+        assert schedule_timesteps(LINEAR, 1000, spacing=spacing).tolist() == list(range(999, -1, -1))
+        with pytest.raises(ConfigError, match=r"in \[1, 1000\]"):
+            schedule_timesteps(LINEAR, 0, spacing=spacing)
+        with pytest.raises(ConfigError, match="needs the schedule"):
+            timesteps(1000, 7, spacing=spacing)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("spacing", ["logsnr", "quadratic"])
+def test_one_and_two_steps_on_the_few_step_spacings(spacing):
+    # 1 step: x0 at T-1; 2 steps: both first order for dpmpp_2m and unipc (no history, then the step to sigma = 0)
+    d = _denoiser(LINEAR)
+    one = schedule_timesteps(LINEAR, 1, spacing=spacing)
+    for f in ODE_SAMPLERS.values():
+        torch.testing.assert_close(f(d, X_T, one), d.x0(X_T, 999), rtol=0, atol=1e-12)
+    two = schedule_timesteps(LINEAR, 2, spacing=spacing)
+    euler = sample_euler(d, X_T, two)
+    for f in (sample_dpmpp_2m, sample_unipc):
+        torch.testing.assert_close(f(d, X_T, two), euler, rtol=0, atol=1e-12)
+    assert torch.isfinite(sample_heun(d, X_T, two)).all()

@@ -54,7 +54,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--sample-steps", dest="steps", type=positive_int, metavar="N",
                    help="sampling steps (default: the run's diffusion.sample_steps)")
     add_old_spelling(p, "--steps", dest="steps", type=positive_int)
-    p.add_argument("--spacing", choices=["leading", "trailing", "linspace", "karras"],
+    from genlab.diffusion.timesteps import SCHEDULE_SPACINGS
+    p.add_argument("--spacing", choices=SCHEDULE_SPACINGS,
                    help="timestep spacing (default: as `genlab sample`)")
     p.add_argument("--out", type=output_file,
                    help="JSON file to write (default RUN/eval/<metrics>_<extractor>_n<N>.json)")

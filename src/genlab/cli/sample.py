@@ -14,6 +14,7 @@ examples:
   genlab sample runs/mnist --n 64 --sampler ddim --sample-steps 50 --eta 0 --out grid.png
   genlab sample runs/mnist --n 16 --sampler ancestral --sample-steps 1000 --out ancestral.png
   genlab sample runs/mnist --n 64 --sampler dpmpp_2m --sample-steps 10      # probability-flow ODE, Karras spacing
+  genlab sample runs/mnist --n 64 --sampler dpmpp_2m --sample-steps 5       # few steps: DPM-Solver's quadratic spacing
   genlab sample runs/mnist --n 10000 --npz samples.npz      # uint8 images for `genlab eval`
   genlab sample runs/gan_cond --n 64 --label 7              # class-conditional GAN: only sevens
   genlab sample runs/cfg_mnist --label 7 --guidance 3        # conditional diffusion, classifier-free guidance
@@ -39,10 +40,11 @@ def add_parser(sub: Any) -> None:
                         "network calls per step but the last")
     add_old_spelling(p, "--steps", dest="steps", type=positive_int)
     p.add_argument("--eta", type=nonnegative_float, help="DDIM eta: 0 deterministic, 1 ~ ancestral")
-    p.add_argument("--spacing", choices=["leading", "trailing", "linspace", "karras"],
-                   help="timestep spacing (default: karras for "
-                   + "/".join(name for name, entry in SAMPLERS.items() if entry.spacing == "karras")
-                   + ", else the run's)")
+    from genlab.diffusion.timesteps import SCHEDULE_SPACINGS
+    p.add_argument("--spacing", choices=SCHEDULE_SPACINGS,
+                   help="timestep spacing (default: the sampler's own, "
+                   + "; ".join(f"{name}: {entry.spacing_rule()}" for name, entry in SAMPLERS.items() if entry.spacing)
+                   + "; else the run's diffusion.spacing)")
     p.add_argument("--label", type=nonnegative_int, help="class to draw, for class-conditional models (e.g. a gan with "
                                          "model.condition=projection)")
     p.add_argument("--prompt", help="text prompt, for text-conditional diffusion runs (needs genlab[text])")

@@ -36,8 +36,9 @@ class DiffusionConfig:
     sampler: str = "ddim"                                # see `genlab sample --help` for the registry's names
     sample_steps: int = field(default=50, metadata={"ge": 1, "le": "T"})
     eta: float = field(default=0.0, metadata={"ge": 0})
-    spacing: Literal["leading", "trailing", "linspace", "karras"] = "leading"   # ddim/ancestral; euler, heun,
-    # dpmpp_2m and unipc use "karras" unless a spacing is passed to `genlab sample --spacing` / run.sample(spacing=...)
+    spacing: Literal["leading", "trailing", "linspace", "karras", "logsnr", "quadratic"] = "leading"   # ddim and
+    # ancestral; euler, heun, dpmpp_2m and unipc use their own (Sampler.spacing_for) unless a spacing is passed to
+    # `genlab sample --spacing` / run.sample(spacing=...)
     variance: Literal["beta", "beta_tilde"] = "beta_tilde"
     clip_x0: bool = True
 

@@ -11,7 +11,8 @@ Noise levels: the network only knows the schedule's T discrete steps, so the sam
 *of the visited discrete timesteps* (genlab.diffusion.timesteps.ve_sigmas), and then to sigma = 0: the denoiser
 is always asked at a sigma its time input means exactly. The Karras et al. rho = 7 spacing is the default
 choice of those steps (`karras_timesteps`, "karras" spacing; diffusers' use_karras_sigmas picks the same steps
-but keeps the unrounded sigmas). Every step to sigma = 0 returns the denoiser's last x0 (Euler's step there;
+but keeps the unrounded sigmas); dpmpp_2m and unipc take DPM-Solver's "quadratic" one at few steps
+(genlab.diffusion.samplers.FEW_STEPS). Every step to sigma = 0 returns the denoiser's last x0 (Euler's step there;
 EDM's Heun takes an Euler step for its last step too; DPM-Solver++ drops to first order). Repeated timesteps
 (a zero-length step) are skipped, so no step divides by zero; any other order than descending is an error.
 

@@ -134,7 +134,7 @@ def sample(family: DiffusionFamily, models: Mapping[str, nn.Module], n: int, *, 
         kwargs["clip_x0"] = d.clip_x0 and family.bounded and denoiser.guidance in (None, 0.0, 1.0)
     if chosen.inputs and pair is not None:
         kwargs.update(known=pair[0], mask=pair[1])
-    visited = schedule_timesteps(family.schedule, steps, spacing=spacing or chosen.spacing or d.spacing)
+    visited = schedule_timesteps(family.schedule, steps, spacing=spacing or chosen.spacing_for(steps) or d.spacing)
     x0 = chosen(denoiser, x, visited, generator=generator, callback=callback, **kwargs)
     out = family.decode(models, x0.clamp(-1.0, 1.0) if family.bounded else x0)
     return out if pair is None else keep_known(out, *pair)
