@@ -43,7 +43,8 @@ def timed(fn: Any) -> tuple[Any, float]:
 
 def main() -> None:
     from genlab.metrics.classifier import load_mnist_classifier
-    from genlab.metrics.video import clip_features, continuation_error, identity_consistency, per_frame_frechet
+    from genlab.metrics.video import (clip_features, continuation_error, identity_consistency, label_spread,
+                                      per_frame_frechet)
     from genlab.training.run import load_run
     from genlab.viz.video import save_gif, save_strip_png
 
@@ -72,12 +73,14 @@ def main() -> None:
                                               frames=frames))
         real = held_out(run, args.n_real, frames, args.seed + 1)
         other = held_out(run, args.n, frames, args.seed + 2)
-        f_real, _ = clip_features(clf, real)
-        f_fake, labels = clip_features(clf, clips)
-        f_other, labels_other = clip_features(clf, other)
+        f_real, _, _ = clip_features(clf, real)
+        f_fake, labels, top = clip_features(clf, clips)
+        f_other, labels_other, top_other = clip_features(clf, other)
         out.update(fd_per_frame=per_frame_frechet(f_real, f_fake), fd_real_vs_real=per_frame_frechet(f_real, f_other),
                    identity_consistency=identity_consistency(labels),
-                   identity_consistency_real=identity_consistency(labels_other))
+                   identity_consistency_real=identity_consistency(labels_other),
+                   confidence=float(top.mean()), confidence_real=float(top_other.mean()), **label_spread(labels),
+                   real_spread=label_spread(labels_other))
     else:
         truth = held_out(run, args.n, frames, args.seed)
         context = truth[:, :args.given]
@@ -86,8 +89,10 @@ def main() -> None:
         out.update(method=args.method, given=args.given,
                    **continuation_error(clips[:, args.given:], truth[:, args.given:], context[:, -1]))
         out["context_exact"] = bool(torch.equal(clips[:, :args.given], context))
-        _, labels = clip_features(clf, clips)
-        out["identity_consistency"] = identity_consistency(labels)
+        _, labels, top = clip_features(clf, clips)
+        _, true_labels, _ = clip_features(clf, truth)
+        out.update(identity_consistency=identity_consistency(labels), confidence=float(top.mean()),
+                   label_kept=float((labels[:, args.given:] == true_labels[:, :1]).float().mean()))
     out.update(cpu_seconds_per_clip=cpu / args.n,
                peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, batch_size=args.batch_size)
     if args.gif:

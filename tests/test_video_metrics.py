@@ -56,3 +56,9 @@ def test_clips_round_trip_through_gif_and_strip(tmp_path) -> None:
     from PIL import Image
     strip = np.asarray(Image.open(tmp_path / "c.png"))
     assert strip.shape == (1 + 2 * 6, 1 + 3 * 6) and np.array_equal(strip[7:12, 13:18], clips[1, 2, 0].numpy())
+
+
+def test_label_spread_counts_first_frame_labels() -> None:
+    from genlab.metrics.video import label_spread
+    labels = torch.tensor([[3, 1], [3, 3], [5, 5], [3, 0]])
+    assert label_spread(labels) == {"top_label_share": 0.75, "classes_seen": 2}

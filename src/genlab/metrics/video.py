@@ -42,17 +42,27 @@ def digit_crops(frames: Tensor, *, crop: int = 16) -> Tensor:
 
 @torch.no_grad()
 def clip_features(classifier: MnistClassifier, clips: Tensor, *, crop: int = 16, batch_size: int = 512,
-                  ) -> tuple[Tensor, Tensor]:
-    """(features (N, T, 128), labels (N, T)) of the digit crops of clips (N, T, 1, H, W) in [-1, 1]."""
+                  ) -> tuple[Tensor, Tensor, Tensor]:
+    """(features (N, T, 128), labels (N, T), top softmax probabilities (N, T)) of the digit crops of clips
+    (N, T, 1, H, W) in [-1, 1]."""
     if clips.ndim != 5:
         raise ModelInputError(f"clips must be (N, T, 1, H, W), got {tuple(clips.shape)}")
     n, frames = clips.shape[:2]
-    feats, labels = [], []
+    feats, probs = [], []
     for chunk in clips.flatten(0, 1).split(batch_size):
         f = classifier.features(digit_crops(chunk, crop=crop))
         feats.append(f)
-        labels.append(classifier.head(f).argmax(dim=1))
-    return torch.cat(feats).view(n, frames, -1), torch.cat(labels).view(n, frames)
+        probs.append(classifier.head(f).softmax(dim=1))
+    top, labels = torch.cat(probs).max(dim=1)
+    return torch.cat(feats).view(n, frames, -1), labels.view(n, frames), top.view(n, frames)
+
+
+def label_spread(labels: Tensor) -> dict[str, float]:
+    """How the clips' labels (N, T) spread over classes: the share of the commonest first-frame label (1.0 when
+    every clip reads as one class, as noise often does) and the number of classes seen."""
+    first = labels[:, 0]
+    counts = torch.bincount(first, minlength=10)
+    return {"top_label_share": float(counts.max()) / len(first), "classes_seen": int((counts > 0).sum())}
 
 
 def per_frame_frechet(real: Tensor, fake: Tensor) -> list[float]:
