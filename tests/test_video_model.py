@@ -175,3 +175,27 @@ def test_mask_method_needs_a_run_trained_with_masks() -> None:
         family.sample(models, 1, generator=torch.Generator(), context=torch.zeros(1, 2, 1, 8, 8), method="mask")
     with pytest.raises(ModelInputError, match="shorter than the context"):
         family.sample(models, 1, generator=torch.Generator(), context=torch.zeros(1, 2, 1, 8, 8), frames=1)
+
+
+def test_the_loss_ignores_given_frames() -> None:
+    """d loss / d output is zero exactly on the given frames, whose share the loss logs."""
+    from genlab.training.objective import Batch
+
+    family = _family(mask_prob=1.0)
+
+    class Fixed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.out = nn.Parameter(torch.randn(16, *SHAPE))
+
+        def forward(self, x, t, known=None, mask=None, still=None):
+            return self.out + 0 * x
+
+    net = Fixed()
+    batch = Batch(x=torch.rand(16, *SHAPE) * 2 - 1, y=None, rng=_rng(16, seed=3))
+    loss, logs = family.loss("denoise", {"model": net}, batch)
+    loss.backward()
+    assert net.out.grad is not None
+    zero = (net.out.grad.flatten(2).abs().amax(dim=2) == 0)                   # (B, T): frames without gradient
+    assert 0 < zero.float().mean().item() < 1
+    assert zero.float().mean().item() == pytest.approx(logs["given_frames"])
