@@ -86,6 +86,9 @@ def _sample_quality(run: Run, metrics: Sequence[Metric], *, n: int, ref: str, ex
     from genlab.metrics.statistics import StatisticsCache, stats_key
     from genlab.sharding import extract_sharded, process_device, process_rank
 
+    if run.info.kind == "video":
+        raise ModelInputError(f"{','.join(metrics)} need an image model; this run generates videos (their "
+                              "per-frame metrics: genlab.metrics.video, benchmarks/video_eval.py)")
     if run.info.kind != "image":
         raise ModelInputError(f"{','.join(metrics)} need an image model; this run generates vectors "
                               "(--metrics modes measures a toy run)")

@@ -19,6 +19,7 @@ _FAMILIES: dict[str, str] = {
     "distill_ldm": "genlab.distill.latent:LatentDistillFamily",
     "pix2pix": "genlab.translate.pix2pix:Pix2PixFamily",
     "cyclegan": "genlab.translate.cyclegan:CycleGANFamily",
+    "vdm": "genlab.video.family:VideoDiffusionFamily",
 }
 
 # Families trained on two image sides (a -> b): the runs `genlab translate` takes (genlab.translate.inference).

@@ -7,8 +7,9 @@ from typing import Any
 EPILOG = """\
 Besides the built-in names, --data takes a path: a folder of images (class sub-folders give labels),
 an .npz with `x` (and `y`), an idx(.gz) file pair, a CSV of numeric columns, or cifar10:PATH to the
-binary CIFAR-10 batches. Image-to-image runs take a task, an .npz with arrays `a` and `b` (pairs), or
-two sources (--data-a A --data-b B; two folders with the same file names are paired).
+binary CIFAR-10 batches. Video runs (vdm) take moving-mnist[:frames=16,...], an .npz of clips x (N, T, C, H, W),
+a GIF, or video:FOLDER of GIFs or frame folders. Image-to-image runs take a task, an .npz with arrays `a` and
+`b` (pairs), or two sources (--data-a A --data-b B; two folders with the same file names are paired).
 """
 
 

@@ -20,6 +20,8 @@ examples:
   genlab sample runs/cfg_mnist --label 7 --guidance 3        # conditional diffusion, classifier-free guidance
   genlab sample runs/text_mnist --prompt "a handwritten seven" --guidance 3   # needs genlab[text]
   genlab sample runs/sr_mnist --low-res digit_7x7.png --n 16 # super-resolution: 16 draws for one input
+  genlab sample runs/vdm --n 16 --out clip.gif              # video run: animated GIF + clip.png frame strip
+  genlab sample runs/vdm --context first_frames.npz --frames 32 --out long.gif   # continue given clips
   torchrun --nproc_per_node 4 -m genlab.cli.main sample runs/mnist --n 50000 --npz s.npz  # 4 processes
 Samples come from the EMA weights unless --raw is given; the same --seed gives the same samples, however
 many processes draw them (chunk k of --batch-size always uses the stream (seed, k)).
@@ -64,16 +66,25 @@ def add_parser(sub: Any) -> None:
                    help="enlarge each image this many times in the grid (default: to at least 56 px, e.g. 2 for MNIST)")
     p.add_argument("--npz", type=output_file, default=None,
                    help="also write the samples to this .npz (key x, uint8 NCHW)")
+    p.add_argument("--context", metavar="NPZ", help="video runs: .npz with uint8 clips x (N, k, C, H, W) to continue "
+                   "(N = 1 or --n; k < the model's window)")
+    p.add_argument("--frames", type=positive_int, help="video runs: frames per clip (default: the model's window; "
+                   "longer clips extend by a sliding window)")
+    p.add_argument("--context-method", dest="method", choices=["mask", "reconstruction"],
+                   help="video runs: condition on --context by the frame masks the run was trained with, or by "
+                   "reconstruction guidance (Ho et al. 2022; default: mask when the run has them)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
-SAMPLE_FLAGS = ("sampler", "steps", "eta", "spacing", "precision", "label", "prompt", "guidance", "low_res")
+SAMPLE_FLAGS = ("sampler", "steps", "eta", "spacing", "precision", "label", "prompt", "guidance", "low_res", "frames",
+                "method")
 
 
 def flag_of(option: str) -> str:
     """The command-line spelling of a sampling option: steps is --sample-steps, low_res is --low-res."""
-    return "--sample-steps" if option == "steps" else f"--{option.replace('_', '-')}"
+    spelled = {"steps": "--sample-steps", "method": "--context-method"}
+    return spelled.get(option, f"--{option.replace('_', '-')}")
 
 
 def _what_it_takes(family: Any, refused: str) -> str:
@@ -112,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
         low_res_path(args.low_res)                                  # a missing file is named before any loading
     run_ = load_run(args.run_dir, ema=not args.raw, device=None)     # this process's GPU when there is one
     options = {k: getattr(args, k) for k in SAMPLE_FLAGS if getattr(args, k) is not None}
+    if args.context is not None:
+        options["context"] = _context_clips(args.context)
     if args.sampler is not None:
         from genlab.diffusion.samplers import get_sampler
         get_sampler(args.sampler)                               # an unknown name lists the registry's
@@ -128,7 +141,10 @@ def run(args: argparse.Namespace) -> int:
                               "(were the weights trained to NaN?)")
     out = Path(args.out) if args.out else run_.path / "samples" / "sample.png"
     out.parent.mkdir(parents=True, exist_ok=True)
-    if run_.info.kind == "image":
+    if run_.info.kind == "video":
+        out = _save_clips(x, out, scale=args.scale or readable_scale(x.shape[-2]))
+        arr = to_uint8(x).numpy()
+    elif run_.info.kind == "image":
         save_grid(x, out, scale=args.scale or readable_scale(x.shape[-2]), **_grid_labels(run_, args))
         arr = to_uint8(x).numpy()
     else:
@@ -139,3 +155,29 @@ def run(args: argparse.Namespace) -> int:
         np.savez_compressed(args.npz, x=arr)
         print(f"wrote {args.npz}")
     return 0
+
+
+def _context_clips(path: str) -> Any:
+    """--context: an .npz of uint8 clips x (N, k, C, H, W) as float clips in [-1, 1]."""
+    import torch
+
+    from genlab.data import to_float
+    from genlab.data.arrays import load_npz
+    from genlab.errors import DataError
+
+    data = load_npz(Path(path))
+    if data.kind != "video":
+        raise DataError(f"{path}: --context needs uint8 clips x (N, k, C, H, W), got {data.kind}s of shape "
+                        f"{tuple(data.x.shape)}")
+    return to_float(torch.from_numpy(data.x))
+
+
+def _save_clips(x: Any, out: Path, *, scale: int) -> Path:
+    """Clips as OUT.gif (animated) plus OUT.png (frame strip), or only the strip for a .png --out."""
+    from genlab.viz.video import save_gif, save_strip_png
+
+    if out.suffix.lower() == ".gif":
+        save_gif(x, out, scale=scale)
+        print(f"wrote {out.with_suffix('.png')} (frame strip)")
+    save_strip_png(x, out.with_suffix(".png"), scale=scale)
+    return out

@@ -26,7 +26,8 @@ def images_to_nchw(x: np.ndarray, *, where: str) -> np.ndarray:
 
 
 def load_npz(path: Path) -> Dataset:
-    """`x`: uint8 images NCHW/NHWC/NHW or numeric vectors (N, D); optional `y`: integer labels (N,)."""
+    """`x`: uint8 images NCHW/NHWC/NHW, uint8 videos (N, T, C, H, W) or numeric vectors (N, D); optional `y`:
+    integer labels (N,)."""
     if not zipfile.is_zipfile(path):  # np.load would hand back a bare array for an .npy, or guess at text
         raise DataError(f"{path}: expected a numpy .npz archive (a zip of .npy arrays) with array 'x', "
                         "found another kind of file")
@@ -39,7 +40,10 @@ def load_npz(path: Path) -> Dataset:
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
         raise DataError(f"{path}: expected a numpy .npz archive with array 'x' ({err})") from None
     kind: Kind
-    if x.dtype == np.uint8 and x.ndim >= 3:
+    if x.dtype == np.uint8 and x.ndim == 5:
+        from genlab.data.video_files import clips_to_ntchw
+        kind, x = "video", clips_to_ntchw(x, where=str(path))
+    elif x.dtype == np.uint8 and x.ndim >= 3:
         kind, x = "image", np.ascontiguousarray(images_to_nchw(x, where=str(path)))
     elif x.ndim == 2 and x.dtype.kind in "fiub":
         kind, x = "vector", x.astype(np.float32)

@@ -9,12 +9,13 @@ import numpy as np
 from genlab.data.order import seeded_generator
 from genlab.errors import DataError
 
-Kind = Literal["image", "vector"]
+Kind = Literal["image", "vector", "video"]
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Items and optional labels: images uint8 (N, C, H, W) or vectors float32 (N, D); labels int64 (N,)."""
+    """Items and optional labels: images uint8 (N, C, H, W), videos uint8 (N, T, C, H, W) or vectors float32 (N, D);
+    labels int64 (N,)."""
 
     x: np.ndarray
     y: np.ndarray | None
@@ -25,7 +26,7 @@ class Dataset:
     class_names: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        want_dtype, want_ndim = (np.uint8, 4) if self.kind == "image" else (np.float32, 2)
+        want_dtype, want_ndim = {"image": (np.uint8, 4), "video": (np.uint8, 5)}.get(self.kind, (np.float32, 2))
         if self.x.dtype != want_dtype or self.x.ndim != want_ndim:
             raise DataError(f"{self.name}: {self.kind} data must be {np.dtype(want_dtype)} with {want_ndim} dims, "
                             f"got {self.x.dtype} {self.x.shape}")
@@ -34,7 +35,7 @@ class Dataset:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        """Shape of one item: (C, H, W) or (D,)."""
+        """Shape of one item: (C, H, W), (T, C, H, W) or (D,)."""
         return tuple(self.x.shape[1:])
 
     def __len__(self) -> int:

@@ -13,7 +13,10 @@ from genlab.data.dataset import Dataset, DatasetInfo, subset_indices
 from genlab.data.folder import load_image_folder
 from genlab.data.idx import is_idx_source, load_idx
 from genlab.data.imaging import check_image_options, conform
+from genlab.data.moving_mnist import NAME as MOVING_MNIST
+from genlab.data.moving_mnist import load_moving_mnist
 from genlab.data.toy import TOY_SETS, sample_toy
+from genlab.data.video_files import VIDEO_PREFIX, load_video_source
 from genlab.errors import DataError
 
 Split = Literal["train", "test"]
@@ -26,12 +29,14 @@ USER_SOURCES = (
     ("path/to/prefix", "IDX pair prefix-images-idx3-ubyte[.gz] + prefix-labels-idx1-ubyte[.gz], or a folder of them"),
     ("path/to/file.csv", "numeric columns as vectors; a column named 'label' or 'y' gives labels"),
     ("cifar10:path/to/cifar-10-batches-bin", "CIFAR-10 binary batches (data_batch_1..5.bin, test_batch.bin)"),
+    ("path/to/clip.gif", "an animated GIF: one video clip (frames T, C, H, W)"),
+    ("video:path/to/folder", "a folder of GIFs or of frame folders: one clip each, all of one length and size"),
 )
 
 
 def known_names() -> list[str]:
     """Names load_dataset accepts without a path."""
-    return [*BUILTIN_IMAGES, *TOY_SETS]
+    return [*BUILTIN_IMAGES, MOVING_MNIST, *TOY_SETS]
 
 
 def list_datasets() -> list[DatasetInfo]:
@@ -46,6 +51,10 @@ def list_datasets() -> list[DatasetInfo]:
     ]
     for name, toy in TOY_SETS.items():
         infos.append(DatasetInfo(name, "vector", (2,), toy.num_classes, toy.description, "exact sampler", True))
+    infos.append(DatasetInfo(MOVING_MNIST, "video", (8, 1, 32, 32), 10,
+                             "Moving MNIST made from MNIST (Srivastava et al. 2015), 10,000 / 2,000 clips; options "
+                             "moving-mnist:frames=16,size=48,digits=2,digit_size=20,speed=3,n=500",
+                             "made on the fly from MNIST", mnist_path is not None))
     infos.append(DatasetInfo("cifar10:PATH", "image", (3, 32, 32), 10, "CIFAR-10 binary version, 50,000 / 10,000",
                              "your copy of cifar-10-batches-bin (never downloaded)", False))
     return infos
@@ -68,6 +77,8 @@ def _load_path(path: Path, split: Split, *, image_size: int | None, channels: in
         return load_npz(path), False
     if path.is_file() and suffix == ".csv":
         return load_csv(path), False
+    if path.is_file() and suffix == ".gif":
+        return load_video_source(str(path)), False
     if is_idx_source(path):
         return load_idx(path, split=split), False
     if path.exists():
@@ -101,6 +112,10 @@ def load_dataset(spec: str | os.PathLike[str], *, split: Split = "train", image_
         data = load_digits(split)
     elif spec == "mnist":
         data = load_mnist(split)
+    elif spec == MOVING_MNIST or spec.startswith(MOVING_MNIST + ":"):
+        data = load_moving_mnist(spec, split=split, seed=seed)
+    elif spec.startswith(VIDEO_PREFIX):
+        data, has_splits = load_video_source(spec), False
     elif spec == "cifar10" or spec.startswith("cifar10:"):
         folder = spec.partition(":")[2]
         if not folder:
@@ -116,9 +131,9 @@ def load_dataset(spec: str | os.PathLike[str], *, split: Split = "train", image_
 def _finish(data: Dataset, *, has_splits: bool, image_size: int | None, channels: int | None, limit: int | None,
             seed: int) -> Dataset:
     """Apply the subset and image conversion every source shares."""
-    if data.kind == "vector" and (image_size is not None or channels is not None):
-        raise DataError(f"{data.name}: image_size and channels apply to images, but this source holds vectors "
-                        f"of shape {data.shape}")
+    if data.kind != "image" and (image_size is not None or channels is not None):
+        raise DataError(f"{data.name}: image_size and channels apply to images, but this source holds "
+                        f"{data.kind}s of shape {data.shape}")
     keep = subset_indices(len(data), limit=limit, seed=seed)
     x = data.x if len(keep) == len(data) else data.x[keep]
     y = None if data.y is None else (data.y if len(keep) == len(data) else data.y[keep])

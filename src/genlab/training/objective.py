@@ -81,8 +81,8 @@ class Batch:
 class DataInfo:
     """What a family needs to know about its data to size its networks."""
 
-    kind: str                      # "image" or "vector"
-    shape: tuple[int, ...]         # (C, H, W) or (D,)
+    kind: str                      # "image", "video" or "vector"
+    shape: tuple[int, ...]         # (C, H, W), (T, C, H, W) or (D,)
     num_classes: int | None = None
     b_shape: tuple[int, ...] | None = None   # image-to-image: the shape (C', H', W') of the b side
     paired: bool = False                      # whether b's rows are x's partners (pix2pix) or not (CycleGAN)

@@ -23,7 +23,8 @@ RUN_FORMAT = "genlab-run"
 
 @dataclass
 class TrainData:
-    """A dataset as the loop holds it: whole in memory, uint8 images (N, C, H, W) or float vectors (N, D);
+    """A dataset as the loop holds it: whole in memory, uint8 images (N, C, H, W), uint8 videos (N, T, C, H, W) or
+    float vectors (N, D);
     image-to-image data add the b side `b`: uint8 (M, C', H', W'), M = N when info.paired."""
 
     x: Tensor
@@ -100,9 +101,10 @@ def load_config_record(run_dir: Path) -> dict[str, Any]:
 
 
 def check_data_info(di: Any, *, path: Path) -> None:
-    """Refuse a config.json whose data_info is not {kind: image|vector, shape: [ints >= 1], num_classes: int|null}."""
-    ok = (isinstance(di, dict) and di.get("kind") in ("image", "vector") and isinstance(di.get("shape"), list)
-          and len(di["shape"]) == (3 if di["kind"] == "image" else 1)
+    """Refuse a config.json whose data_info is not {kind: image|vector|video, shape: [ints >= 1], num_classes:
+    int|null}."""
+    ok = (isinstance(di, dict) and di.get("kind") in ("image", "vector", "video") and isinstance(di.get("shape"), list)
+          and len(di["shape"]) == {"image": 3, "video": 4}.get(di["kind"], 1)
           and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in di["shape"])
           and (di.get("num_classes") is None or (isinstance(di["num_classes"], int) and di["num_classes"] >= 1))
           and (di.get("b_shape") is None or (isinstance(di["b_shape"], list) and len(di["b_shape"]) == 3

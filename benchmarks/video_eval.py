@@ -1,0 +1,105 @@
+"""Video diffusion numbers for docs/video.md: unconditional clips (per-frame classifier Frechet distance, identity
+consistency) and continuation of held-out Moving MNIST clips (error against the true future vs copying the last
+given frame), with CPU time and peak memory per clip; prints JSON.
+
+    GENLAB_THREADS=1 nice -n 5 .venv/bin/python benchmarks/video_eval.py RUN --part uncond --n 48 --steps 20
+    ... --part continue --method mask|reconstruction --given 4 --frames 8|16
+
+Held-out clips come from MNIST's test digits with the run's Moving MNIST recipe (its data.name), stream --seed;
+the reference statistics of the unconditional part are `--n-real` such clips.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import resource
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def held_out(run: Any, n: int, frames: int, seed: int) -> torch.Tensor:
+    """n test clips of `frames` frames with the run's recipe, in [-1, 1]: (n, frames, 1, S, S)."""
+    from genlab.data import to_float
+    from genlab.data.builtin import load_mnist
+    from genlab.data.moving_mnist import make_moving_mnist, parse_spec
+
+    spec = dataclasses.replace(parse_spec(run.config.data.name), frames=frames)
+    mnist = load_mnist("test")
+    assert mnist.y is not None
+    x, _, _ = make_moving_mnist(mnist.x, mnist.y, spec, n=n, seed=10_000 + seed)
+    return to_float(torch.from_numpy(x))
+
+
+def timed(fn: Any) -> tuple[Any, float]:
+    """fn() and the CPU seconds it took in this process."""
+    start = time.process_time()
+    out = fn()
+    return out, time.process_time() - start
+
+
+def main() -> None:
+    from genlab.metrics.classifier import load_mnist_classifier
+    from genlab.metrics.video import (clip_features, continuation_error, identity_consistency, label_spread,
+                                      per_frame_frechet)
+    from genlab.training.run import load_run
+    from genlab.viz.video import save_gif, save_strip_png
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("run")
+    p.add_argument("--part", choices=["uncond", "continue"], required=True)
+    p.add_argument("--method", choices=["mask", "reconstruction"], default="mask")
+    p.add_argument("--n", type=int, default=48)
+    p.add_argument("--n-real", type=int, default=500)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--given", type=int, default=4)
+    p.add_argument("--frames", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--gif", help="also write these clips as GIF + strip PNG (the first 8)")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    run = load_run(args.run)
+    window = run.info.shape[0]
+    frames = args.frames or window
+    clf = load_mnist_classifier()
+    out: dict[str, Any] = {"run": args.run, "step": run.step, "part": args.part, "n": args.n, "steps": args.steps,
+                           "sampler": run.config.sections.diffusion.sampler, "frames": frames}
+    if args.part == "uncond":
+        clips, cpu = timed(lambda: run.sample(args.n, seed=args.seed, batch_size=args.batch_size, steps=args.steps,
+                                              frames=frames))
+        real = held_out(run, args.n_real, frames, args.seed + 1)
+        other = held_out(run, args.n, frames, args.seed + 2)
+        f_real, _, _ = clip_features(clf, real)
+        f_fake, labels, top = clip_features(clf, clips)
+        f_other, labels_other, top_other = clip_features(clf, other)
+        out.update(fd_per_frame=per_frame_frechet(f_real, f_fake), fd_real_vs_real=per_frame_frechet(f_real, f_other),
+                   identity_consistency=identity_consistency(labels),
+                   identity_consistency_real=identity_consistency(labels_other),
+                   confidence=float(top.mean()), confidence_real=float(top_other.mean()), **label_spread(labels),
+                   real_spread=label_spread(labels_other))
+    else:
+        truth = held_out(run, args.n, frames, args.seed)
+        context = truth[:, :args.given]
+        clips, cpu = timed(lambda: run.sample(args.n, seed=args.seed, batch_size=args.batch_size, steps=args.steps,
+                                              context=context, frames=frames, method=args.method))
+        out.update(method=args.method, given=args.given,
+                   **continuation_error(clips[:, args.given:], truth[:, args.given:], context[:, -1]))
+        out["context_exact"] = bool(torch.equal(clips[:, :args.given], context))
+        _, labels, top = clip_features(clf, clips)
+        _, true_labels, _ = clip_features(clf, truth)
+        out.update(identity_consistency=identity_consistency(labels), confidence=float(top.mean()),
+                   label_kept=float((labels[:, args.given:] == true_labels[:, :1]).float().mean()))
+    out.update(cpu_seconds_per_clip=cpu / args.n,
+               peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, batch_size=args.batch_size)
+    if args.gif:
+        save_gif(clips[:8], args.gif, nrow=8, scale=2)
+        save_strip_png(clips[:8], args.gif.rsplit(".", 1)[0] + ".png", scale=2)
+    print(json.dumps(out, default=lambda v: float(np.asarray(v))))
+
+
+if __name__ == "__main__":
+    main()

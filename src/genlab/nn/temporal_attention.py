@@ -1,0 +1,59 @@
+"""Attention across the frames of a clip, per pixel, with a learned relative-position bias (Ho et al. 2022, sec. 3;
+the bias of Shaw et al. 2018 / Raffel et al. 2020 as one scalar per head and frame distance)."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from genlab.errors import ConfigError, ModelInputError
+from genlab.nn.norm import GroupNorm
+
+
+class TemporalAttention(nn.Module):
+    """h + proj(softmax(q k^T / sqrt(d) + bias(i - j) + mask) v) over the T frames at each position.
+
+    Still images in a video batch (`still[b]` True) get a mask that lets each frame attend to itself only, so
+    their frames stay independent (Ho et al. 2022, sec. 3: joint image-video training). The output projection
+    starts at zero: a fresh network is a per-frame image model.
+    """
+
+    def __init__(self, channels: int, *, heads: int, groups: int, max_frames: int) -> None:
+        super().__init__()
+        if channels % heads:
+            raise ConfigError(f"attention needs channels divisible by heads, got channels={channels}, heads={heads}")
+        self.heads, self.max_frames = heads, max_frames
+        self.norm = GroupNorm(groups, channels)
+        self.qkv = nn.Linear(channels, 3 * channels)
+        self.proj = nn.Linear(channels, channels)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+        self.relative_bias = nn.Parameter(torch.zeros(heads, 2 * max_frames - 1))
+
+    def bias(self, frames: int) -> Tensor:
+        """The (heads, T, T) table bias[h, i, j] = relative_bias[h, i - j + max_frames - 1] (a Toeplitz matrix)."""
+        if not 1 <= frames <= self.max_frames:
+            raise ModelInputError(f"clips of {frames} frames given to temporal attention built for at most "
+                                  f"{self.max_frames}")
+        idx = torch.arange(frames, device=self.relative_bias.device)
+        return self.relative_bias[:, idx[:, None] - idx[None, :] + self.max_frames - 1]
+
+    def forward(self, h: Tensor, frames: int, still: Tensor | None = None) -> Tensor:
+        """h: (B*T, C, H, W) frames of B clips in order; still: (B,) bool -> (B*T, C, H, W)."""
+        bt, c, hh, ww = h.shape
+        b = bt // frames
+        tokens = self.norm(h).view(b, frames, c, hh * ww).permute(0, 3, 1, 2)        # (B, HW, T, C)
+        q, k, v = self.qkv(tokens).float().chunk(3, dim=-1)
+        d = c // self.heads
+        q, k, v = (z.reshape(b, hh * ww, frames, self.heads, d).transpose(2, 3) for z in (q, k, v))  # (B,HW,h,T,d)
+        logits = q @ k.transpose(-1, -2) / math.sqrt(d) + self.bias(frames).float()
+        if still is not None:
+            if still.shape != (b,):
+                raise ModelInputError(f"still must be ({b},) bool, got {tuple(still.shape)}")
+            eye = torch.eye(frames, dtype=torch.bool, device=h.device)
+            blocked = still[:, None, None, None, None] & ~eye
+            logits = logits.masked_fill(blocked, float("-inf"))
+        out = (logits.softmax(dim=-1) @ v).transpose(2, 3).reshape(b, hh * ww, frames, c)
+        out = self.proj(out.to(h.dtype)).permute(0, 2, 3, 1).reshape(bt, c, hh, ww)
+        return h + out

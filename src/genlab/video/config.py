@@ -1,0 +1,39 @@
+"""The config sections of a video diffusion run: [model] (the space-time U-Net), [diffusion], [condition], [video]."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from genlab.diffusion.conditioning import ConditionConfig
+from genlab.diffusion.config import DiffusionConfig
+
+
+@dataclass
+class VideoNetConfig:
+    """The space-time factorised U-Net (genlab.nn.video_unet.VideoUNet)."""
+
+    channels: tuple[int, ...] = field(default=(16, 32, 64), metadata={"ge": 1})
+    attention_levels: tuple[int, ...] = field(default=(2,), metadata={"ge": 0})
+    heads: int = field(default=4, metadata={"ge": 1})
+    groups: int = field(default=8, metadata={"ge": 1})
+
+
+@dataclass
+class VideoConfig:
+    """Joint image-video training (Ho et al. 2022, sec. 3) and frame-mask conditioning (Harvey et al. 2022)."""
+
+    # fraction of each batch's rows made of independent frames (still images, temporal attention masked)
+    image_fraction: float = field(default=0.0, metadata={"ge": 0, "lt": 1})
+    # fraction of video rows trained with some frames given (the rest unconditional); 0: no mask channel
+    mask_prob: float = field(default=0.5, metadata={"ge": 0, "le": 1})
+    # reconstruction guidance weight w_r of Ho et al. 2022, eq. 7 (sampling with context by "reconstruction")
+    reconstruction_weight: float = field(default=4.0, metadata={"ge": 0})
+
+
+@dataclass
+class VDMConfig:
+    """The sections a `vdm` run adds to [data] and [train]; [condition] must stay kind = "none"."""
+
+    model: VideoNetConfig = field(default_factory=VideoNetConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    condition: ConditionConfig = field(default_factory=ConditionConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)

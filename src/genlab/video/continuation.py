@@ -1,0 +1,131 @@
+"""Clips given some frames: frame-mask conditioning (Harvey et al. 2022), reconstruction guidance (Ho et al.
+2022, eq. 7), and clips longer than the model's window by autoregressive sliding-window extension.
+
+Both conditionings are networks of the same call signature as the run's, `net(x_t, t)`, so every sampler of
+the registry (genlab.diffusion.samplers) runs them through genlab.diffusion.pipeline unchanged. The given
+frames of the result are the given frames themselves, bit for bit.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from genlab.diffusion import pipeline
+from genlab.diffusion.parametrization import coefficients, prediction_target
+from genlab.errors import ModelInputError
+
+if TYPE_CHECKING:
+    from genlab.video.family import VideoDiffusionFamily
+
+Method = Literal["mask", "reconstruction"]
+METHODS = ("mask", "reconstruction")
+
+
+class MaskConditioned(nn.Module):
+    """The run's network with clean given frames fed in (Harvey et al. 2022, sec. 3): net(x_t, t)."""
+
+    def __init__(self, net: nn.Module, known: Tensor, given: Tensor) -> None:
+        super().__init__()
+        self.net, self.known, self.given = net, known, given
+
+    def forward(self, x_t: Tensor, t: Tensor) -> Tensor:
+        """x_t: (B, T, C, H, W) -> the run's raw output (B, T, C, H, W)."""
+        return self.net(x_t, t, self.known, self.given)
+
+
+class ReconstructionGuided(nn.Module):
+    """x~0 = x^0 - (w_r alpha_t / 2) grad_{x_t} ||x^a - x^0_a||^2 on the frames not given, x^a on the given ones,
+    returned in the run's parameterisation (Ho et al. 2022, eq. 7, with the replacement of sec. 3.1)."""
+
+    def __init__(self, family: VideoDiffusionFamily, net: nn.Module, known: Tensor, given: Tensor,
+                 weight: float) -> None:
+        super().__init__()
+        self.net, self.known, self.given, self.weight = net, known, given, weight
+        self.denoiser = family.denoiser(net)
+
+    def forward(self, x_t: Tensor, t: Tensor) -> Tensor:
+        """x_t: (B, T, C, H, W), t: (B,) long -> the guided output (B, T, C, H, W)."""
+        given = self.given[:, :, None, None, None]
+        with torch.inference_mode(False), torch.enable_grad():      # samplers run under inference mode
+            z = x_t.detach().clone().requires_grad_(True)
+            known, steps, keep = self.known.clone(), t.clone(), given.clone().to(x_t.dtype)
+            x0 = self.denoiser.x0(z, steps)
+            (grad,) = torch.autograd.grad(((known - x0) ** 2 * keep).sum(), z)
+        alpha, sigma = coefficients(self.denoiser.schedule, t, x_t)
+        alpha, sigma = alpha.to(x_t.dtype), sigma.to(x_t.dtype)
+        x0_tilde = torch.where(given, self.known, x0.detach() - self.weight * alpha / 2 * grad)
+        eps = (x_t - alpha * x0_tilde) / sigma
+        return prediction_target(x0_tilde, eps, alpha=alpha, sigma=sigma, prediction=self.denoiser.prediction)
+
+
+def check_context(context: Tensor, *, shape: tuple[int, ...], n: int) -> Tensor:
+    """Given first frames (1 or n, k, C, H, W) in [-1, 1] with 1 <= k < T, as (n, k, C, H, W); one-line errors."""
+    window, frame = shape[0], tuple(shape[1:])
+    if not isinstance(context, Tensor) or not context.is_floating_point() or context.ndim != 5:
+        raise ModelInputError(f"the context must be float clips (N, k, C, H, W) in [-1, 1], got "
+                              f"{getattr(context, 'dtype', type(context).__name__)} "
+                              f"{tuple(getattr(context, 'shape', ()))}")
+    if tuple(context.shape[2:]) != frame:
+        raise ModelInputError(f"context frames of shape {tuple(context.shape[2:])}; the model's frames are {frame} "
+                              "(C, H, W)")
+    if context.shape[0] not in (1, n):
+        raise ModelInputError(f"the context holds {context.shape[0]} clips; expected 1 or one per sample ({n})")
+    if not 1 <= context.shape[1] < window:
+        raise ModelInputError(f"a context of {context.shape[1]} frames does not fit the model's window of {window} "
+                              f"frames: give 1 to {window - 1} frames")
+    return context.expand(n, *context.shape[1:])
+
+
+def conditioned_models(family: VideoDiffusionFamily, models: Mapping[str, nn.Module], known: Tensor,
+                       given: Tensor, *, method: Method, weight: float) -> dict[str, nn.Module]:
+    """The run's networks with `model` conditioned on known (n, T, C, H, W) where given (n, T) by `method`."""
+    if method not in METHODS:
+        raise ModelInputError(f"unknown context method {method!r}; expected one of: {', '.join(METHODS)}")
+    net = models["model"]
+    device = next(net.parameters()).device
+    known, given = known.to(device), given.to(device)
+    if method == "mask":
+        if not getattr(net, "mask_channel", False):
+            raise ModelInputError("this run was trained without frame masks (video.mask_prob = 0); use the "
+                                  "method 'reconstruction'")
+        return {**models, "model": MaskConditioned(net, known, given)}
+    return {**models, "model": ReconstructionGuided(family, net, known, given, weight)}
+
+
+def sample_clips(family: VideoDiffusionFamily, models: Mapping[str, nn.Module], n: int, *,
+                 generator: torch.Generator, context: Tensor | None = None, frames: int | None = None,
+                 method: Method | None = None, reconstruction_weight: float | None = None,
+                 **options: Any) -> Tensor:
+    """n clips (n, frames, C, H, W) in [-1, 1], continuing `context` (1 or n, k, C, H, W) when given.
+
+    Each window of T frames is conditioned on the last k frames so far (k: the context's length, or T // 2
+    without a context) and adds T - k new ones (autoregressive sliding window, Harvey et al. 2022, sec. 4);
+    `method`: "mask" (default for runs trained with frame masks) or "reconstruction" (Ho et al. 2022, eq. 7).
+    """
+    window = family.frames
+    frames = window if frames is None else frames
+    v = family.config.video
+    method = method or ("mask" if v.mask_prob > 0 else "reconstruction")
+    weight = v.reconstruction_weight if reconstruction_weight is None else reconstruction_weight
+    if context is None:
+        clip = pipeline.sample(family, models, n, generator=generator, **options)
+        keep = max(window // 2, 1)
+    else:
+        clip = check_context(context, shape=family.shape, n=n).float()
+        keep = clip.shape[1]
+    if frames < clip.shape[1] and context is not None:
+        raise ModelInputError(f"--frames {frames} is shorter than the context of {clip.shape[1]} frames")
+    if frames < 1:
+        raise ModelInputError(f"--frames must be at least 1, got {frames}")
+    while clip.shape[1] < frames:
+        known = torch.zeros((n, *family.shape))
+        known[:, :keep] = clip[:, -keep:].cpu()
+        given = torch.zeros((n, window), dtype=torch.bool)
+        given[:, :keep] = True
+        guided = conditioned_models(family, models, known, given, method=method, weight=weight)
+        new = pipeline.sample(family, guided, n, generator=generator, **options)[:, keep:]
+        clip = torch.cat([clip, new.to(clip.device)], dim=1)
+    return clip[:, :frames]

@@ -1,0 +1,201 @@
+"""The space-time U-Net (still images independent across frames, relative-position bias), the vdm family's batches,
+continuation (context kept exact, reconstruction guidance in closed form) and its bad inputs."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from genlab.config import TrainConfig
+from genlab.errors import ConfigError, ModelInputError
+from genlab.nn.temporal_attention import TemporalAttention
+from genlab.nn.video_unet import VideoUNet
+from genlab.training.objective import BatchRandom, DataInfo
+from genlab.video.config import VDMConfig, VideoNetConfig
+from genlab.video.continuation import ReconstructionGuided, check_context
+from genlab.video.family import VideoDiffusionFamily
+from genlab.video.training_masks import frame_masks, still_rows
+
+SHAPE = (4, 1, 8, 8)
+
+
+@pytest.fixture(autouse=True)
+def _threads(one_thread):
+    yield
+
+
+def _unet() -> VideoUNet:
+    torch.manual_seed(0)
+    net = VideoUNet(in_channels=1, channels=(8, 16), attention_levels=(1,), heads=2, groups=4, max_frames=6)
+    for m in net.modules():                       # the temporal output projections start at zero: wake them up
+        if isinstance(m, TemporalAttention):
+            nn.init.normal_(m.proj.weight, std=0.3)
+            nn.init.normal_(m.relative_bias, std=1.0)
+    return net.eval()
+
+
+def test_unet_maps_clips_to_clips() -> None:
+    net = _unet()
+    assert net(torch.randn(3, 5, 1, 12, 12), torch.tensor([0, 10, 999])).shape == (3, 5, 1, 12, 12)
+    with pytest.raises(ModelInputError, match="at most 6"):
+        net(torch.randn(1, 7, 1, 8, 8), 0)
+
+
+def test_still_images_are_independent_across_frames() -> None:
+    net = _unet()
+    x = torch.randn(2, 4, 1, 8, 8)
+    y = x.clone()
+    y[:, 0] += 1.0                                              # change frame 0 of both rows
+    still = torch.tensor([True, False])
+    with torch.no_grad():
+        a, b = net(x, 5, still=still), net(y, 5, still=still)
+    torch.testing.assert_close(a[0, 1:], b[0, 1:], rtol=0, atol=1e-6)      # a still row: other frames unmoved
+    assert (a[1, 1:] - b[1, 1:]).abs().max() > 1e-3                         # a video row: frames see each other
+    with torch.no_grad():                                       # and a still row is its frames run one by one
+        alone = torch.cat([net(x[:1, f:f + 1], 5) for f in range(4)], dim=1)
+    torch.testing.assert_close(a[:1], alone, rtol=0, atol=1e-5)
+
+
+def test_relative_position_bias_depends_on_frame_distance_only() -> None:
+    attn = TemporalAttention(4, heads=2, groups=1, max_frames=3)
+    with torch.no_grad():
+        attn.relative_bias.copy_(torch.tensor([[1.0, 2.0, 3.0, 4.0, 5.0], [-1.0, -2.0, -3.0, -4.0, -5.0]]))
+    bias = attn.bias(3)
+    # bias[h, i, j] = table[h, i - j + 2]
+    assert bias[0].tolist() == [[3.0, 2.0, 1.0], [4.0, 3.0, 2.0], [5.0, 4.0, 3.0]]
+    assert bias[1, 2, 0].item() == -5.0
+    # with q = k = 0 the attention weights are softmax(bias) and v = h: out = h + proj(softmax(bias) h)
+    with torch.no_grad():
+        attn.qkv.weight.zero_()
+        attn.qkv.bias.zero_()
+        attn.qkv.weight[8:].copy_(torch.eye(4))                # v = normed h
+        attn.proj.weight.copy_(torch.eye(4))
+    h = torch.randn(3, 4, 1, 1)                                 # one clip of 3 frames, 1x1 pixels
+    normed = attn.norm(h)[:, :, 0, 0]                           # (T, C)
+    weights = torch.softmax(bias, dim=-1)                       # (heads, T, T)
+    expect = torch.cat([weights[k] @ normed[:, 2 * k:2 * k + 2] for k in range(2)], dim=1)
+    torch.testing.assert_close(attn(h, 3)[:, :, 0, 0], h[:, :, 0, 0] + expect, rtol=1e-5, atol=1e-5)
+
+
+def _rng(b: int, seed: int = 0) -> BatchRandom:
+    return BatchRandom(torch.Generator().manual_seed(seed), global_size=b, start=0, size=b)
+
+
+def test_still_rows_take_independent_frames_of_the_batch() -> None:
+    x0 = torch.arange(6 * 4, dtype=torch.float32).view(6, 4, 1, 1, 1)   # every frame of the batch distinct
+    same, none = still_rows(x0, _rng(6), 0.0)
+    assert torch.equal(same, x0) and not none.any()
+    mixed, still = still_rows(x0, _rng(6), 0.9999)
+    assert still.all() and set(mixed.flatten().tolist()) <= set(x0.flatten().tolist())
+    assert not torch.equal(mixed, x0)
+
+
+def test_frame_masks_give_1_to_t_minus_1_frames_and_none_to_still_rows() -> None:
+    still = torch.tensor([False] * 30 + [True] * 10)
+    given = frame_masks(_rng(40), 6, 1.0, still=still)
+    counts = given.sum(dim=1)
+    assert bool(((counts >= 1) & (counts <= 5))[:30].all()) and not given[30:].any()
+    assert not frame_masks(_rng(40), 6, 0.0, still=still).any()
+
+
+def _family(mask_prob: float = 0.5, prediction: str = "eps") -> VideoDiffusionFamily:
+    cfg = VDMConfig(model=VideoNetConfig(channels=(8, 16), attention_levels=(1,), heads=2, groups=4))
+    cfg.video.mask_prob = mask_prob
+    cfg.diffusion.prediction = prediction  # type: ignore[assignment]
+    cfg.diffusion.sample_steps = 2
+    return VideoDiffusionFamily(cfg, data=DataInfo(kind="video", shape=SHAPE), train=TrainConfig(precision="fp32"))
+
+
+def test_vdm_refuses_image_data() -> None:
+    with pytest.raises(ConfigError, match="trains on videos"):
+        VideoDiffusionFamily(VDMConfig(), data=DataInfo(kind="image", shape=(1, 8, 8)), train=TrainConfig())
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "ancestral", "heun", "dpmpp_2m"])
+def test_registry_samplers_draw_clips(sampler: str) -> None:
+    family = _family()
+    torch.manual_seed(0)
+    models = family.build_models()
+    x = family.sample(models, 2, generator=torch.Generator().manual_seed(0), sampler=sampler, steps=2)
+    assert x.shape == (2, *SHAPE) and bool(x.isfinite().all()) and x.abs().max() <= 1
+
+
+@pytest.mark.parametrize("method", ["mask", "reconstruction"])
+def test_continuation_keeps_the_context_exact_and_extends(method: str) -> None:
+    family = _family()
+    torch.manual_seed(0)
+    models = family.build_models()
+    context = torch.rand(2, 3, 1, 8, 8) * 2 - 1
+    x = family.sample(models, 2, generator=torch.Generator().manual_seed(0), context=context, frames=9,
+                      method=method)
+    assert x.shape == (2, 9, 1, 8, 8) and torch.equal(x[:, :3], context)
+
+
+def test_reconstruction_guidance_matches_eq_7_on_a_linear_model() -> None:
+    """x0(z) = mean over frames of z (the same on every frame): the guided x0 of a free frame is
+    x0 - (w alpha / 2) * d/dz_f sum_g in given (a_g - x0)^2 = x0 + w alpha (1 / T) sum_g (a_g - x0)."""
+    family = _family(mask_prob=0.0, prediction="x0")
+
+    class Mean(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.unused = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x, t, known=None, mask=None, still=None):
+            return x.mean(dim=1, keepdim=True).expand_as(x)
+
+    z = torch.randn(1, *SHAPE)
+    known = torch.randn(1, *SHAPE)
+    given = torch.tensor([[True, True, False, False]])
+    t = torch.tensor([500])
+    guided = ReconstructionGuided(family, Mean(), known, given, weight=3.0)(z, t)
+    alpha = float(family.schedule.alphas_cumprod[500]) ** 0.5
+    x0 = z.mean(dim=1)
+    expect = x0 + 3.0 * alpha * ((known[:, 0] - x0) + (known[:, 1] - x0)) / 4
+    torch.testing.assert_close(guided[:, 2], expect, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(guided[:, :2], known[:, :2])
+
+
+@pytest.mark.parametrize("context, words", [
+    (torch.zeros(1, 4, 1, 8, 8), "does not fit the model's window of 4 frames"),
+    (torch.zeros(1, 2, 1, 9, 8), r"context frames of shape \(1, 9, 8\)"),
+    (torch.zeros(3, 2, 1, 8, 8), "expected 1 or one per sample"),
+    (torch.zeros(1, 2, 1, 8, 8, dtype=torch.uint8), "must be float clips"),
+])
+def test_bad_contexts_are_one_line_errors(context: torch.Tensor, words: str) -> None:
+    with pytest.raises(ModelInputError, match=words) as err:
+        check_context(context, shape=SHAPE, n=2)
+    assert "\n" not in str(err.value)
+
+
+def test_mask_method_needs_a_run_trained_with_masks() -> None:
+    family = _family(mask_prob=0.0)
+    models = family.build_models()
+    with pytest.raises(ModelInputError, match="trained without frame masks"):
+        family.sample(models, 1, generator=torch.Generator(), context=torch.zeros(1, 2, 1, 8, 8), method="mask")
+    with pytest.raises(ModelInputError, match="shorter than the context"):
+        family.sample(models, 1, generator=torch.Generator(), context=torch.zeros(1, 2, 1, 8, 8), frames=1)
+
+
+def test_the_loss_ignores_given_frames() -> None:
+    """d loss / d output is zero exactly on the given frames, whose share the loss logs."""
+    from genlab.training.objective import Batch
+
+    family = _family(mask_prob=1.0)
+
+    class Fixed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.out = nn.Parameter(torch.randn(16, *SHAPE))
+
+        def forward(self, x, t, known=None, mask=None, still=None):
+            return self.out + 0 * x
+
+    net = Fixed()
+    batch = Batch(x=torch.rand(16, *SHAPE) * 2 - 1, y=None, rng=_rng(16, seed=3))
+    loss, logs = family.loss("denoise", {"model": net}, batch)
+    loss.backward()
+    assert net.out.grad is not None
+    zero = (net.out.grad.flatten(2).abs().amax(dim=2) == 0)                   # (B, T): frames without gradient
+    assert 0 < zero.float().mean().item() < 1
+    assert zero.float().mean().item() == pytest.approx(logs["given_frames"])
