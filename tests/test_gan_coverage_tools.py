@@ -20,12 +20,7 @@ VECTORS = DataInfo("vector", (2,), None)
 DIGITS = DataInfo("image", (1, 28, 28), None)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")      # conftest: tiny networks, one intra-op thread
 
 
 def family(*overrides: str, info: DataInfo = VECTORS) -> GANFamily:
