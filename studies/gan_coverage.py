@@ -1,101 +1,161 @@
-"""Study: mode coverage of GANs on the 2-D toy mixtures (VEEGAN / PacGAN protocol), over losses and seeds.
+"""Study: mode coverage of GANs on the 2-D toy mixtures (VEEGAN / PacGAN protocol), over losses x tools x seeds.
 
-`python studies/gan_coverage.py --losses nonsaturating wgan-gp --data ring8 grid25 --steps 3000 --out runs/cov`
-trains one run per (data, loss, seed) on the same budget, draws 2,500 samples from each EMA generator, and
-prints modes covered and the share of high-quality samples (within 3 std of a centre) as a Markdown table.
+`nice -n 5 python studies/gan_coverage.py --data grid25 --losses nonsaturating hinge --tools none pack2 sn r1
+--seeds 0 1 --cpu-budget 300 --jobs 2 --out runs/cov` trains one run per (data, loss, tools, seed) from the
+PacGAN preset (configs/gan_<data>_pacgan.toml, packing set by the tools), each in its own single-thread process
+(at most --jobs at once), stops it after --steps or --cpu-budget CPU seconds, draws 2,500 samples from the EMA
+generator, and writes one JSON row per run (OUT/rows/; finished runs are skipped when rerun) and the Markdown
+table of modes covered and high-quality share (mean +- std over seeds) with the CPU time of each cell.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import statistics
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from genlab.data import toy_modes
-from genlab.evaluation import run_coverage
+CONFIGS = Path(__file__).parents[1] / "configs"
 
-# Published numbers for 2,500 samples (modes covered, high-quality share) quoted by the issue.
-PUBLISHED = {
-    "ring8": "plain GAN 1 to 6.3 of 8; PacGAN2 7.9 (> 90% high quality)",
-    "grid25": "plain GAN 3.3 to 17.3 of 25; PacGAN2 23.8 (> 90% high quality)",
-}
+# Published rows, 2,500 samples: (source, data, method, modes covered, high-quality share).
+# VEEGAN (Srivastava et al. 2017, Table 1) uses std 0.02 for both sets, as genlab does; PacGAN (Lin et al. 2018,
+# Table 1; their code) uses a ring of radius 1 with std 0.01 (the same ratio) and a grid with std 0.05.
+PUBLISHED = [
+    ("VEEGAN paper", "ring8", "GAN", 1.0, 0.993), ("VEEGAN paper", "ring8", "Unrolled GAN", 7.6, 0.356),
+    ("VEEGAN paper", "ring8", "VEEGAN", 8.0, 0.529), ("VEEGAN paper", "grid25", "GAN", 3.3, 0.005),
+    ("VEEGAN paper", "grid25", "Unrolled GAN", 23.6, 0.16), ("VEEGAN paper", "grid25", "VEEGAN", 24.6, 0.40),
+    ("PacGAN paper", "ring8", "GAN", 6.3, 0.982), ("PacGAN paper", "ring8", "PacGAN2", 7.9, 0.956),
+    ("PacGAN paper (grid std 0.05)", "grid25", "GAN", 17.3, 0.948),
+    ("PacGAN paper (grid std 0.05)", "grid25", "PacGAN2", 23.8, 0.913),
+]
 
-
-# The toy budget: TTUR rates, a 2-D latent (it covered far more modes than 100-D in our trials), and WGAN-GP's
-# own k = 5 critic steps with Adam betas (0.5, 0.9) (Gulrajani et al. 2017, Algorithm 1).
-TOY_SETTINGS = ["model.latent_dim=2", "gan.g_lr=1e-4", "gan.d_lr=4e-4", "train.batch_size=256", "train.warmup_steps=0"]
+# WGAN-GP keeps its own k = 5 critic steps and Adam betas (0.5, 0.9) (Gulrajani et al. 2017, Algorithm 1).
 LOSS_SETTINGS = {"wgan-gp": ["gan.d_steps=5", "gan.betas=[0.5, 0.9]"]}
+R1_GAMMA = 0.001         # modes of std 0.02 need a steep D: the R1 weight that configs/ddgan_grid25.toml uses
 
 
-def train_and_measure(data: str, loss: str, *, steps: int, seed: int, out: Path, extra: Sequence[str] = (),
-                      n: int = 2500) -> dict[str, Any]:
-    """Train one toy GAN on `data` with objective `loss`, then measure its coverage; returns a table row."""
+def tool_overrides(tools: str, *, inputs_per_batch: int) -> list[str]:
+    """Config overrides of a '+'-joined tool set: none, pack2..pack4, sn, mbstd, r1 (e.g. 'pack2+sn').
+
+    Packing keeps the preset's number of D inputs per batch, so PacGANm trains on m times the samples (as in
+    Lin et al. 2018, whose batch is 100 packed inputs).
+    """
+    out, pack = [], 1
+    for tool in tools.split("+"):
+        if tool.startswith("pack") and tool[4:].isdigit():
+            pack = int(tool[4:])
+            out.append(f"gan.pack={pack}")
+        elif tool == "sn":
+            out.append("model.d_spectral_norm=true")
+        elif tool == "mbstd":
+            out.append("model.d_minibatch_std=true")
+        elif tool == "r1":
+            out.append(f"gan.r1={R1_GAMMA}")
+        elif tool != "none":
+            raise SystemExit(f"unknown tool {tool!r}: use none, pack2, pack3, pack4, sn, mbstd, r1, joined by '+'")
+    return [*out, f"train.batch_size={inputs_per_batch * pack}"]
+
+
+def train_and_measure(data: str, loss: str, tools: str, *, seed: int, out: Path, steps: int, cpu_budget: float,
+                      inputs_per_batch: int, extra: Sequence[str] = (), n: int = 2500) -> dict[str, Any]:
+    """Train one toy GAN (PacGAN preset + tools) on one thread, then measure its coverage; returns a table row."""
+    import tomllib
+
     from genlab.config import apply_overrides, run_config_from_dict
     from genlab.errors import TrainingError
+    from genlab.evaluation import run_coverage
     from genlab.training.loop import train
     from genlab.training.run import load_run
 
-    overrides = [*TOY_SETTINGS, *LOSS_SETTINGS.get(loss, []), f"data.name={data}", f"gan.loss={loss}",
-                 f"train.steps={steps}", f"train.seed={seed}", "train.threads=1", "train.log_every=100",
-                 f"train.checkpoint_every={steps}", *extra]
-    config = run_config_from_dict(apply_overrides({"family": "gan"}, overrides))
-    run_dir = out / f"{data}_{loss}_s{seed}"
-    row = {"data": data, "loss": loss, "seed": seed, "steps": steps, "batch_size": config.train.batch_size,
-           "d_steps": config.sections.gan.d_steps}
-    t0 = time.perf_counter()
+    preset = tomllib.loads((CONFIGS / f"gan_{data}_pacgan.toml").read_text())
+    overrides = [f"gan.loss={loss}", *LOSS_SETTINGS.get(loss, []), "gan.pack=1",
+                 *tool_overrides(tools, inputs_per_batch=inputs_per_batch), f"train.steps={steps}",
+                 f"train.seed={seed}", "train.threads=1", f"train.checkpoint_every={steps}",
+                 f"train.time_budget={cpu_budget}", "train.budget_clock=cpu", *extra]
+    config = run_config_from_dict(apply_overrides(preset, overrides))
+    run_dir = out / f"{data}_{loss}_{tools}_s{seed}"
+    row: dict[str, Any] = {"data": data, "loss": loss, "tools": tools, "seed": seed,
+                           "batch_size": config.train.batch_size, "d_steps": config.sections.gan.d_steps}
+    cpu0 = time.process_time()
     try:
         result = train(config, run_dir, progress=False)
+        cov = run_coverage(load_run(run_dir), n=n, seed=seed)
+        row.update(steps=result.step, modes=cov.modes_covered, of=cov.num_modes,
+                   high_quality=round(cov.high_quality, 4))
     except TrainingError as err:      # a collapsed run counts as covering nothing
-        return {**row, "seconds": round(time.perf_counter() - t0, 1), "modes": 0, "of": len(toy_modes(data)[0]),
-                "high_quality": 0.0, "error": str(err)}
-    cov = run_coverage(load_run(run_dir), n=n, seed=seed)
-    return {**row, "seconds": round(result.seconds, 1), "modes": cov.modes_covered, "of": cov.num_modes,
-            "high_quality": round(cov.high_quality, 4)}
+        row.update(steps=None, modes=0, of=25 if data == "grid25" else 8, high_quality=0.0, error=str(err))
+    return {**row, "cpu_seconds": round(time.process_time() - cpu0, 1)}
+
+
+def _cell(args: tuple[str, str, str, int, dict[str, Any]]) -> dict[str, Any]:
+    data, loss, tools, seed, options = args
+    out = Path(options["out"])
+    row = train_and_measure(data, loss, tools, seed=seed, **options)
+    (out / "rows" / f"{data}_{loss}_{tools}_s{seed}.json").write_text(json.dumps(row))
+    return row
+
+
+def _mean_std(values: list[float]) -> str:
+    mean = statistics.fmean(values)
+    return f"{mean:.1f} +- {statistics.stdev(values):.1f}" if len(values) > 1 else f"{mean:.1f}"
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    """Mean (min..max over seeds) of modes covered and high-quality share, one line per (data, loss)."""
-    lines = ["| data | loss | steps x batch (D steps) | modes covered (mean, min..max) | high quality | seeds "
-             "| s/run |",
-             "|---|---|---|---|---|---|---|"]
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    """Modes covered and high-quality share as mean +- std over seeds, one line per (data, loss, tools)."""
+    lines = ["| data | loss | tools | batch (k) | steps | modes covered | high quality | seeds | CPU s/run |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in rows:
-        groups.setdefault((r["data"], r["loss"]), []).append(r)
-    for (data, loss), rs in groups.items():
-        modes = [r["modes"] for r in rs]
-        hq = sum(r["high_quality"] for r in rs) / len(rs)
-        secs = sum(r["seconds"] for r in rs) / len(rs)
-        lines.append(f"| {data} | {loss} | {rs[0]['steps']} x {rs[0]['batch_size']} (k={rs[0]['d_steps']}) | "
-                     f"{sum(modes) / len(modes):.1f} of {rs[0]['of']} ({min(modes)}..{max(modes)}) | "
-                     f"{100 * hq:.1f}% | {len(rs)} | {secs:.0f} |")
+        groups.setdefault((r["data"], r["loss"], r.get("tools", "none")), []).append(r)
+    for (data, loss, tools), rs in sorted(groups.items()):
+        steps = sorted({r["steps"] for r in rs if r.get("steps")})
+        step_text = "-" if not steps else str(steps[0]) if len(steps) == 1 else f"{steps[0]}..{steps[-1]}"
+        hq = [100 * r["high_quality"] for r in rs]
+        lines.append(f"| {data} | {loss} | {tools} | {rs[0]['batch_size']} (k={rs[0]['d_steps']}) | {step_text} | "
+                     f"{_mean_std([r['modes'] for r in rs])} of {rs[0]['of']} | {_mean_std(hq)}% | {len(rs)} | "
+                     f"{statistics.fmean(r['cpu_seconds'] for r in rs):.0f} |")
+    return "\n".join(lines)
+
+
+def published_table(data: Sequence[str]) -> str:
+    """The published rows for the data sets asked for."""
+    lines = ["| source | data | method | modes covered | high quality |", "|---|---|---|---|---|"]
+    lines += [f"| {src} | {d} | {method} | {modes} | {100 * hq:.1f}% |"
+              for src, d, method, modes, hq in PUBLISHED if d in data]
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Train and measure every (data, loss, seed); print JSON rows and the Markdown table."""
+    """Train and measure every (data, loss, tools, seed) not yet done; print the Markdown tables."""
     p = argparse.ArgumentParser(description="GAN mode coverage on ring8 / grid25 (VEEGAN/PacGAN protocol)")
     p.add_argument("--data", nargs="+", default=["ring8", "grid25"])
-    p.add_argument("--losses", nargs="+", default=["minimax", "nonsaturating", "wgan-gp", "lsgan", "hinge"])
+    p.add_argument("--losses", nargs="+", default=["nonsaturating"])
+    p.add_argument("--tools", nargs="+", default=["none", "pack2"],
+                   help="tool sets: none, pack2..pack4, sn, mbstd, r1, or several joined by '+'")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
-    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--steps", type=int, default=100_000, help="step cap per run")
+    p.add_argument("--cpu-budget", type=float, default=300.0, help="CPU seconds of training per run (1 thread)")
+    p.add_argument("--batch", type=int, default=100, help="discriminator inputs per batch (x pack samples)")
+    p.add_argument("--jobs", type=int, default=1, help="runs at once, each a single-thread process")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config overrides")
     p.add_argument("--out", type=Path, default=Path("runs/gan_coverage"))
     args = p.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for data in args.data:
-        for loss in args.losses:
-            for seed in args.seeds:
-                t0 = time.perf_counter()
-                row = train_and_measure(data, loss, steps=args.steps, seed=seed, out=args.out, extra=args.set)
-                rows.append(row)
-                print(json.dumps(row), f"({time.perf_counter() - t0:.0f} s)", flush=True)
-    (args.out / f"coverage_{'_'.join(args.data)}.json").write_text(json.dumps(rows, indent=1))
-    print(markdown_table(rows))
-    for data in args.data:
-        print(f"published ({data}): {PUBLISHED.get(data, '-')}")
+    (args.out / "rows").mkdir(parents=True, exist_ok=True)
+    options = {"out": str(args.out), "steps": args.steps, "cpu_budget": args.cpu_budget,
+               "inputs_per_batch": args.batch, "extra": list(args.set)}
+    cells = [(d, loss, tools, seed, options) for d in args.data for loss in args.losses for tools in args.tools
+             for seed in args.seeds if not (args.out / "rows" / f"{d}_{loss}_{tools}_s{seed}.json").exists()]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=context, max_tasks_per_child=1) as pool:
+        for row in pool.map(_cell, cells):
+            print(json.dumps(row), flush=True)
+    rows = [json.loads(f.read_text()) for f in sorted((args.out / "rows").glob("*.json"))]
+    print(markdown_table([r for r in rows if r["data"] in args.data]))
+    print(published_table(args.data))
     return 0
 
 

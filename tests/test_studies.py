@@ -30,8 +30,11 @@ def test_latent_figures_imports():
     assert callable(load_study("latent_figures").plot_guidance)
 
 
-def test_gan_coverage_table_groups_seeds():
-    rows = [{"data": "ring8", "loss": "hinge", "steps": 10, "batch_size": 4, "d_steps": 1, "of": 8,
-             "modes": m, "high_quality": 0.5, "seconds": 1.0} for m in (2, 4)]
-    table = load_study("gan_coverage").markdown_table(rows)
-    assert "| ring8 | hinge | 10 x 4 (k=1) | 3.0 of 8 (2..4) | 50.0% | 2 | 1 |" in table
+def test_gan_coverage_table_groups_seeds_with_mean_and_std():
+    rows = [{"data": "ring8", "loss": "hinge", "tools": "pack2", "steps": 10, "batch_size": 4, "d_steps": 1, "of": 8,
+             "modes": m, "high_quality": hq, "cpu_seconds": 1.0} for m, hq in ((2, 0.5), (4, 0.7))]
+    study = load_study("gan_coverage")
+    table = study.markdown_table(rows)
+    assert "| ring8 | hinge | pack2 | 4 (k=1) | 10 | 3.0 +- 1.4 of 8 | 60.0 +- 14.1% | 2 | 1 |" in table
+    assert study.tool_overrides("pack3+sn", inputs_per_batch=100) == [
+        "gan.pack=3", "model.d_spectral_norm=true", "train.batch_size=300"]

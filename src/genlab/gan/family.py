@@ -2,7 +2,8 @@
 
 This is Goodfellow et al. (2014), Algorithm 1, with one optimiser per phase (separate learning rates: the
 two time-scale update rule of Heusel et al. 2017), an EMA of the generator for sampling, and the objective
-chosen by name (genlab.gan.losses). Networks: the notes' MLP pair, or DCGAN (Radford et al. 2016).
+chosen by name (genlab.gan.losses). Networks: the notes' MLP pair, or DCGAN (Radford et al. 2016). Tools
+against mode collapse: PacGAN packing (gan.pack), spectral normalisation and the minibatch std feature in D.
 """
 from __future__ import annotations
 
@@ -18,8 +19,11 @@ from genlab.config import TrainConfig
 from genlab.errors import ConfigError, ModelInputError
 from genlab.gan.losses import LossName, get_loss, gradient_penalty, r1_penalty
 from genlab.gan.monitor import CollapseMonitor
+from genlab.gan.minibatch_std import with_minibatch_std
 from genlab.gan.networks import (Condition, DCGANDiscriminator, DCGANGenerator, GNorm, MLPDiscriminator,
                                  MLPGenerator, dcgan_levels)
+from genlab.gan.packing import check_pack, pack, packed_shape
+from genlab.gan.spectral import apply_spectral_norm
 from genlab.labels import class_labels
 from genlab.training.objective import Batch, DataInfo, Phase
 
@@ -35,12 +39,16 @@ class GANModelConfig:
     latent_dim: int = field(default=100, metadata={"ge": 1})
     # MLP widths; None: (128,) for images, (256,)*3 for vectors
     hidden: tuple[int, ...] | None = field(default=None, metadata={"ge": 1})
+    d_hidden: tuple[int, ...] | None = field(default=None, metadata={"ge": 1})  # D's MLP widths; None: `hidden`
     channels: int = field(default=64, metadata={"ge": 1})  # DCGAN base width (G's last, D's first conv)
     # class labels: D by concat, projection (Miyato & Koyama 2018) or an auxiliary classifier (acgan, Odena 2017)
     condition: Condition = "none"
     g_norm: GNorm = "batch"      # DCGAN G: batch norm (labels concatenated to z) or cbn (per-class gain and bias)
-    d_norm: Literal["auto", "batch", "layer", "none"] = "auto"   # auto: layer norm for wgan-gp, else batchnorm
+    # DCGAN D's norm; auto: none with spectral norm, layer norm for wgan-gp, else batchnorm
+    d_norm: Literal["auto", "batch", "layer", "none"] = "auto"
     d_slope: float = field(default=0.2, metadata={"ge": 0})  # D's LeakyReLU slope (0: the notes' ReLU)
+    d_spectral_norm: bool = False      # W / sigma(W) in D's linear and conv layers (Miyato et al. 2018)
+    d_minibatch_std: bool = False      # the batch-std feature before D's last layer (Karras et al. 2018)
 
 
 @dataclass
@@ -57,6 +65,7 @@ class GANObjectiveConfig:
     r1: float = field(default=0.0, metadata={"ge": 0})  # gamma of the R1 penalty on real data (0: off)
     # weight of AC-GAN's class cross-entropy, added to both players' losses (model.condition = "acgan")
     ac_weight: float = field(default=1.0, metadata={"ge": 0})
+    pack: int = field(default=1, metadata={"ge": 1})  # PacGAN: samples of one source per D input (1..4)
     # consecutive D batches of D winning before stopping (0: off)
     collapse_patience: int = field(default=200, metadata={"ge": 0})
 
@@ -90,6 +99,12 @@ class GANFamily:
                               f"{g.d_steps}, {m.latent_dim}, {m.channels}")
         if g.g_lr < 0 or g.d_lr <= 0 or g.gp_weight < 0 or g.r1 < 0 or g.ac_weight < 0:
             raise ConfigError("gan.d_lr must be > 0 and gan.g_lr, gan.gp_weight, gan.r1, gan.ac_weight >= 0")
+        check_pack(g.pack)
+        if g.pack > 1 and m.condition != "none":
+            raise ConfigError(f"gan.pack = {g.pack} packs unlabelled samples; set model.condition = 'none' or "
+                              "gan.pack = 1")
+        if train.batch_size % g.pack:
+            raise ConfigError(f"gan.pack = {g.pack} needs train.batch_size divisible by it, got {train.batch_size}")
         self.arch = m.arch if m.arch != "auto" else ("dcgan" if data.kind == "image" else "mlp")
         if self.arch == "dcgan":
             if data.kind != "image" or len(data.shape) != 3:
@@ -112,21 +127,30 @@ class GANFamily:
 
     def build_models(self) -> dict[str, nn.Module]:
         m, info = self.config.model, self.data
-        d_norm = m.d_norm if m.d_norm != "auto" else ("layer" if self.objective.gradient_penalty else "batch")
+        d_norm = m.d_norm if m.d_norm != "auto" else (
+            "none" if m.d_spectral_norm else "layer" if self.objective.gradient_penalty else "batch")
+        d_shape = packed_shape(info.shape, self.config.gan.pack)      # D sees m packed samples
         if self.arch == "dcgan":
             shape = (info.shape[0], info.shape[1], info.shape[2])
             G: nn.Module = DCGANGenerator(latent_dim=m.latent_dim, shape=shape, channels=m.channels,
                                           num_classes=self.num_classes, norm=m.g_norm)
-            D: nn.Module = DCGANDiscriminator(shape=shape, channels=m.channels, num_classes=self.num_classes,
-                                              condition=m.condition, norm=d_norm, slope=m.d_slope)
+            D: nn.Module = DCGANDiscriminator(shape=(d_shape[0], d_shape[1], d_shape[2]), channels=m.channels,
+                                              num_classes=self.num_classes, condition=m.condition, norm=d_norm,
+                                              slope=m.d_slope)
         else:
             hidden = m.hidden if m.hidden is not None else (NOTES_MLP if info.kind == "image" else TOY_MLP)
-            if not hidden or min(hidden) < 1:
-                raise ConfigError(f"model.hidden must list positive widths, got {list(hidden)}")
+            d_hidden = m.d_hidden if m.d_hidden is not None else hidden
+            if not hidden or min(hidden) < 1 or not d_hidden or min(d_hidden) < 1:
+                raise ConfigError(f"model.hidden and model.d_hidden must list positive widths, got {list(hidden)} "
+                                  f"and {list(d_hidden)}")
             G = MLPGenerator(latent_dim=m.latent_dim, shape=info.shape, hidden=hidden, num_classes=self.num_classes,
                              tanh=info.kind == "image")
-            D = MLPDiscriminator(shape=info.shape, hidden=hidden, num_classes=self.num_classes,
+            D = MLPDiscriminator(shape=d_shape, hidden=d_hidden, num_classes=self.num_classes,
                                  condition=m.condition, slope=m.d_slope)
+        if m.d_minibatch_std:          # both discriminators end in a `score` layer after their `features`
+            D.add_module("score", with_minibatch_std(D.get_submodule("score")))
+        if m.d_spectral_norm:
+            apply_spectral_norm(D)
         return {"G": G, "D": D}
 
     def warm_start(self, models: Mapping[str, nn.Module]) -> None:
@@ -146,7 +170,7 @@ class GANFamily:
         y = batch.y if self.conditional else None
         z = batch.rng.randn(self.config.model.latent_dim).to(batch.x.dtype)
         if phase == "G":
-            fake_score, fake_ce = self._scores(D, G(z, y), y)
+            fake_score, fake_ce = self._scores(D, pack(G(z, y), g.pack), y)
             loss = self.objective.g(fake_score)
             self.monitor.observe_g(loss.item())
             if fake_ce is None:
@@ -155,20 +179,21 @@ class GANFamily:
         if phase != "D":
             raise ConfigError(f"the gan family has phases 'D' and 'G', not {phase!r}")
         with torch.no_grad():
-            fake = G(z, y)
-        (real_score, real_ce), (fake_score, fake_ce) = self._scores(D, batch.x, y), self._scores(D, fake, y)
+            fake = pack(G(z, y), g.pack)
+        real = pack(batch.x, g.pack)      # real and generated samples are packed apart: no input mixes them
+        (real_score, real_ce), (fake_score, fake_ce) = self._scores(D, real, y), self._scores(D, fake, y)
         loss = self.objective.d(real_score, fake_score)
         logs = self._score_logs(real_score, fake_score)
         if real_ce is not None and fake_ce is not None:
             loss = loss + g.ac_weight * (real_ce + fake_ce)
             logs.update(ac_real=real_ce.item(), ac_fake=fake_ce.item())
-        if self.objective.gradient_penalty:
-            eps = batch.rng.rand(*([1] * (batch.x.ndim - 1))).to(batch.x.dtype)
-            gp = gradient_penalty(lambda v: D(v, y), batch.x, fake, eps)
+        if self.objective.gradient_penalty:   # one eps per packed input: x_hat on the segment real pack - fake pack
+            eps = batch.rng.rand(*([1] * (batch.x.ndim - 1))).to(batch.x.dtype)[::g.pack]
+            gp = gradient_penalty(lambda v: D(v, y), real, fake, eps)
             loss = loss + g.gp_weight * gp
             logs["gp"] = gp.item()
         if g.r1 > 0:
-            r1 = r1_penalty(lambda v: D(v, y), batch.x)
+            r1 = r1_penalty(lambda v: D(v, y), real)
             loss = loss + 0.5 * g.r1 * r1
             logs["r1"] = r1.item()
         self.monitor.observe_d(real_score, fake_score)
