@@ -18,14 +18,7 @@ from genlab.training.objective import Batch, BatchRandom, DataInfo
 
 MNIST_INFO = DataInfo("image", (1, 28, 28), 10)
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids oversubscribing a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")      # tests/conftest.py: tiny networks, one thread
 
 
 def family(*overrides: str) -> GANFamily:
