@@ -86,8 +86,10 @@ def test_cbn_generator_takes_labels_through_its_norms_not_through_z():
 
 # --- AC-GAN (Odena et al. 2017) ----------------------------------------------------------------------------
 
-def test_acgan_adds_the_weighted_class_cross_entropy_to_both_players():
-    fam = family("model.condition=acgan", "model.g_norm=cbn", "gan.ac_weight=0.5")
+@pytest.mark.parametrize("fake_in_d", [True, False])
+def test_acgan_adds_the_weighted_class_cross_entropy_to_both_players(fake_in_d):
+    fam = family("model.condition=acgan", "model.g_norm=cbn", "gan.ac_weight=0.5",
+                 f"gan.ac_fake_in_d={str(fake_in_d).lower()}")
     models = fam.build_models()
     G, D = models["G"], models["D"]
     x, y = torch.rand(4, 1, 28, 28) * 2 - 1, torch.tensor([0, 3, 3, 9])
@@ -101,7 +103,8 @@ def test_acgan_adds_the_weighted_class_cross_entropy_to_both_players():
         fake = G(z, y)
         (s_real, l_real), (s_fake, l_fake) = D.score_and_logits(x), D.score_and_logits(fake)
     ce_real, ce_fake = F.cross_entropy(l_real, y), F.cross_entropy(l_fake, y)
-    assert d_loss.item() == pytest.approx((d_loss_bce(s_real, s_fake) + 0.5 * (ce_real + ce_fake)).item(), rel=1e-5)
+    d_class = ce_real + ce_fake if fake_in_d else ce_real      # Odena et al. 2017, or real images only
+    assert d_loss.item() == pytest.approx((d_loss_bce(s_real, s_fake) + 0.5 * d_class).item(), rel=1e-5)
     assert (logs["ac_real"], logs["ac_fake"]) == pytest.approx((ce_real.item(), ce_fake.item()), rel=1e-5)
     # the G phase draws the same z from a fresh batch rng, so it scores the same fake batch
     assert g_loss.item() == pytest.approx((g_loss_nonsaturating(s_fake) + 0.5 * ce_fake).item(), rel=1e-5)

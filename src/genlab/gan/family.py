@@ -65,6 +65,9 @@ class GANObjectiveConfig:
     r1: float = field(default=0.0, metadata={"ge": 0})  # gamma of the R1 penalty on real data (0: off)
     # weight of AC-GAN's class cross-entropy, added to both players' losses (model.condition = "acgan")
     ac_weight: float = field(default=1.0, metadata={"ge": 0})
+    # D's class loss also on generated images, as Odena et al. 2017 (False: on real images only, so G cannot
+    # agree with D on a label code of its own: it must draw what a classifier of real digits recognises)
+    ac_fake_in_d: bool = False
     pack: int = field(default=1, metadata={"ge": 1})  # PacGAN: samples of one source per D input (1..4)
     # consecutive D batches of D winning before stopping (0: off)
     collapse_patience: int = field(default=200, metadata={"ge": 0})
@@ -185,7 +188,7 @@ class GANFamily:
         loss = self.objective.d(real_score, fake_score)
         logs = self._score_logs(real_score, fake_score)
         if real_ce is not None and fake_ce is not None:
-            loss = loss + g.ac_weight * (real_ce + fake_ce)
+            loss = loss + g.ac_weight * (real_ce + fake_ce if g.ac_fake_in_d else real_ce)
             logs.update(ac_real=real_ce.item(), ac_fake=fake_ce.item())
         if self.objective.gradient_penalty:   # one eps per packed input: x_hat on the segment real pack - fake pack
             eps = batch.rng.rand(*([1] * (batch.x.ndim - 1))).to(batch.x.dtype)[::g.pack]
