@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 
 SAMPLE_METRICS: tuple[str, ...] = ("fid", "kid", "is", "pr", "dc")
 LIKELIHOODS: tuple[str, ...] = ("bpd", "nll")
-METRICS: tuple[str, ...] = (*SAMPLE_METRICS, *LIKELIHOODS, "modes")
-"""Everything `genlab eval --metrics` takes: sample metrics, likelihoods, and toy mode coverage."""
+METRICS: tuple[str, ...] = (*SAMPLE_METRICS, *LIKELIHOODS, "modes", "label_accuracy")
+"""Everything `genlab eval --metrics` takes: sample metrics, likelihoods, toy mode coverage, and the label
+accuracy of a class-conditional MNIST run."""
 
 
 def parse_source(spec: str) -> tuple[str, Split]:
@@ -70,8 +71,8 @@ def evaluate_images(fake: Any, real: Any, *, metrics: Sequence[str] = ("fid",), 
     from genlab.metrics.evaluate import compute_metrics
 
     sample_metrics, likelihoods = _split_metrics(metrics, n)
-    if likelihoods or "modes" in metrics:
-        raise ModelInputError("bpd/nll/modes need a run (a model), not two image sets")
+    if likelihoods or "modes" in metrics or "label_accuracy" in metrics:
+        raise ModelInputError("bpd/nll/modes/label_accuracy need a run (a model), not two image sets")
     fake, real = (load_images(s) if isinstance(s, str) else s for s in (fake, real))
     return compute_metrics(fake, real, metrics=sample_metrics, extractor=extractor, n=n, batch_size=batch_size,
                            progress=progress)
@@ -154,7 +155,29 @@ def evaluate_run(run_or_path: Run | str | Path, *, metrics: Sequence[str] = ("fi
                                   "this run generates images")
         cov = run_coverage(run, n=n, seed=seed, **dict(sampler_options or {}))
         result.update(modes_covered=cov.modes_covered, num_modes=cov.num_modes, high_quality=round(cov.high_quality, 4))
+    if "label_accuracy" in metrics:
+        result.update(run_label_accuracy(run, n=n, seed=seed, batch_size=batch_size,
+                                         **dict(sampler_options or {})))
     return result
+
+
+def run_label_accuracy(run: Run, *, n: int = 2000, seed: int = 0, batch_size: int = 100,
+                       **sampler_options: Any) -> dict[str, Any]:
+    """Share of n samples of a class-conditional MNIST run that genlab's classifier assigns to the asked label
+    (labels cycle 0..9), overall and per class; see `genlab.metrics.label_accuracy`."""
+    from genlab.metrics.classifier import load_mnist_classifier
+    from genlab.metrics.label_accuracy import label_accuracy
+
+    k = run.info.num_classes
+    if not k or "label" not in run.family.sample_options:
+        raise ModelInputError(f"label_accuracy needs a class-conditional run; {run.path} ({run.config.family}) "
+                              "does not sample by label")
+    if tuple(run.info.shape) != (1, 28, 28) or k != 10:
+        raise ModelInputError(f"label_accuracy uses genlab's MNIST classifier: it needs 10 classes of 1x28x28 "
+                              f"images, this run makes {k} classes of {'x'.join(map(str, run.info.shape))}")
+    labels = torch.arange(n) % k
+    images = run.sample(n, seed=seed, batch_size=batch_size, label=labels, **sampler_options)
+    return label_accuracy(images, labels, load_mnist_classifier(), num_classes=k)
 
 
 def run_coverage(run: Run, *, n: int = 2500, seed: int = 0, **sampler_options: Any) -> ModeCoverage:

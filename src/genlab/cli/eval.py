@@ -15,7 +15,9 @@ KID_SUBSET = 1000       # compute_metrics' kid_subset_size: KID as Binkowski et 
 EPILOG = """\
 metrics: fid, kid, is, pr (precision/recall, k=3), dc (density/coverage), and likelihoods where the family
 has one: bpd (diffusion: variational bound in bits/dim on --ref images), nll (VAE: ELBO and IWAE nats);
-modes: modes covered and share of high-quality samples of a run on a 2-D toy mixture (ring8, grid25).
+modes: modes covered and share of high-quality samples of a run on a 2-D toy mixture (ring8, grid25);
+label_accuracy: share of a class-conditional MNIST run's samples (labels 0..9 in turn) that genlab's MNIST
+classifier assigns to the asked digit, overall and per class.
 Results are named after the features they were computed on: fid, is_mean, kid_mean on Inception-v3 (the
 standard numbers); fd_classifier, classifier_score_mean, kd_classifier_mean on genlab's MNIST classifier
 (fd_<name> etc. for a TorchScript extractor). The output states the extractor and n. KID below n = 1000
@@ -25,6 +27,7 @@ examples:
   genlab eval runs/mnist --metrics fid,kid,pr --n 2000 --ref mnist:test --extractor classifier
   genlab eval runs/mnist --metrics fid --n 10000 --ref mnist:test           # standard FID (Inception)
   genlab eval runs/mnist --metrics bpd --n 256 --ref mnist:test
+  genlab eval runs/gan_mnist_cond --metrics fid,label_accuracy --extractor classifier   # share of the asked digit
   genlab eval runs/mnist --metrics fid --extractor classifier --n 1000 --sample-steps 4 --spacing trailing
   genlab eval --real mnist:test --fake samples.npz --metrics fid
   torchrun --nproc_per_node 2 -m genlab.cli.main eval runs/mnist --metrics fid --n 10000   # 2 processes
@@ -39,7 +42,8 @@ def add_parser(sub: Any) -> None:
                        description="Evaluate a run's samples against reference images, or two image sets.",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", nargs="?", metavar="RUN", help="run folder (omit with --real/--fake)")
-    p.add_argument("--metrics", default="fid", help="comma-separated: fid,kid,is,pr,dc,bpd,nll,modes (default fid)")
+    p.add_argument("--metrics", default="fid",
+                   help="comma-separated: fid,kid,is,pr,dc,bpd,nll,modes,label_accuracy (default fid)")
     p.add_argument("--n", type=int_at_least(2), default=2000, help="images to generate and read from each source")
     p.add_argument("--ref", type=nonempty, default=None,
                    help="reference data, e.g. mnist:test (default: the run's data, test split)")

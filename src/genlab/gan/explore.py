@@ -113,8 +113,8 @@ def save_class_grid(run: Run | PathLike, path: PathLike, *, per_label: int = 10,
     run = gan_run(run)
     num_classes = _gan_family(run).num_classes
     if num_classes is None:
-        raise ModelInputError(f"{run.path} is an unconditional GAN; a class grid needs model.condition = concat or "
-                              f"projection")
+        raise ModelInputError(f"{run.path} is an unconditional GAN; a class grid needs model.condition = concat, "
+                              f"projection or acgan")
     z, labels = class_grid_latents(_latents(run, per_label, seed=seed), num_classes)
     return save_grid(_generate(run, z, labels), path, nrow=per_label, scale=scale,
                      row_labels=[str(k) for k in range(num_classes)])

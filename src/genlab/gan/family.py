@@ -13,14 +13,15 @@ from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from genlab.config import TrainConfig
 from genlab.errors import ConfigError, ModelInputError
 from genlab.gan.losses import LossName, get_loss, gradient_penalty, r1_penalty
 from genlab.gan.monitor import CollapseMonitor
 from genlab.gan.minibatch_std import with_minibatch_std
-from genlab.gan.networks import (Condition, DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator,
-                                 dcgan_levels)
+from genlab.gan.networks import (Condition, DCGANDiscriminator, DCGANGenerator, GNorm, MLPDiscriminator,
+                                 MLPGenerator, dcgan_levels)
 from genlab.gan.packing import check_pack, pack, packed_shape
 from genlab.gan.spectral import apply_spectral_norm
 from genlab.labels import class_labels
@@ -40,7 +41,9 @@ class GANModelConfig:
     hidden: tuple[int, ...] | None = field(default=None, metadata={"ge": 1})
     d_hidden: tuple[int, ...] | None = field(default=None, metadata={"ge": 1})  # D's MLP widths; None: `hidden`
     channels: int = field(default=64, metadata={"ge": 1})  # DCGAN base width (G's last, D's first conv)
-    condition: Condition = "none"                       # class labels: concat to G's z; D by concat or projection
+    # class labels: D by concat, projection (Miyato & Koyama 2018) or an auxiliary classifier (acgan, Odena 2017)
+    condition: Condition = "none"
+    g_norm: GNorm = "batch"      # DCGAN G: batch norm (labels concatenated to z) or cbn (per-class gain and bias)
     # DCGAN D's norm; auto: none with spectral norm, layer norm for wgan-gp, else batchnorm
     d_norm: Literal["auto", "batch", "layer", "none"] = "auto"
     d_slope: float = field(default=0.2, metadata={"ge": 0})  # D's LeakyReLU slope (0: the notes' ReLU)
@@ -60,6 +63,11 @@ class GANObjectiveConfig:
     betas: tuple[float, float] = field(default=(0.5, 0.999), metadata={"ge": 0, "lt": 1})
     gp_weight: float = field(default=10.0, metadata={"ge": 0})  # lambda of WGAN-GP (Gulrajani et al. 2017)
     r1: float = field(default=0.0, metadata={"ge": 0})  # gamma of the R1 penalty on real data (0: off)
+    # weight of AC-GAN's class cross-entropy, added to both players' losses (model.condition = "acgan")
+    ac_weight: float = field(default=1.0, metadata={"ge": 0})
+    # D's class loss also on generated images, as Odena et al. 2017 (False: on real images only, so G cannot
+    # agree with D on a label code of its own: it must draw what a classifier of real digits recognises)
+    ac_fake_in_d: bool = False
     pack: int = field(default=1, metadata={"ge": 1})  # PacGAN: samples of one source per D input (1..4)
     # consecutive D batches of D winning before stopping (0: off)
     collapse_patience: int = field(default=200, metadata={"ge": 0})
@@ -92,8 +100,8 @@ class GANFamily:
         if g.d_steps < 1 or m.latent_dim < 1 or m.channels < 1:
             raise ConfigError(f"gan.d_steps, model.latent_dim and model.channels must be >= 1, got "
                               f"{g.d_steps}, {m.latent_dim}, {m.channels}")
-        if g.g_lr < 0 or g.d_lr <= 0 or g.gp_weight < 0 or g.r1 < 0:
-            raise ConfigError("gan.d_lr must be > 0 and gan.g_lr, gan.gp_weight, gan.r1 >= 0")
+        if g.g_lr < 0 or g.d_lr <= 0 or g.gp_weight < 0 or g.r1 < 0 or g.ac_weight < 0:
+            raise ConfigError("gan.d_lr must be > 0 and gan.g_lr, gan.gp_weight, gan.r1, gan.ac_weight >= 0")
         check_pack(g.pack)
         if g.pack > 1 and m.condition != "none":
             raise ConfigError(f"gan.pack = {g.pack} packs unlabelled samples; set model.condition = 'none' or "
@@ -110,6 +118,10 @@ class GANFamily:
             if not data.num_classes:
                 raise ConfigError(f"model.condition = {m.condition!r} needs labelled data; this dataset has no labels")
             self.num_classes = data.num_classes
+        if m.g_norm == "cbn" and (m.condition == "none" or self.arch != "dcgan"):
+            raise ConfigError("model.g_norm = 'cbn' (conditional batch norm) needs model.arch = 'dcgan' and a "
+                              f"model.condition (concat, projection or acgan), got arch {self.arch!r}, "
+                              f"condition {m.condition!r}")
         self.monitor = CollapseMonitor(loss=g.loss, patience=g.collapse_patience)
 
     @property
@@ -124,7 +136,7 @@ class GANFamily:
         if self.arch == "dcgan":
             shape = (info.shape[0], info.shape[1], info.shape[2])
             G: nn.Module = DCGANGenerator(latent_dim=m.latent_dim, shape=shape, channels=m.channels,
-                                          num_classes=self.num_classes)
+                                          num_classes=self.num_classes, norm=m.g_norm)
             D: nn.Module = DCGANDiscriminator(shape=(d_shape[0], d_shape[1], d_shape[2]), channels=m.channels,
                                               num_classes=self.num_classes, condition=m.condition, norm=d_norm,
                                               slope=m.d_slope)
@@ -161,18 +173,23 @@ class GANFamily:
         y = batch.y if self.conditional else None
         z = batch.rng.randn(self.config.model.latent_dim).to(batch.x.dtype)
         if phase == "G":
-            fake_score = D(pack(G(z, y), g.pack), y)
+            fake_score, fake_ce = self._scores(D, pack(G(z, y), g.pack), y)
             loss = self.objective.g(fake_score)
             self.monitor.observe_g(loss.item())
-            return loss, {}
+            if fake_ce is None:
+                return loss, {}
+            return loss + g.ac_weight * fake_ce, {"ac_G": fake_ce.item()}
         if phase != "D":
             raise ConfigError(f"the gan family has phases 'D' and 'G', not {phase!r}")
         with torch.no_grad():
             fake = pack(G(z, y), g.pack)
         real = pack(batch.x, g.pack)      # real and generated samples are packed apart: no input mixes them
-        real_score, fake_score = D(real, y), D(fake, y)
+        (real_score, real_ce), (fake_score, fake_ce) = self._scores(D, real, y), self._scores(D, fake, y)
         loss = self.objective.d(real_score, fake_score)
         logs = self._score_logs(real_score, fake_score)
+        if real_ce is not None and fake_ce is not None:
+            loss = loss + g.ac_weight * (real_ce + fake_ce if g.ac_fake_in_d else real_ce)
+            logs.update(ac_real=real_ce.item(), ac_fake=fake_ce.item())
         if self.objective.gradient_penalty:   # one eps per packed input: x_hat on the segment real pack - fake pack
             eps = batch.rng.rand(*([1] * (batch.x.ndim - 1))).to(batch.x.dtype)[::g.pack]
             gp = gradient_penalty(lambda v: D(v, y), real, fake, eps)
@@ -186,6 +203,15 @@ class GANFamily:
         logs["collapse_streak"] = float(self.monitor.streak)    # consecutive D batches won outright (gan.monitor)
         return loss, logs
 
+    def _scores(self, D: nn.Module, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """D's scores (B,) of x and, for AC-GAN, the class cross-entropy of its auxiliary head against y
+        (Odena et al. 2017, eq. 2: L_C, which D and G both maximise as log-likelihood, i.e. minimise here)."""
+        if self.config.model.condition != "acgan" or y is None:
+            return D(x, y), None
+        assert isinstance(D, (DCGANDiscriminator, MLPDiscriminator))
+        score, logits = D.score_and_logits(x, y)
+        assert logits is not None
+        return score, F.cross_entropy(logits.float(), y)
     def _score_logs(self, real: Tensor, fake: Tensor) -> dict[str, float]:
         """D(x) and D(G(z)) as probabilities for the cross-entropy losses, else the mean raw scores."""
         real, fake = real.detach().float(), fake.detach().float()
@@ -198,7 +224,7 @@ class GANFamily:
         if not self.conditional:
             if label is not None:
                 raise ModelInputError("--label needs a class-conditional GAN (trained with model.condition = "
-                                      "'concat' or 'projection'); this one is unconditional")
+                                      "'concat', 'projection' or 'acgan'); this one is unconditional")
             return None
         assert self.num_classes is not None
         return class_labels(label, n, self.num_classes)

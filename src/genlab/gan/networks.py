@@ -2,8 +2,10 @@
 
 Every generator maps z: (B, latent_dim) and optional labels y: (B,) to data (B, *shape); every discriminator
 maps x: (B, *shape) and optional y to one raw score per item (B,). Class conditioning (Mirza & Osindero 2014)
-feeds G the one-hot label concatenated to z; D gets it either concatenated to its input ("concat") or through
-a projection term <embed(y), phi(x)> added to its score (Miyato & Koyama 2018, eq. 3).
+feeds G the one-hot label concatenated to z, or (DCGAN, g_norm "cbn") through conditional batch norm: a gain
+and bias per class (de Vries et al. 2017; Miyato & Koyama 2018). D gets it concatenated to its input
+("concat"), through a projection term <embed(y), phi(x)> added to its score (Miyato & Koyama 2018, eq. 3),
+or not at all ("acgan"): D then predicts the class from x with an auxiliary head (Odena et al. 2017).
 """
 from __future__ import annotations
 
@@ -15,8 +17,9 @@ from torch.nn import functional as F
 
 from genlab.errors import ConfigError, ModelInputError
 
-Condition = Literal["none", "concat", "projection"]
+Condition = Literal["none", "concat", "projection", "acgan"]
 Norm = Literal["batch", "layer", "none"]
+GNorm = Literal["batch", "cbn"]
 
 
 def _labels(y: Tensor | None, batch: int, num_classes: int | None) -> Tensor | None:
@@ -34,8 +37,13 @@ def _labels(y: Tensor | None, batch: int, num_classes: int | None) -> Tensor | N
     return y.long()
 
 
+def _d_labels(y: Tensor | None, batch: int, num_classes: int | None, condition: str) -> Tensor | None:
+    """A discriminator's checked labels; an AC-GAN D reads only x, so its labels may be left out."""
+    return None if condition == "acgan" and y is None else _labels(y, batch, num_classes)
+
+
 def _class_count(num_classes: int | None, condition: str) -> int:
-    """The number of classes of a discriminator conditioned by `condition` ("concat" or "projection")."""
+    """The number of classes of a network conditioned by `condition` ("concat", "projection", "acgan" or "cbn")."""
     if num_classes is None:
         raise ConfigError(f"condition = {condition!r} needs num_classes")
     return num_classes
@@ -101,11 +109,13 @@ class MLPDiscriminator(nn.Module):
                       else None)
         if self.embed is not None:
             nn.init.normal_(self.embed.weight, 0.0, 0.02)
+        self.classify = nn.Linear(widths[-1], _class_count(num_classes, condition)) if condition == "acgan" else None
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        """x: (B, *shape), y: (B,) -> scores (B,)."""
+    def score_and_logits(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """x: (B, *shape), y: (B,) (optional for "acgan") -> scores (B,) and, for "acgan", class logits
+        (B, num_classes), else None."""
         _check_x(x, self.shape, "discriminator")
-        y = _labels(y, x.shape[0], self.num_classes)
+        y = _d_labels(y, x.shape[0], self.num_classes, self.condition)
         h = x.flatten(1)
         if self.condition == "concat":
             h = torch.cat([h, _one_hot(y, self.num_classes).to(h.dtype)], dim=1)
@@ -113,7 +123,11 @@ class MLPDiscriminator(nn.Module):
         out = self.score(h).squeeze(1)
         if self.embed is not None:
             out = out + (self.embed(y) * h).sum(dim=1)
-        return out
+        return out, None if self.classify is None else self.classify(h)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """x: (B, *shape), y: (B,) -> scores (B,)."""
+        return self.score_and_logits(x, y)[0]
 
 
 def dcgan_levels(size: int) -> tuple[int, int]:
@@ -134,27 +148,48 @@ def _norm(kind: Norm, channels: int) -> nn.Module:
     return nn.Identity()
 
 
+class ConditionalBatchNorm2d(nn.Module):
+    """Batch norm without affine, then a per-class gain and bias: gamma_y * x_hat + beta_y (de Vries et al. 2017).
+
+    x: (B, C, H, W), y: (B,) -> (B, C, H, W). gamma starts near 1 and beta at 0, so an untrained layer is batch norm.
+    """
+
+    def __init__(self, channels: int, num_classes: int) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=False)
+        self.gain = nn.Parameter(torch.ones(num_classes, channels))
+        self.bias = nn.Parameter(torch.zeros(num_classes, channels))
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        """x: (B, C, H, W), y: (B,) class indices -> (B, C, H, W)."""
+        return self.bn(x) * self.gain[y][:, :, None, None] + self.bias[y][:, :, None, None]
+
+
 class DCGANGenerator(nn.Module):
     """z -> (s0 x s0) by a transposed conv, then n fractionally-strided convs with batchnorm + ReLU, tanh output.
 
     Radford et al. 2016, sec. 3: no pooling, no hidden fully connected layers, batchnorm, ReLU in G; widths
-    halve as the resolution doubles, from channels * 2^(n-1) down to `channels`.
+    halve as the resolution doubles, from channels * 2^(n-1) down to `channels`. A conditional G takes the
+    one-hot label concatenated to z (norm "batch") or through conditional batch norm in every layer (norm "cbn").
     """
 
     def __init__(self, *, latent_dim: int, shape: tuple[int, int, int], channels: int = 64,
-                 num_classes: int | None = None) -> None:
+                 num_classes: int | None = None, norm: GNorm = "batch") -> None:
         super().__init__()
         c_out, h, w = shape
         if h != w:
             raise ConfigError(f"DCGAN needs square images, got {h}x{w} (set data.image_size)")
         s0, n = dcgan_levels(h)
-        self.latent_dim, self.shape, self.num_classes = latent_dim, tuple(shape), num_classes
+        self.latent_dim, self.shape, self.num_classes, self.norm = latent_dim, tuple(shape), num_classes, norm
         widths = [channels * 2 ** (n - 1 - i) for i in range(n)]
-        z_in = latent_dim + (num_classes or 0)
-        layers: list[nn.Module] = [nn.ConvTranspose2d(z_in, widths[0], s0, 1, 0, bias=False),
-                                   nn.BatchNorm2d(widths[0]), nn.ReLU()]
+        z_in = latent_dim + ((num_classes or 0) if norm == "batch" else 0)
+
+        def bn(c: int) -> nn.Module:
+            return nn.BatchNorm2d(c) if norm == "batch" else ConditionalBatchNorm2d(c, _class_count(num_classes, "cbn"))
+
+        layers: list[nn.Module] = [nn.ConvTranspose2d(z_in, widths[0], s0, 1, 0, bias=False), bn(widths[0]), nn.ReLU()]
         for a, b in zip(widths[:-1], widths[1:], strict=True):
-            layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU()]
+            layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), bn(b), nn.ReLU()]
         layers += [nn.ConvTranspose2d(widths[-1], c_out, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         _dcgan_init(self)
@@ -163,13 +198,19 @@ class DCGANGenerator(nn.Module):
         """z: (B, latent_dim), y: (B,) -> images (B, C, H, W) in [-1, 1]."""
         _check_z(z, self.latent_dim)
         y = _labels(y, z.shape[0], self.num_classes)
-        if y is not None:
+        if y is not None and self.norm == "batch":
             z = torch.cat([z, _one_hot(y, self.num_classes).to(z.dtype)], dim=1)
-        return self.net(z[:, :, None, None])
+        h = z[:, :, None, None]
+        for layer in self.net:
+            h = layer(h, y) if isinstance(layer, ConditionalBatchNorm2d) else layer(h)
+        return h
 
 
 class DCGANDiscriminator(nn.Module):
-    """Strided convs with LeakyReLU(0.2) (no norm on the first), then one s0 x s0 conv to a score (Radford 2016)."""
+    """Strided convs with LeakyReLU(0.2) (no norm on the first), then one s0 x s0 conv to a score (Radford 2016).
+
+    With condition "acgan" a second s0 x s0 conv gives class logits (Odena et al. 2017): see `score_and_logits`.
+    """
 
     def __init__(self, *, shape: tuple[int, int, int], channels: int = 64, num_classes: int | None = None,
                  condition: Condition = "none", norm: Norm = "batch", slope: float = 0.2) -> None:
@@ -188,12 +229,15 @@ class DCGANDiscriminator(nn.Module):
         self.score = nn.Conv2d(widths[-1], 1, s0, 1, 0)
         self.embed = (nn.Embedding(_class_count(num_classes, condition), widths[-1]) if condition == "projection"
                       else None)
+        self.classify = (nn.Conv2d(widths[-1], _class_count(num_classes, condition), s0, 1, 0)
+                         if condition == "acgan" else None)
         _dcgan_init(self)
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        """x: (B, C, H, W), y: (B,) -> scores (B,)."""
+    def score_and_logits(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """x: (B, C, H, W), y: (B,) (optional for "acgan") -> scores (B,) and, for "acgan", class logits
+        (B, num_classes), else None."""
         _check_x(x, self.shape, "discriminator")
-        y = _labels(y, x.shape[0], self.num_classes)
+        y = _d_labels(y, x.shape[0], self.num_classes, self.condition)
         if self.condition == "concat":
             planes = _one_hot(y, self.num_classes).to(x.dtype)[:, :, None, None]
             x = torch.cat([x, planes.expand(-1, -1, *x.shape[2:])], dim=1)
@@ -201,7 +245,11 @@ class DCGANDiscriminator(nn.Module):
         out = self.score(h).flatten(1).squeeze(1)
         if self.embed is not None:
             out = out + (self.embed(y) * h.sum(dim=(2, 3))).sum(dim=1)
-        return out
+        return out, None if self.classify is None else self.classify(h).flatten(1)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """x: (B, C, H, W), y: (B,) -> scores (B,)."""
+        return self.score_and_logits(x, y)[0]
 
 
 def _dcgan_init(module: nn.Module) -> None:
@@ -213,6 +261,9 @@ def _dcgan_init(module: nn.Module) -> None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.Embedding):
             nn.init.normal_(m.weight, 0.0, 0.02)
-        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) and m.affine:
             nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, ConditionalBatchNorm2d):
+            nn.init.normal_(m.gain, 1.0, 0.02)
             nn.init.zeros_(m.bias)
