@@ -154,6 +154,22 @@ def test_sampling_runs_T_steps_down_to_the_predicted_x0():
     torch.testing.assert_close(x, torch.tensor([[1.5, -0.5]]).expand(6, 2))   # no noise on the last step
 
 
+def test_data_scale_round_trips_exactly_through_training_pairs_and_sampling():
+    """The chain runs on data_scale * x (t = 0 pairs hold it exactly) and samples come back divided by it."""
+    from genlab.ddgan.config import DDGANObjectiveConfig
+    from genlab.training.objective import Batch, BatchRandom
+    config = DDGANConfig(ddgan=DDGANObjectiveConfig(data_scale=0.25))
+    family = DDGANFamily(config, data=DataInfo(kind="vector", shape=(2,)), train=TrainConfig())
+    x = torch.tensor([[4.0, -2.0]]).expand(64, 2).contiguous()
+    rng = BatchRandom(torch.Generator().manual_seed(0), global_size=64, start=0, size=64)
+    t, x_prev, _, _ = family._pairs_and_fake(_ConstantG(torch.zeros(2)), Batch(x=x, y=None, rng=rng))
+    assert (t == 0).any() and (t > 0).any()
+    torch.testing.assert_close(x_prev[t == 0], 0.25 * x[t == 0], rtol=0, atol=0)     # the real x_{-1} is scaled x0
+    G = _ConstantG(torch.tensor([1.0, -0.5]))                                       # G speaks the scaled space
+    out = family.sample({"G": G}, 5, generator=torch.Generator().manual_seed(0), precision="fp32")
+    torch.testing.assert_close(out, torch.tensor([[4.0, -2.0]]).expand(5, 2), rtol=0, atol=0)
+
+
 TOY = ["--data", "ring8", "--set", "model.hidden=16", "--set", "model.layers=2", "--set", "model.latent_dim=2",
        "--set", "data.limit=64", "--set", "train.threads=1", "--set", "train.log_every=1", "--set",
        "train.checkpoint_every=2", "--batch-size", "16", "--precision", "fp32", "--quiet"]

@@ -79,7 +79,7 @@ class DDGANFamily:
 
     def _pairs_and_fake(self, G: nn.Module, batch: Batch) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """t ~ U{0..T-1}, a forward pair (x_{t-1}, x_t) of the batch, and G's x_{t-1} drawn from the posterior."""
-        x0, rng = batch.x, batch.rng
+        x0, rng = batch.x * self.config.ddgan.data_scale, batch.rng
         t = rng.randint(self.schedule.T)
         x_prev, x_t = q_sample_pairs(self.schedule, x0, t, rng.randn(*x0.shape[1:]).to(x0.dtype),
                                      rng.randn(*x0.shape[1:]).to(x0.dtype))
@@ -136,4 +136,4 @@ class DDGANFamily:
             if callback is not None:
                 callback(i, step, x, x0)
             x = x_prev
-        return x
+        return x / self.config.ddgan.data_scale
