@@ -49,6 +49,9 @@ class DDGANFamily:
         self.arch = m.arch if m.arch != "auto" else ("conv" if data.kind == "image" else "mlp")
         if self.arch == "conv" and (data.kind != "image" or len(data.shape) != 3):
             raise ConfigError(f"model.arch = 'conv' needs images, the data are {data.kind}s of shape {data.shape}")
+        if self.arch == "conv" and d.data_scale > 1:
+            raise ConfigError(f"ddgan.data_scale = {d.data_scale} puts images beyond the conv generator's tanh "
+                              "range [-1, 1]; use a scale in (0, 1]")
         for key, p in (("patch", m.patch), ("d_patch", m.d_patch)):
             if self.arch == "conv" and (data.shape[1] % p or data.shape[2] % p):
                 raise ConfigError(f"model.{key} = {p} must divide the image size {data.shape[1]}x{data.shape[2]}")
