@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--fit", action="store_true")
     parser.add_argument("--fourier", nargs="*", type=float, default=[0.0, 1.0])
     parser.add_argument("--steps", nargs="*", type=int, default=[600])
+    parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -80,7 +81,7 @@ def main() -> None:
     if args.fit:
         for steps in args.steps:
             for f in args.fourier:
-                print(json.dumps(fit(f, steps)), flush=True)
+                print(json.dumps(fit(f, steps, hidden=args.hidden)), flush=True)
 
 
 if __name__ == "__main__":
