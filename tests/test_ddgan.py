@@ -11,12 +11,13 @@ from torch import nn
 
 from genlab.cli.main import main
 from genlab.config import TrainConfig
-from genlab.ddgan.config import DDGANConfig
+from genlab.ddgan.config import DDGANConfig, DDGANObjectiveConfig
 from genlab.ddgan.family import DDGANFamily
 from genlab.ddgan.networks import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
 from genlab.ddgan.process import ddgan_schedule, q_sample_pairs, sample_posterior
 from genlab.training.checkpoint import latest_checkpoint
-from genlab.training.objective import DataInfo
+from genlab.errors import ConfigError
+from genlab.training.objective import Batch, BatchRandom, DataInfo
 from genlab.training.run import load_run
 
 
@@ -152,6 +153,26 @@ def test_sampling_runs_T_steps_down_to_the_predicted_x0():
                       callback=lambda i, t, x_t, x0: seen.append(t))
     assert G.steps == seen == [3, 2, 1, 0]
     torch.testing.assert_close(x, torch.tensor([[1.5, -0.5]]).expand(6, 2))   # no noise on the last step
+
+
+def test_data_scale_round_trips_exactly_through_training_pairs_and_sampling():
+    """The chain runs on data_scale * x (t = 0 pairs hold it exactly) and samples come back divided by it."""
+    config = DDGANConfig(ddgan=DDGANObjectiveConfig(data_scale=0.25))
+    family = DDGANFamily(config, data=DataInfo(kind="vector", shape=(2,)), train=TrainConfig())
+    x = torch.tensor([[4.0, -2.0]]).expand(64, 2).contiguous()
+    rng = BatchRandom(torch.Generator().manual_seed(0), global_size=64, start=0, size=64)
+    t, x_prev, _, _ = family._pairs_and_fake(_ConstantG(torch.zeros(2)), Batch(x=x, y=None, rng=rng))
+    assert (t == 0).any() and (t > 0).any()
+    torch.testing.assert_close(x_prev[t == 0], 0.25 * x[t == 0], rtol=0, atol=0)     # the real x_{-1} is scaled x0
+    G = _ConstantG(torch.tensor([1.0, -0.5]))                                       # G speaks the scaled space
+    out = family.sample({"G": G}, 5, generator=torch.Generator().manual_seed(0), precision="fp32")
+    torch.testing.assert_close(out, torch.tensor([[4.0, -2.0]]).expand(5, 2), rtol=0, atol=0)
+
+
+def test_data_scale_above_one_is_refused_for_the_tanh_image_generator():
+    config = DDGANConfig(ddgan=DDGANObjectiveConfig(data_scale=2.0))
+    with pytest.raises(ConfigError, match=r"ddgan.data_scale = 2.0 .* use a scale in \(0, 1\]"):
+        DDGANFamily(config, data=DataInfo(kind="image", shape=(1, 28, 28)), train=TrainConfig())
 
 
 TOY = ["--data", "ring8", "--set", "model.hidden=16", "--set", "model.layers=2", "--set", "model.latent_dim=2",

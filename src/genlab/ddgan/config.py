@@ -28,6 +28,9 @@ class DDGANObjectiveConfig:
     """The T-step chain (VP SDE discretised, Xiao et al. 2022, app. B) and the conditional GAN played at each step."""
 
     T: int = field(default=4, metadata={"ge": 2, "le": 64})       # denoising steps (the paper: 2 to 8; 4 on CIFAR-10)
+    # the chain runs on data_scale * x, samples are divided back: a VP process expects data of unit scale
+    # (Xiao et al. 2022 use images in [-1, 1]); 1.0: the data as loaded
+    data_scale: float = field(default=1.0, metadata={"gt": 0})
     beta_min: float = field(default=0.1, metadata={"gt": 0})
     beta_max: float = field(default=20.0, metadata={"gt": "beta_min"})
     g_lr: float = field(default=1.5e-4, metadata={"gt": 0})       # the paper's CIFAR-10 rates

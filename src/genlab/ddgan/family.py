@@ -49,6 +49,9 @@ class DDGANFamily:
         self.arch = m.arch if m.arch != "auto" else ("conv" if data.kind == "image" else "mlp")
         if self.arch == "conv" and (data.kind != "image" or len(data.shape) != 3):
             raise ConfigError(f"model.arch = 'conv' needs images, the data are {data.kind}s of shape {data.shape}")
+        if self.arch == "conv" and d.data_scale > 1:
+            raise ConfigError(f"ddgan.data_scale = {d.data_scale} puts images beyond the conv generator's tanh "
+                              "range [-1, 1]; use a scale in (0, 1]")
         for key, p in (("patch", m.patch), ("d_patch", m.d_patch)):
             if self.arch == "conv" and (data.shape[1] % p or data.shape[2] % p):
                 raise ConfigError(f"model.{key} = {p} must divide the image size {data.shape[1]}x{data.shape[2]}")
@@ -79,7 +82,7 @@ class DDGANFamily:
 
     def _pairs_and_fake(self, G: nn.Module, batch: Batch) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """t ~ U{0..T-1}, a forward pair (x_{t-1}, x_t) of the batch, and G's x_{t-1} drawn from the posterior."""
-        x0, rng = batch.x, batch.rng
+        x0, rng = batch.x * self.config.ddgan.data_scale, batch.rng
         t = rng.randint(self.schedule.T)
         x_prev, x_t = q_sample_pairs(self.schedule, x0, t, rng.randn(*x0.shape[1:]).to(x0.dtype),
                                      rng.randn(*x0.shape[1:]).to(x0.dtype))
@@ -136,4 +139,4 @@ class DDGANFamily:
             if callback is not None:
                 callback(i, step, x, x0)
             x = x_prev
-        return x
+        return x / self.config.ddgan.data_scale
