@@ -96,8 +96,10 @@ def test_dcgan_discriminator_packs_along_channels():
 def test_packing_refuses_bad_settings():
     with pytest.raises(ConfigError, match="gan.pack must be one of 1, 2, 3, 4"):
         family("gan.pack=5")
-    with pytest.raises(ConfigError, match="batch_size divisible"):
+    with pytest.raises(ConfigError, match="divisible by it, got 8 / 1 = 8"):
         family("gan.pack=3", "train.batch_size=8")
+    with pytest.raises(ConfigError, match="got 24 / 4 = 6"):              # each micro-batch is packed
+        family("gan.pack=4", "train.batch_size=24", "train.grad_accum=4")
     with pytest.raises(ConfigError, match="condition"):
         family("gan.pack=2", "model.condition=concat", info=DataInfo("image", (1, 28, 28), 10))
 

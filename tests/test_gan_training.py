@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import numpy as np
 import torch
 
 from genlab.cli.main import main
@@ -80,6 +81,12 @@ def test_cli_trains_a_conditional_gan_and_samples_one_label(tmp_path, capsys):
     assert Image.open(tmp_path / "cols.png").size[1] == top + 2 + 10                       # one row of 5 labels
     # the training grid too: 64 samples in 10 labelled columns, 7 rows, each 8 px cell enlarged 7x
     assert Image.open(out / "samples" / "step_0000003.png").size == (2 + 10 * 58, top + 2 + 7 * 58)
+    # over several chunks the labels still run 0..9 across the whole grid, as its column heads say
+    assert main(["sample", str(out), "--n", "13", "--batch-size", "4", "--npz", str(tmp_path / "c.npz"),
+                 "--out", str(tmp_path / "c.png")]) == 0
+    from genlab.data import to_uint8
+    want = to_uint8(run.sample(13, seed=0, batch_size=4, label=torch.arange(13) % 10)).numpy()
+    np.testing.assert_array_equal(np.load(tmp_path / "c.npz")["x"].reshape(want.shape), want)
     assert main(["sample", str(out), "--n", "5", "--label", "11"]) == 2
     assert "0..9" in capsys.readouterr().err
     plain = tmp_path / "plain"

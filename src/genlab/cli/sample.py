@@ -110,8 +110,11 @@ def _grid_labels(run_: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from genlab.data import to_uint8
     from genlab.errors import ModelInputError
+    from genlab.labels import sampled_classes
     from genlab.sharding import process_rank, sample_sharded
     from genlab.training.run import load_run
     from genlab.viz import plot_points, readable_scale, save_grid
@@ -132,6 +135,9 @@ def run(args: argparse.Namespace) -> int:
         if key not in run_.family.sample_options:
             raise ModelInputError(f"{flag_of(key)} does not apply to {args.run_dir}, a '{run_.config.family}' run "
                                   f"({_what_it_takes(run_.family, key)})")
+    classes = sampled_classes(run_.family, run_.info.num_classes)
+    if classes and "label" not in options:      # label i % K for sample i over all chunks, as the grid's columns say
+        options["label"] = torch.arange(args.n) % classes
     # under torchrun / accelerate launch each process draws its share of the chunks; rank 0 writes
     x = sample_sharded(run_, args.n, seed=args.seed, batch_size=args.batch_size, progress=not args.quiet, **options)
     if process_rank()[0] != 0:

@@ -106,8 +106,10 @@ class GANFamily:
         if g.pack > 1 and m.condition != "none":
             raise ConfigError(f"gan.pack = {g.pack} packs unlabelled samples; set model.condition = 'none' or "
                               "gan.pack = 1")
-        if train.batch_size % g.pack:
-            raise ConfigError(f"gan.pack = {g.pack} needs train.batch_size divisible by it, got {train.batch_size}")
+        micro = train.batch_size // train.grad_accum              # what one micro-batch packs (one process)
+        if micro % g.pack:
+            raise ConfigError(f"gan.pack = {g.pack} needs train.batch_size / train.grad_accum divisible by it, got "
+                              f"{train.batch_size} / {train.grad_accum} = {micro}")
         self.arch = m.arch if m.arch != "auto" else ("dcgan" if data.kind == "image" else "mlp")
         if self.arch == "dcgan":
             if data.kind != "image" or len(data.shape) != 3:
