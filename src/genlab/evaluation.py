@@ -70,9 +70,10 @@ def evaluate_images(fake: Any, real: Any, *, metrics: Sequence[str] = ("fid",), 
     """Metrics of `fake` images against `real` ones; each a dataset name[:split], folder, .npz or uint8 array."""
     from genlab.metrics.evaluate import compute_metrics
 
-    sample_metrics, likelihoods = _split_metrics(metrics, n)
-    if likelihoods or "modes" in metrics or "label_accuracy" in metrics:
-        raise ModelInputError("bpd/nll/modes/label_accuracy need a run (a model), not two image sets")
+    sample_metrics, _ = _split_metrics(metrics, n)
+    run_only = [m for m in metrics if not _is_sample_metric(m)]
+    if run_only:
+        raise ModelInputError(f"{'/'.join(run_only)} need a run (a model), not two image sets")
     fake, real = (load_images(s) if isinstance(s, str) else s for s in (fake, real))
     return compute_metrics(fake, real, metrics=sample_metrics, extractor=extractor, n=n, batch_size=batch_size,
                            progress=progress)
@@ -165,6 +166,7 @@ def run_label_accuracy(run: Run, *, n: int = 2000, seed: int = 0, batch_size: in
                        **sampler_options: Any) -> dict[str, Any]:
     """Share of n samples of a class-conditional MNIST run that genlab's classifier assigns to the asked label
     (labels cycle 0..9), overall and per class; see `genlab.metrics.label_accuracy`."""
+    from genlab.labels import class_labels
     from genlab.metrics.classifier import load_mnist_classifier
     from genlab.metrics.label_accuracy import label_accuracy
 
@@ -175,7 +177,7 @@ def run_label_accuracy(run: Run, *, n: int = 2000, seed: int = 0, batch_size: in
     if tuple(run.info.shape) != (1, 28, 28) or k != 10:
         raise ModelInputError(f"label_accuracy uses genlab's MNIST classifier: it needs 10 classes of 1x28x28 "
                               f"images, this run makes {k} classes of {'x'.join(map(str, run.info.shape))}")
-    labels = torch.arange(n) % k
+    labels = class_labels(None, n, k)                   # 0..K-1 cycling, as every conditional family draws them
     images = run.sample(n, seed=seed, batch_size=batch_size, label=labels, **sampler_options)
     return label_accuracy(images, labels, load_mnist_classifier(), num_classes=k)
 

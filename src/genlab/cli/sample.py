@@ -95,13 +95,12 @@ def _what_it_takes(family: Any, refused: str) -> str:
     return f"{note}; {listed}" if note else listed
 
 
-def _grid_labels(run_: Any, args: argparse.Namespace) -> dict[str, Any]:
+def _grid_labels(args: argparse.Namespace, classes: int | None) -> dict[str, Any]:
     """Labels of a conditional run's grid: with --label or --prompt a title naming it (and the guidance); a
-    class-conditional run without --label draws label i % K at i, so one row per K samples, label per column."""
-    from genlab.labels import sampled_classes
+    class-conditional run (K = `classes`) without --label draws label i % K at i, so one row per K samples,
+    label per column."""
     from genlab.viz import class_columns
 
-    classes = sampled_classes(run_.family, run_.info.num_classes)
     said = [f"label {args.label}" if args.label is not None else "", f'"{args.prompt}"' if args.prompt else "",
             f"guidance {args.guidance:g}" if args.guidance is not None else ""]
     if classes and args.label is None:
@@ -147,15 +146,13 @@ def run(args: argparse.Namespace) -> int:
                               "(were the weights trained to NaN?)")
     out = Path(args.out) if args.out else run_.path / "samples" / "sample.png"
     out.parent.mkdir(parents=True, exist_ok=True)
+    arr = x.numpy() if run_.info.kind == "vector" else to_uint8(x).numpy()
     if run_.info.kind == "video":
         out = _save_clips(x, out, scale=args.scale or readable_scale(x.shape[-2]))
-        arr = to_uint8(x).numpy()
     elif run_.info.kind == "image":
-        save_grid(x, out, scale=args.scale or readable_scale(x.shape[-2]), **_grid_labels(run_, args))
-        arr = to_uint8(x).numpy()
+        save_grid(x, out, scale=args.scale or readable_scale(x.shape[-2]), **_grid_labels(args, classes))
     else:
-        plot_points(x.numpy(), out)
-        arr = x.numpy()
+        plot_points(arr, out)
     print(f"wrote {args.n} samples to {out}")
     if args.npz:
         np.savez_compressed(args.npz, x=arr)

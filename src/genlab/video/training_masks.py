@@ -16,7 +16,9 @@ def still_rows(x0: Tensor, rng: BatchRandom, fraction: float) -> tuple[Tensor, T
     """
     b, frames = x0.shape[:2]
     still = rng.rand() < fraction
-    rows, times = rng.randint(b, frames), rng.randint(frames, frames)
+    rows, times = rng.randint(b, frames), rng.randint(frames, frames)   # drawn always: the stream stays the same
+    if not bool(still.any()):                                        # video-only training: no copy of the batch
+        return x0, still
     images = x0[rows, times]                                         # (B, T, C, H, W) of independent frames
     return torch.where(still[:, None, None, None, None], images, x0), still
 
