@@ -115,16 +115,17 @@ def test_ring8_is_eight_gaussians_of_std_002_at_radius_2():
         assert np.allclose(pts.std(axis=0, ddof=1), 0.02, rtol=0.08)
 
 
-def test_grid25_covers_the_25_centres_of_the_grid():
-    centres, std = toy_modes("grid25")
+@pytest.mark.parametrize("name, expected_std", [("grid25", 0.02), ("grid25-pacgan", 0.05)])
+def test_grid25_covers_the_25_centres_of_the_grid(name, expected_std):
+    centres, std = toy_modes(name)
     grid = {(float(a), float(b)) for a, b in itertools.product(range(-4, 5, 2), repeat=2)}
-    assert {tuple(map(float, c)) for c in centres} == grid and std == 0.02
-    x = sample_toy("grid25", 25_000, seed=1).x.astype(np.float64)
+    assert {tuple(map(float, c)) for c in centres} == grid and std == expected_std
+    x = sample_toy(name, 25_000, seed=1).x.astype(np.float64)
     k = _nearest(x, centres)
     assert set(k.tolist()) == set(range(25))
-    assert np.abs(x - centres[k]).max() < 8 * 0.02                       # every point belongs to a mode
+    assert np.abs(x - centres[k]).max() < 8 * expected_std              # every point belongs to a mode
     assert np.all(np.abs(np.bincount(k) - 1000) < 5 * np.sqrt(1000))
-    assert np.allclose((x - centres[k]).std(axis=0), 0.02, rtol=0.03)
+    assert np.allclose((x - centres[k]).std(axis=0), expected_std, rtol=0.03)
 
 
 def test_moons_lie_on_two_unit_half_circles():
@@ -172,7 +173,7 @@ def test_toy_sets_are_deterministic_by_seed_and_split(name):
 
 
 def test_toy_errors():
-    with pytest.raises(DataError, match="moons.*ring8, grid25"):
+    with pytest.raises(DataError, match="moons.*ring8, grid25, grid25-pacgan"):
         toy_modes("moons")
     with pytest.raises(DataError, match="ring8"):
         sample_toy("ring9", 10)
