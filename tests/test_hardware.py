@@ -180,13 +180,13 @@ def test_a_run_records_the_resolved_precision_and_stays_resumable(tmp_path, monk
     from genlab.training import processes
     from genlab.training.loop import train
 
-    monkeypatch.setattr(processes, "resolve_precision", lambda name, device: ("fp32", "fp32: CPU has no bf16"))
+    monkeypatch.setattr(processes, "resolve_precision", lambda name, device, **kw: ("fp32", "fp32: CPU has no bf16"))
     train(_toy("train.steps=2"), tmp_path / "r", progress=False)
     assert "precision fp32: CPU has no bf16" in capsys.readouterr().out
     record = json.loads((tmp_path / "r" / "config.json").read_text())
     assert record["genlab"]["precision"] == {"resolved": "fp32", "reason": "fp32: CPU has no bf16"}
     assert record["config"]["train"]["precision"] == "auto"       # the config keeps "auto"
-    monkeypatch.setattr(processes, "resolve_precision", lambda name, device: ("bf16", "bf16: CPU has amx_bf16"))
+    monkeypatch.setattr(processes, "resolve_precision", lambda name, device, **kw: ("bf16", "bf16: CPU has amx_bf16"))
     result = train(_toy("train.steps=3"), tmp_path / "r", progress=False)   # another machine resumes the run
     assert result.step == 3
     assert "started in fp32, it continues in bf16" in capsys.readouterr().out
@@ -197,7 +197,19 @@ def test_a_real_run_records_what_this_machine_resolves(tmp_path):
 
     train(_toy("train.steps=1"), tmp_path / "r", progress=False)
     record = json.loads((tmp_path / "r" / "config.json").read_text())
-    assert record["genlab"]["precision"]["resolved"] == resolve_precision("auto", "cpu")[0]
+    assert record["genlab"]["precision"] == {"resolved": "fp32", "reason": hardware.VECTOR_FP32_REASON}
+
+
+@pytest.mark.parametrize("text", [X86_AVX512_BF16, X86_AVX2])
+def test_auto_on_vector_data_is_fp32_on_any_cpu_and_an_explicit_choice_stands(tmp_path, text):
+    """bf16 steps near 4.0 are 2**-5 = 0.031, half the 3-std radius of a ring8/grid25 mode (0.06)."""
+    x = torch.tensor([4.0, 4.015, 4.02])
+    assert x.bfloat16().float().tolist() == [4.0, 4.0, 4.03125]       # the premise: offsets of a toy mode's std vanish
+    path = _cpuinfo(tmp_path, text)
+    assert resolve_precision("auto", "cpu", kind="vector", cpuinfo_path=path)[0] == "fp32"
+    assert resolve_precision("bf16", "cpu", kind="vector", cpuinfo_path=path)[0] == "bf16"
+    assert resolve_precision("auto", "cpu", kind="image", cpuinfo_path=path) == \
+        resolve_precision("auto", "cpu", cpuinfo_path=path)
 
 
 def test_a_time_budget_stop_logs_its_partial_window(tmp_path):

@@ -52,7 +52,8 @@ class TrainConfig:
     grad_clip: float = field(default=1.0, metadata={"ge": 0})  # max global grad norm (0: off)
     ema_decay: float = field(default=0.999, metadata={"ge": 0, "lt": 1})  # EMA, warm-up min(decay, (1+n)/(10+n))
     precision: Literal["auto", "fp32", "bf16"] = "auto"   # bf16 = autocast (weights stay fp32); auto: bf16 where
-                                        # the CPU/GPU computes it natively, else fp32 (genlab.nn.hardware)
+                                        # the CPU/GPU computes it natively, else fp32; fp32 for vector data
+                                        # (genlab.nn.hardware.resolve_precision)
     seed: int = field(default=0, metadata={"ge": 0})
     log_every: int = field(default=25, metadata={"ge": 1})
     # a sample grid (RUN/samples/step_N.png, and TensorBoard) every N steps and at the end (0: only at the end)

@@ -45,7 +45,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--batch-size", type=positive_int, help="global batch size (train.batch_size)")
     p.add_argument("--lr", type=positive_float, help="peak learning rate (train.lr)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="bf16 autocast, fp32, or auto: bf16 where "
-                   "the CPU/GPU has native bf16 (train.precision, default auto)")
+                   "the CPU/GPU has native bf16, fp32 for vector data (train.precision, default auto)")
     p.add_argument("--time-budget", type=nonnegative_float, metavar="SECONDS",
                    help="stop cleanly (checkpoint saved) after this many seconds, wall or CPU as --budget-clock "
                         "says (train.time_budget; 0: no limit)")

@@ -128,7 +128,7 @@ class DDGANFamily:
         sec. 3.3), the last step without noise; (n, *data shape), images in [-1, 1]. callback(i, t, x_t, x0_pred)."""
         G = models["G"]
         device = next(G.parameters()).device
-        bf16 = resolve_precision(precision or self.train.precision, device)[0] == "bf16"
+        bf16 = resolve_precision(precision or self.train.precision, device, kind=self.data.kind)[0] == "bf16"
         x = torch.randn((n, *self.data.shape), generator=generator).to(device)
         for i, step in enumerate(reversed(range(self.schedule.T))):
             t = torch.full((n,), step, dtype=torch.long, device=device)

@@ -56,7 +56,8 @@ def denoiser_for(family: DiffusionFamily, models: Mapping[str, nn.Module], n: in
         scale = 0.0 if null else (c.guidance if guidance is None else float(guidance))
         model_fn = guided_model_fn(net, condition_to(cond, device), scale, batch=n)
     return Denoiser(model_fn, family.schedule, prediction=family.config.diffusion.prediction,
-                    precision=resolve_precision(precision or family.train.precision, device)[0],  # type: ignore[arg-type]
+                    precision=resolve_precision(precision or family.train.precision, device,
+                                                kind=family.data.kind)[0],  # type: ignore[arg-type]
                     device=device, guidance=scale)
 
 

@@ -127,16 +127,23 @@ def _auto(device_type: str, device_index: int | None, cpuinfo_path: str) -> tupl
     return ("bf16", f"bf16: {why} (CPU flags unreadable)") if fast else ("fp32", f"fp32: {why} (CPU flags unreadable)")
 
 
-def resolve_precision(name: str, device: torch.device | str | None = None, *,
+VECTOR_FP32_REASON = ("fp32: vector data (bf16 keeps 8 bits of mantissa, so 4.0 rounds to steps of 0.03, "
+                      "coarser than a toy mode's 3 std of 0.06)")
+
+
+def resolve_precision(name: str, device: torch.device | str | None = None, *, kind: str | None = None,
                       cpuinfo_path: str | Path = "/proc/cpuinfo") -> tuple[str, str]:
     """("fp32" | "bf16", reason) for train.precision `name` on `device` (None: the CPU); "auto" asks the hardware.
 
-    The answer for "auto" is computed once per device and cached (the probe, where needed, runs once).
+    "auto" on `kind = "vector"` data is fp32 on any hardware: the coordinates are the output, and bf16 rounding
+    is larger than the structure of the 2-D toy sets. The hardware answer is computed once per device and cached.
     """
     if name not in PRECISIONS:
         raise ConfigError(f"precision {name!r}: expected one of {', '.join(map(repr, PRECISIONS))}")
     if name != "auto":
         return name, f"{name}: set in the config"
+    if kind == "vector":
+        return "fp32", VECTOR_FP32_REASON
     dev = torch.device("cpu") if device is None else torch.device(device)
     return _auto(dev.type, dev.index, str(cpuinfo_path))
 

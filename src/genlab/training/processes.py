@@ -68,9 +68,10 @@ def raise_together(failure: TrainingError | None, accelerator: Accelerator, worl
 
 
 def resolve_precision_together(name: str, device: torch.device, accelerator: Accelerator,
-                               world: int) -> tuple[str, str]:
-    """Resolve train.precision once; under several processes "auto" is bf16 only when every rank chose it."""
-    precision, reason = resolve_precision(name, device)
+                               world: int, *, kind: str | None = None) -> tuple[str, str]:
+    """Resolve train.precision once for data of `kind`; under several processes "auto" is bf16 only when every rank
+    chose it."""
+    precision, reason = resolve_precision(name, device, kind=kind)
     if world > 1 and name == "auto":
         votes = accelerator.reduce(torch.tensor([float(precision == "bf16")], device=device), reduction="sum")
         if precision == "bf16" and votes.item() < world:

@@ -61,13 +61,13 @@ def start_session(config: RunConfig, run_dir: Path, *, dataset: TrainData | None
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     device, world = accelerator.device, accelerator.num_processes
     tune_cpu(threads=tc.threads or None)
-    precision, reason = resolve_precision_together(tc.precision, device, accelerator, world)
-    if accelerator.is_main_process:
-        print(f"precision {reason}")
     if tc.batch_size % (tc.grad_accum * world) != 0:
         raise ConfigError(f"train.batch_size = {tc.batch_size} must be divisible by grad_accum x processes "
                           f"= {tc.grad_accum} x {world}")
     data = prepare_data(config.data, seed=tc.seed) if dataset is None else dataset
+    precision, reason = resolve_precision_together(tc.precision, device, accelerator, world, kind=data.info.kind)
+    if accelerator.is_main_process:
+        print(f"precision {reason}")
     family = build_family(config, data.info)
     torch.manual_seed(tc.seed)
     models = {name: m.to(device) for name, m in family.build_models().items()}
