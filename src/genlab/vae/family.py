@@ -18,7 +18,7 @@ from genlab.errors import ConfigError, ModelInputError
 from genlab.training.objective import Batch, DataInfo, Phase
 from genlab.vae.networks import VAE, BernoulliLikelihood, GaussianLikelihood, Likelihood, build_vae
 from genlab.vae.objective import (beta_at, free_bits_kl, iwae_objective, kl_per_dim, kl_standard_normal,
-                                  log_normal_diag, log_standard_normal, reparameterize)
+                                  log_prior_over_posterior, reparameterize)
 
 Binarize = Literal["none", "threshold", "stochastic"]
 
@@ -181,7 +181,7 @@ class VAEFamily:
             eps = batch.rng.randn(v.k, vae.latent_dim).transpose(0, 1)          # (k, B, d)
             z = reparameterize(mu, logvar, eps.to(mu.device))
             log_px_z = vae.likelihood.log_prob(vae.decode(z), x)
-            bound = iwae_objective(log_px_z, log_standard_normal(z) - log_normal_diag(z, mu, logvar), beta=beta)
+            bound = iwae_objective(log_px_z, log_prior_over_posterior(z, mu, logvar), beta=beta)
             kl = kl_standard_normal(mu, logvar)
             return -bound.mean(), {"recon": -log_px_z.mean().item(), "kl": kl.mean().item(),
                                    "neg_elbo": (kl - log_px_z.mean(0)).mean().item(),

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from genlab.errors import ModelInputError
 from genlab.vae.networks import VAE
-from genlab.vae.objective import kl_standard_normal, log_normal_diag, log_standard_normal, reparameterize
+from genlab.vae.objective import kl_standard_normal, log_prior_over_posterior, reparameterize
 
 
 def _posterior(vae: VAE, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -25,8 +25,12 @@ def _posterior(vae: VAE, x: Tensor) -> tuple[Tensor, Tensor]:
     return mu, logvar
 
 
-def _noise(k: int, mu: Tensor, generator: torch.Generator | None) -> Tensor:
-    return torch.randn((k, *mu.shape), generator=generator, dtype=mu.dtype).to(mu.device)
+def _draw(vae: VAE, x: Tensor, mu: Tensor, logvar: Tensor, k: int,
+          generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+    """k draws z_i ~ q(z|x) -> log w_i (k, B) and log p(x|z_i) (k, B) (Burda et al. 2016, eq. 8)."""
+    z = reparameterize(mu, logvar, torch.randn((k, *mu.shape), generator=generator, dtype=mu.dtype).to(mu.device))
+    log_px_z = vae.likelihood.log_prob(vae.decode(z), x)
+    return log_px_z + log_prior_over_posterior(z, mu, logvar), log_px_z
 
 
 def log_weights(vae: VAE, x: Tensor, *, k: int,
@@ -38,9 +42,7 @@ def log_weights(vae: VAE, x: Tensor, *, k: int,
     if k < 1:
         raise ModelInputError(f"the number of importance samples k must be >= 1, got {k}")
     mu, logvar = _posterior(vae, x)
-    z = reparameterize(mu, logvar, _noise(k, mu, generator))
-    log_px_z = vae.likelihood.log_prob(vae.decode(z), x)
-    log_w = log_px_z + log_standard_normal(z) - log_normal_diag(z, mu, logvar)
+    log_w, log_px_z = _draw(vae, x, mu, logvar, k, generator)
     return log_w, log_px_z, kl_standard_normal(mu, logvar)
 
 
@@ -98,22 +100,21 @@ def active_units(mu: Tensor, *, threshold: float = 0.01) -> tuple[int, Tensor]:
     return stats.count(threshold=threshold), stats.variances()
 
 
-def chunked_bounds(vae: VAE, x: Tensor, *, k: int, chunk: int,
-                   generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+def chunked_bounds(vae: VAE, x: Tensor, *, k: int, chunk: int, generator: torch.Generator | None = None,
+                   posterior: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """IWAE bound L_k, E_q log p(x|z) and the closed-form KL per item from k draws taken `chunk` at a time: a running
     logsumexp keeps memory at O(chunk * B) whatever k (Burda et al. 2016, eq. 8, for k = 5,000).
 
     x: (B, *shape) -> L_k (B,), mean log p(x|z_i) (B,), KL (B,), all float64 nats. The draws depend on `chunk`.
+    `posterior`: (mu, logvar) of x when already encoded.
     """
     if k < 1 or chunk < 1:
         raise ModelInputError(f"importance samples k and the chunk size must be >= 1, got k={k}, chunk={chunk}")
-    mu, logvar = _posterior(vae, x)
+    mu, logvar = _posterior(vae, x) if posterior is None else posterior
     log_sum = torch.full((len(x),), -math.inf, dtype=torch.float64, device=mu.device)
     sum_px_z = torch.zeros(len(x), dtype=torch.float64, device=mu.device)
     for start in range(0, k, chunk):
-        z = reparameterize(mu, logvar, _noise(min(chunk, k - start), mu, generator))
-        log_px_z = vae.likelihood.log_prob(vae.decode(z), x)
-        log_w = log_px_z + log_standard_normal(z) - log_normal_diag(z, mu, logvar)
+        log_w, log_px_z = _draw(vae, x, mu, logvar, min(chunk, k - start), generator)
         log_sum = torch.logaddexp(log_sum, torch.logsumexp(log_w.double(), 0))
         sum_px_z += log_px_z.double().sum(0)
     return log_sum - math.log(k), sum_px_z / k, kl_standard_normal(mu, logvar).double()
@@ -139,12 +140,13 @@ def likelihood_bounds(vae: VAE, x: Tensor, *, k: int = 50, batch_size: int = 100
     chunk = max(1, max_rows // min(batch_size, len(x)))
     for xb in tqdm(x.split(batch_size), disable=not progress, desc=f"IWAE k={k}", unit="batch", leave=False):
         xb = xb.to(device)
-        iwae, recon, kl = chunked_bounds(vae, xb, k=k, chunk=chunk, generator=generator)
+        posterior = _posterior(vae, xb)
+        iwae, recon, kl = chunked_bounds(vae, xb, k=k, chunk=chunk, generator=generator, posterior=posterior)
         parts["elbo"].append(recon - kl)
         parts["iwae"].append(iwae)
         parts["recon"].append(-recon)
         parts["kl"].append(kl)
-        units.update(vae.encode(xb)[0])
+        units.update(posterior[0])
     values = {key: torch.cat(v).cpu() for key, v in parts.items()}
     out: dict[str, Any] = {key: v.mean().item() for key, v in values.items()}
     n = len(x)

@@ -77,6 +77,12 @@ def log_standard_normal(z: Tensor) -> Tensor:
     return -0.5 * (LOG_2PI + z.pow(2)).sum(-1)
 
 
+def log_prior_over_posterior(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
+    """log p(z) - log q(z|x) for p = N(0, I), q = N(mu, diag e^logvar) (Burda et al. 2016, eq. 8's weight without
+    log p(x|z)): z (..., d), mu/logvar broadcastable -> (...)."""
+    return log_standard_normal(z) - log_normal_diag(z, mu, logvar)
+
+
 def _sum_item(values: Tensor, target: Tensor) -> Tensor:
     """Sum `values` (..., *item) over the item dims of a batch `target` (B, *item) -> (...)."""
     if target.ndim < 2:
