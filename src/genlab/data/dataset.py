@@ -10,6 +10,7 @@ from genlab.data.order import seeded_generator
 from genlab.errors import DataError
 
 Kind = Literal["image", "vector", "video"]
+ITEM_NDIM: dict[str, int] = {"image": 3, "video": 4, "vector": 1}   # dims of one item: (C, H, W), (T, C, H, W), (D,)
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,10 @@ class Dataset:
     class_names: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        want_dtype, want_ndim = {"image": (np.uint8, 4), "video": (np.uint8, 5)}.get(self.kind, (np.float32, 2))
+        if self.kind not in ITEM_NDIM:
+            raise DataError(f"{self.name}: data kind {self.kind!r} is not one of {', '.join(ITEM_NDIM)}")
+        want_dtype = np.float32 if self.kind == "vector" else np.uint8
+        want_ndim = 1 + ITEM_NDIM[self.kind]
         if self.x.dtype != want_dtype or self.x.ndim != want_ndim:
             raise DataError(f"{self.name}: {self.kind} data must be {np.dtype(want_dtype)} with {want_ndim} dims, "
                             f"got {self.x.dtype} {self.x.shape}")

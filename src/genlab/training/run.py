@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from genlab import __version__
 from genlab.config import DataConfig, RunConfig, run_config_from_dict
+from genlab.data.dataset import ITEM_NDIM
 from genlab.errors import CheckpointError, ConfigError
 from genlab.families import TRANSLATION_FAMILIES, TRANSLATION_TASK_EXAMPLE, get_family
 from genlab.sharding import SamplingProgress, chunk_slices, process_device, sample_chunk
@@ -103,8 +104,8 @@ def load_config_record(run_dir: Path) -> dict[str, Any]:
 def check_data_info(di: Any, *, path: Path) -> None:
     """Refuse a config.json whose data_info is not {kind: image|vector|video, shape: [ints >= 1], num_classes:
     int|null}."""
-    ok = (isinstance(di, dict) and di.get("kind") in ("image", "vector", "video") and isinstance(di.get("shape"), list)
-          and len(di["shape"]) == {"image": 3, "video": 4}.get(di["kind"], 1)
+    ok = (isinstance(di, dict) and di.get("kind") in ITEM_NDIM and isinstance(di.get("shape"), list)
+          and len(di["shape"]) == ITEM_NDIM[di["kind"]]
           and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in di["shape"])
           and (di.get("num_classes") is None or (isinstance(di["num_classes"], int) and di["num_classes"] >= 1))
           and (di.get("b_shape") is None or (isinstance(di["b_shape"], list) and len(di["b_shape"]) == 3
