@@ -48,6 +48,21 @@ def test_info_lists_eval_results_and_prints_text_and_json(tiny_run, tmp_path, ca
     assert json.loads(capsys.readouterr().out)["evals"][0]["high_quality"] == 0.5
 
 
+def test_info_says_when_a_time_budget_stopped_the_run_and_forgets_it_once_the_run_completes(tiny_run, tmp_path,
+                                                                                          capsys):
+    assert run_info(tiny_run)["stopped"] is None                  # a run that reached train.steps
+    run_dir = tmp_path / "budget"
+    config = apply_overrides({"family": "ddpm"}, [*TINY, "train.time_budget=1e-9", "train.budget_clock=cpu"])
+    result = train(run_config_from_dict(config), run_dir, progress=False, sample_at_end=False)
+    assert result.stopped == "time_budget" and result.step == 1
+    assert main(["info", str(run_dir)]) == 0
+    text = capsys.readouterr().out
+    assert "steps       1 of 7; stopped by its time budget (1e-09 CPU seconds)\n" in text
+    config["train"]["time_budget"] = 0.0                         # resumed without a budget: it completes
+    assert train(run_config_from_dict(config), run_dir, progress=False, sample_at_end=False).step == 7
+    assert run_info(run_dir)["stopped"] is None
+
+
 def test_info_on_a_missing_or_corrupt_run_is_one_line(tiny_run, tmp_path, capsys):
     assert main(["info", str(tmp_path / "nowhere")]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -69,14 +69,24 @@ def run_info(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         except (json.JSONDecodeError, OSError, UnicodeDecodeError):
             raise CheckpointError(f"{latest}/trainer.json is not valid JSON; the checkpoint is corrupt") from None
     train = config.get("train", {}) if isinstance(config.get("train"), dict) else {}
+    last_log = _last_log_row(run_dir / "log.jsonl")
     return {
         "run": str(run_dir), "family": config.get("family"), "data": config.get("data", {}).get("name"),
         "data_info": meta.get("data_info"), "genlab_version": meta.get("version"),
         "precision": meta.get("precision", {}), "steps_planned": train.get("steps"),
         "step": trainer.get("step"), "checkpoints": checkpoints,
         "parameters": _parameters(latest / "weights.safetensors") if latest is not None else {},
-        "last_log": _last_log_row(run_dir / "log.jsonl"), "evals": _evals(run_dir),
+        "last_log": last_log, "evals": _evals(run_dir), "stopped": _stop_reason(last_log, train),
     }
+
+
+def _stop_reason(last: dict[str, Any], train: dict[str, Any]) -> str | None:
+    """Why the last training session ended before train.steps, from the log's last row (None: it did not)."""
+    why = last.get("stopped") if last else None
+    if why == "time_budget":
+        clock = "CPU" if train.get("budget_clock") == "cpu" else "wall-clock"
+        return f"stopped by its time budget ({train.get('time_budget', '?')} {clock} seconds)"
+    return "stopped by an interrupt (Ctrl-C)" if why == "interrupted" else None
 
 
 def format_info(info: dict[str, Any]) -> str:
@@ -92,7 +102,8 @@ def format_info(info: dict[str, Any]) -> str:
         + (f", {di['num_classes']} classes" if di.get("num_classes") else "")
         + (f"; b side {tuple(di['b_shape'])}, {'paired' if di.get('paired') else 'unpaired'}"
            if di.get("b_shape") else ""),
-        f"steps       {info['step'] if info['step'] is not None else 0} of {info['steps_planned']}",
+        f"steps       {info['step'] if info['step'] is not None else 0} of {info['steps_planned']}"
+        + (f"; {info['stopped']}" if info.get("stopped") else ""),
         f"checkpoints {', '.join(info['checkpoints']) or 'none'}",
         f"precision   {precision.get('resolved', '?')} ({precision.get('reason', 'not recorded')})",
         "parameters  " + (", ".join(f"{k} {v:,}" for k, v in params.items()) or "-"),

@@ -190,8 +190,9 @@ def _run_phase(s: Session, pi: int, step: int, factor: float, k: int) -> int:
 
 
 def _log_row(s: Session, step: int, factor: float, *, items: int, since: float, t0: float,
-             cpu0: float) -> dict[str, Any]:
-    """The window's mean of every logged value (averaged over processes) plus lr, items/s, wall and CPU seconds."""
+             cpu0: float, stopped: str | None = None) -> dict[str, Any]:
+    """The window's mean of every logged value (averaged over processes) plus lr, items/s, wall and CPU seconds;
+    a row that ends training early says why (`stopped`: "time_budget" or "interrupted")."""
     now = time.perf_counter()
     row: dict[str, Any] = {"step": step}
     for key, values in s.window.items():
@@ -201,6 +202,8 @@ def _log_row(s: Session, step: int, factor: float, *, items: int, since: float, 
                cpu_seconds=time.process_time() - cpu0)
     if s.emas:
         row["ema_decay"] = next(iter(s.emas.values())).current_decay()     # the decay the next update uses
+    if stopped is not None:
+        row["stopped"] = stopped
     s.window = {}
     if s.main:
         with open(s.run_dir / "log.jsonl", "a") as f:
@@ -254,8 +257,11 @@ def _train_session(s: Session, *, sample_at_end: bool) -> TrainResult:
             over = tc.time_budget > 0 and clock() - c0 >= tc.time_budget
             interrupted, over = stop_flags(stop, over_budget=over, accelerator=s.accelerator, world=s.world)
             stopping = interrupted or (over and step < tc.steps)
+            if stopping:
+                stopped = "interrupted" if interrupted else "time_budget"
             if step % tc.log_every == 0 or step == tc.steps or stopping:   # a stop logs its partial window too
-                row = _log_row(s, step, factor, items=items, since=since, t0=t0, cpu0=cpu0)
+                row = _log_row(s, step, factor, items=items, since=since, t0=t0, cpu0=cpu0,
+                               stopped=stopped if stopping else None)
                 since, items = time.perf_counter(), 0
                 last_loss = row.get("loss", next((v for k_, v in row.items() if k_.endswith("_loss")), last_loss))
                 bar.set_postfix({k_: f"{v:.4g}" for k_, v in row.items() if k_.endswith("loss") or k_ == "items_per_s"})
@@ -266,7 +272,6 @@ def _train_session(s: Session, *, sample_at_end: bool) -> TrainResult:
             if step % tc.checkpoint_every == 0:
                 _checkpoint(s, step)
             if stopping:
-                stopped = "interrupted" if interrupted else "time_budget"
                 break
     bar.close()
     return _finish(s, step, start_step, stopped, seconds=time.perf_counter() - t0, last_loss=last_loss,
