@@ -3,7 +3,9 @@ posterior draw against Gaussian algebra done here, the networks' conditioning, a
 through the CLI (toy and tiny MNIST, exact resume, the sampling options a ddgan run refuses)."""
 from __future__ import annotations
 
+import importlib.util
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -19,6 +21,8 @@ from genlab.training.checkpoint import latest_checkpoint
 from genlab.errors import ConfigError
 from genlab.training.objective import Batch, BatchRandom, DataInfo
 from genlab.training.run import load_run
+
+BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
 
 
 def vp_abar_by_hand(T: int, beta_min: float = 0.1, beta_max: float = 20.0) -> list[float]:
@@ -223,6 +227,28 @@ def test_preconditioning_is_refused_for_the_conv_generator_and_needs_a_positive_
         DDGANFamily(config, data=DataInfo(kind="image", shape=(1, 28, 28)), train=TrainConfig())
     with pytest.raises(ConfigError, match="ddgan.sigma_data must be a positive number"):
         x0_preconditioning(ddgan_schedule(4), 0.0)
+
+
+def test_per_step_diagnosis_measures_in_data_units_and_matches_the_rayleigh_median():
+    """bench_ddgan_toy.per_step on grid25-pacgan at data_scale 2.5: a G that always says the centre (2, 0) (in the
+    chain's scaled space) is on a mode at every t; the forward x_1 / (sqrt(ab) 2.5) is a mode plus Gaussian noise
+    of std s = sqrt(0.05^2 + (1 - ab) / (ab 2.5^2)) per coordinate, whose distance to the centre has the
+    Rayleigh median s sqrt(2 ln 2); the chain's own x_1, drawn from q(x_1 | x0 = centre), has it without the 0.05."""
+    spec = importlib.util.spec_from_file_location("bench_ddgan_toy", BENCHMARKS / "bench_ddgan_toy.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    config = DDGANConfig(ddgan=DDGANObjectiveConfig(data_scale=2.5))
+    family = DDGANFamily(config, data=DataInfo(kind="vector", shape=(2,)), train=TrainConfig())
+    rows = bench.per_step(family, {"G": _ConstantG(torch.tensor([5.0, 0.0]))}, "grid25-pacgan", n=4000)
+    assert [r["t"] for r in rows] == [3, 2, 1, 0]
+    assert all(r["x0_given_real_high_quality"] == 1.0 and r["x0_given_real_median"] < 1e-5 for r in rows)
+    ab = rows[-1]["alpha_bar"]
+    s = math.sqrt(0.05**2 + (1 - ab) / (ab * 2.5**2))
+    assert rows[-1]["forward_median"] == pytest.approx(s * math.sqrt(2 * math.log(2)), rel=0.04)
+    # with x0 fixed at the centre the chain draws q(x_1 | x0): the same Rayleigh median without the mode's 0.05
+    noise = math.sqrt((1 - ab) / (ab * 2.5**2))
+    assert rows[-1]["state_median"] == pytest.approx(noise * math.sqrt(2 * math.log(2)), rel=0.04)
 
 
 TOY = ["--data", "ring8", "--set", "model.hidden=16", "--set", "model.layers=2", "--set", "model.latent_dim=2",
