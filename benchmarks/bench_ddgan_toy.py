@@ -8,6 +8,12 @@ for a given x_1 is nearly a rounding of x_1 / sqrt(alpha-bar) to the grid; the s
 within 0.06 (3 std) of their target. A GAN cannot give G a better signal than that regression does.
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_ddgan_toy.py --runs RUN [RUN ...]
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_ddgan_toy.py --runs RUN --per-step
+
+Per step (`--per-step`, any toy grid): for each t, G's x0 given *real* x_t (the forward chain's), and the chain's
+own state x_t against the forward marginal at the same t, both measured as the distance to the nearest mode
+centre after dividing by sqrt(alpha-bar_t) * data_scale (2,500 draws, seed 0). It shows which step of the chain
+fails to make the modes.
     PYTHONPATH=src .venv/bin/python benchmarks/bench_ddgan_toy.py --fit --fourier 0 0.5 1 2 4 --steps 600 1500
 """
 from __future__ import annotations
@@ -36,6 +42,39 @@ def coverage(run_dir: str) -> list[dict[str, Any]]:
         m = mode_coverage(x.numpy(), centres, std)
         rows.append({"run": run_dir, "weights": "ema" if ema else "raw", "step": run.step,
                      "modes": m.modes_covered, "high_quality": m.high_quality})
+    return rows
+
+
+def per_step(family: Any, models: Any, data: str, *, n: int = 2500, seed: int = 0) -> list[dict[str, Any]]:
+    """One row per chain step t: median distance to the nearest centre and high-quality share (within 3 std) of
+    G's x0 given real x_t, and median distance of the chain's state x_t and of the forward chain's, both divided
+    by sqrt(alpha-bar_t) * data_scale (the chain's state at t = T - 1 is noise and gets no state columns)."""
+    from genlab.data.toy import sample_toy, toy_modes
+    from genlab.ddgan.process import q_sample_pairs
+
+    torch.manual_seed(seed)
+    centres_np, std = toy_modes(data)
+    centres = torch.as_tensor(centres_np, dtype=torch.float32)
+    schedule, scale = family.schedule, family.config.ddgan.data_scale
+    x0 = torch.as_tensor(sample_toy(data, n, seed=seed).x, dtype=torch.float32) * scale
+    states: dict[int, torch.Tensor] = {}
+    with torch.no_grad():
+        family.sample(models, n, generator=torch.Generator().manual_seed(seed), precision="fp32",
+                      callback=lambda i, t, x_t, x0_pred: states.__setitem__(t, x_t))
+    rows = []
+    for t in reversed(range(schedule.T)):
+        tt = torch.full((n,), t, dtype=torch.long)
+        _, x_t = q_sample_pairs(schedule, x0, tt, torch.randn_like(x0), torch.randn_like(x0))
+        with torch.no_grad():
+            pred = family.predict_x0(models["G"], x_t, tt, torch.randn(n, family.config.model.latent_dim)) / scale
+        d_pred = torch.cdist(pred, centres).min(dim=1).values
+        row = {"t": t, "alpha_bar": float(schedule.alphas_cumprod[t]), "x0_given_real_median": d_pred.median().item(),
+               "x0_given_real_high_quality": (d_pred <= 3 * std).float().mean().item()}
+        if t < schedule.T - 1:
+            unit = math.sqrt(float(schedule.alphas_cumprod[t])) * scale
+            row["state_median"] = torch.cdist(states[t] / unit, centres).min(dim=1).values.median().item()
+            row["forward_median"] = torch.cdist(x_t / unit, centres).min(dim=1).values.median().item()
+        rows.append(row)
     return rows
 
 
@@ -68,6 +107,7 @@ def fit(fourier: float, steps: int, *, hidden: int = 256, seed: int = 0) -> dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", nargs="*", default=[])
+    parser.add_argument("--per-step", action="store_true", help="with --runs: the per-step rows instead")
     parser.add_argument("--fit", action="store_true")
     parser.add_argument("--fourier", nargs="*", type=float, default=[0.0, 1.0])
     parser.add_argument("--steps", nargs="*", type=int, default=[600])
@@ -76,7 +116,15 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     for run_dir in args.runs:
-        for row in coverage(run_dir):
+        if args.per_step:
+            from genlab.training.run import load_run
+
+            run = load_run(run_dir, ema=True)
+            rows = [{"run": run_dir, "step": run.step, **r}
+                    for r in per_step(run.family, run.models, run.config.data.name)]
+        else:
+            rows = coverage(run_dir)
+        for row in rows:
             print(json.dumps(row), flush=True)
     if args.fit:
         for steps in args.steps:

@@ -3,7 +3,9 @@ posterior draw against Gaussian algebra done here, the networks' conditioning, a
 through the CLI (toy and tiny MNIST, exact resume, the sampling options a ddgan run refuses)."""
 from __future__ import annotations
 
+import importlib.util
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,11 +16,13 @@ from genlab.config import TrainConfig
 from genlab.ddgan.config import DDGANConfig, DDGANObjectiveConfig
 from genlab.ddgan.family import DDGANFamily
 from genlab.ddgan.networks import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
-from genlab.ddgan.process import ddgan_schedule, q_sample_pairs, sample_posterior
+from genlab.ddgan.process import ddgan_schedule, q_sample_pairs, sample_posterior, x0_preconditioning
 from genlab.training.checkpoint import latest_checkpoint
 from genlab.errors import ConfigError
 from genlab.training.objective import Batch, BatchRandom, DataInfo
 from genlab.training.run import load_run
+
+BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
 
 
 def vp_abar_by_hand(T: int, beta_min: float = 0.1, beta_max: float = 20.0) -> list[float]:
@@ -173,6 +177,78 @@ def test_data_scale_above_one_is_refused_for_the_tanh_image_generator():
     config = DDGANConfig(ddgan=DDGANObjectiveConfig(data_scale=2.0))
     with pytest.raises(ConfigError, match=r"ddgan.data_scale = 2.0 .* use a scale in \(0, 1\]"):
         DDGANFamily(config, data=DataInfo(kind="image", shape=(1, 28, 28)), train=TrainConfig())
+
+
+@pytest.mark.parametrize("sigma", [0.5, 2.83, 28.3])
+def test_preconditioning_is_the_linear_estimate_of_x0_and_its_error_scale(sigma):
+    """For x0 ~ N(0, sigma^2) and x_t = sqrt(ab) x0 + sqrt(1 - ab) n, least squares of x0 on x_t over 400,000 draws
+    must give slope c_skip (within 5 standard errors) and residual std c_out, and c_in x_t must have unit std
+    (Karras et al. 2022, eq. 7)."""
+    schedule = ddgan_schedule(4)
+    c_skip, c_out, c_in = x0_preconditioning(schedule, sigma)
+    gen = torch.Generator().manual_seed(0)
+    for t in range(4):
+        ab = float(schedule.alphas_cumprod[t])
+        x0 = sigma * torch.randn(400_000, generator=gen, dtype=torch.float64)
+        x_t = math.sqrt(ab) * x0 + math.sqrt(1 - ab) * torch.randn(400_000, generator=gen, dtype=torch.float64)
+        slope = float((x0 * x_t).mean() / (x_t * x_t).mean())
+        assert abs(slope - c_skip[t]) < 5 * c_out[t] * c_in[t] / math.sqrt(400_000)
+        assert float((x0 - c_skip[t] * x_t).std()) == pytest.approx(c_out[t], rel=0.01)
+        assert float((c_in[t] * x_t).std()) == pytest.approx(1.0, rel=0.01)
+    # by hand at t = 0 for sigma = 1: ab = 0.5217 (test_schedule_t4_numbers), var_t = 1
+    one = x0_preconditioning(schedule, 1.0)
+    ab0 = float(schedule.alphas_cumprod[0])
+    assert [float(c[0]) for c in one] == pytest.approx([math.sqrt(ab0), math.sqrt(1 - ab0), 1.0])
+
+
+def test_preconditioned_generator_feeds_c_in_x_t_and_returns_c_skip_x_t_plus_c_out_output():
+    config = DDGANConfig(ddgan=DDGANObjectiveConfig(sigma_data=3.0))
+    family = DDGANFamily(config, data=DataInfo(kind="vector", shape=(2,)), train=TrainConfig())
+    c_skip, c_out, c_in = x0_preconditioning(family.schedule, 3.0)
+    seen: list[torch.Tensor] = []
+
+    def G(x: torch.Tensor, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        seen.append(x)
+        return torch.ones_like(x)
+
+    x_t, t = torch.tensor([[2.0, -1.0], [0.5, 4.0]]), torch.tensor([0, 3])
+    x0 = family.predict_x0(G, x_t, t, torch.zeros(2, 2))         # type: ignore[arg-type]
+    scale = torch.tensor([[c_in[0]], [c_in[3]]], dtype=torch.float32)
+    torch.testing.assert_close(seen[0], scale * x_t)
+    expected = torch.tensor([[c_skip[0]], [c_skip[3]]]) * x_t + torch.tensor([[c_out[0]], [c_out[3]]])
+    torch.testing.assert_close(x0, expected.float())
+    plain = DDGANFamily(DDGANConfig(), data=DataInfo(kind="vector", shape=(2,)), train=TrainConfig())
+    torch.testing.assert_close(plain.predict_x0(G, x_t, t, torch.zeros(2, 2)), torch.ones(2, 2))  # type: ignore
+
+
+def test_preconditioning_is_refused_for_the_conv_generator_and_needs_a_positive_sigma():
+    config = DDGANConfig(ddgan=DDGANObjectiveConfig(sigma_data=0.5))
+    with pytest.raises(ConfigError, match=r"ddgan.sigma_data = 0.5 preconditions the MLP generator only"):
+        DDGANFamily(config, data=DataInfo(kind="image", shape=(1, 28, 28)), train=TrainConfig())
+    with pytest.raises(ConfigError, match="ddgan.sigma_data must be a positive number"):
+        x0_preconditioning(ddgan_schedule(4), 0.0)
+
+
+def test_per_step_diagnosis_measures_in_data_units_and_matches_the_rayleigh_median():
+    """bench_ddgan_toy.per_step on grid25-pacgan at data_scale 2.5: a G that always says the centre (2, 0) (in the
+    chain's scaled space) is on a mode at every t; the forward x_1 / (sqrt(ab) 2.5) is a mode plus Gaussian noise
+    of std s = sqrt(0.05^2 + (1 - ab) / (ab 2.5^2)) per coordinate, whose distance to the centre has the
+    Rayleigh median s sqrt(2 ln 2); the chain's own x_1, drawn from q(x_1 | x0 = centre), has it without the 0.05."""
+    spec = importlib.util.spec_from_file_location("bench_ddgan_toy", BENCHMARKS / "bench_ddgan_toy.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    config = DDGANConfig(ddgan=DDGANObjectiveConfig(data_scale=2.5))
+    family = DDGANFamily(config, data=DataInfo(kind="vector", shape=(2,)), train=TrainConfig())
+    rows = bench.per_step(family, {"G": _ConstantG(torch.tensor([5.0, 0.0]))}, "grid25-pacgan", n=4000)
+    assert [r["t"] for r in rows] == [3, 2, 1, 0]
+    assert all(r["x0_given_real_high_quality"] == 1.0 and r["x0_given_real_median"] < 1e-5 for r in rows)
+    ab = rows[-1]["alpha_bar"]
+    s = math.sqrt(0.05**2 + (1 - ab) / (ab * 2.5**2))
+    assert rows[-1]["forward_median"] == pytest.approx(s * math.sqrt(2 * math.log(2)), rel=0.04)
+    # with x0 fixed at the centre the chain draws q(x_1 | x0): the same Rayleigh median without the mode's 0.05
+    noise = math.sqrt((1 - ab) / (ab * 2.5**2))
+    assert rows[-1]["state_median"] == pytest.approx(noise * math.sqrt(2 * math.log(2)), rel=0.04)
 
 
 TOY = ["--data", "ring8", "--set", "model.hidden=16", "--set", "model.layers=2", "--set", "model.latent_dim=2",

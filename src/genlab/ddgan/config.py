@@ -31,6 +31,9 @@ class DDGANObjectiveConfig:
     # the chain runs on data_scale * x, samples are divided back: a VP process expects data of unit scale
     # (Xiao et al. 2022 use images in [-1, 1]); 1.0: the data as loaded
     data_scale: float = field(default=1.0, metadata={"gt": 0})
+    # MLP G only: x0 = c_skip x_t + c_out G(c_in x_t, t, z) for chain data of this std per coordinate (Karras et
+    # al. 2022, eq. 7, in VP form); 0: G predicts x0 itself (Xiao et al. 2022)
+    sigma_data: float = field(default=0.0, metadata={"ge": 0})
     beta_min: float = field(default=0.1, metadata={"gt": 0})
     beta_max: float = field(default=20.0, metadata={"gt": "beta_min"})
     g_lr: float = field(default=1.5e-4, metadata={"gt": 0})       # the paper's CIFAR-10 rates

@@ -18,7 +18,8 @@ from torch import Tensor, nn
 from genlab.config import TrainConfig
 from genlab.ddgan.config import DDGANConfig
 from genlab.ddgan.networks import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
-from genlab.ddgan.process import ddgan_schedule, q_sample_pairs, sample_posterior
+from genlab.ddgan.process import ddgan_schedule, q_sample_pairs, sample_posterior, x0_preconditioning
+from genlab.diffusion.schedules import extract
 from genlab.errors import ConfigError, ModelInputError
 from genlab.gan.losses import d_loss_bce, g_loss_nonsaturating, r1_penalty
 from genlab.gan.monitor import CollapseMonitor
@@ -52,6 +53,10 @@ class DDGANFamily:
         if self.arch == "conv" and d.data_scale > 1:
             raise ConfigError(f"ddgan.data_scale = {d.data_scale} puts images beyond the conv generator's tanh "
                               "range [-1, 1]; use a scale in (0, 1]")
+        if self.arch == "conv" and d.sigma_data > 0:
+            raise ConfigError(f"ddgan.sigma_data = {d.sigma_data} preconditions the MLP generator only; the conv "
+                              "generator predicts x0 through its tanh: use ddgan.sigma_data = 0")
+        self.precond = x0_preconditioning(self.schedule, d.sigma_data) if d.sigma_data > 0 else None
         for key, p in (("patch", m.patch), ("d_patch", m.d_patch)):
             if self.arch == "conv" and (data.shape[1] % p or data.shape[2] % p):
                 raise ConfigError(f"model.{key} = {p} must divide the image size {data.shape[1]}x{data.shape[2]}")
@@ -80,6 +85,14 @@ class DDGANFamily:
                       grad_clip=clip),
                 Phase("G", ("G",), lr=d.g_lr, betas=d.betas, weight_decay=tc.weight_decay, grad_clip=clip)]
 
+    def predict_x0(self, G: nn.Module, x_t: Tensor, t: Tensor, z: Tensor) -> Tensor:
+        """G's x0 for x_t: (B, ...) at t: (B,), z: (B, latent_dim); preconditioned when ddgan.sigma_data > 0
+        (x0 = c_skip x_t + c_out G(c_in x_t, t, z), Karras et al. 2022, eq. 7), else G's output itself."""
+        if self.precond is None:
+            return G(x_t, t, z)
+        c_skip, c_out, c_in = (extract(c, t, x_t) for c in self.precond)
+        return c_skip * x_t + c_out * G(c_in * x_t, t, z)
+
     def _pairs_and_fake(self, G: nn.Module, batch: Batch) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """t ~ U{0..T-1}, a forward pair (x_{t-1}, x_t) of the batch, and G's x_{t-1} drawn from the posterior."""
         x0, rng = batch.x * self.config.ddgan.data_scale, batch.rng
@@ -87,7 +100,7 @@ class DDGANFamily:
         x_prev, x_t = q_sample_pairs(self.schedule, x0, t, rng.randn(*x0.shape[1:]).to(x0.dtype),
                                      rng.randn(*x0.shape[1:]).to(x0.dtype))
         z = rng.randn(self.config.model.latent_dim).to(x0.dtype)
-        x0_pred = G(x_t, t, z).to(x0.dtype)
+        x0_pred = self.predict_x0(G, x_t, t, z).to(x0.dtype)
         fake_prev = sample_posterior(self.schedule, x0_pred, x_t, t, rng.randn(*x0.shape[1:]).to(x0.dtype))
         return t, x_prev, x_t, fake_prev
 
@@ -134,7 +147,7 @@ class DDGANFamily:
             t = torch.full((n,), step, dtype=torch.long, device=device)
             z = torch.randn((n, self.config.model.latent_dim), generator=generator).to(device)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
-                x0 = G(x, t, z).float()
+                x0 = self.predict_x0(G, x, t, z).float()
             x_prev = sample_posterior(self.schedule, x0, x, t, torch.randn(x.shape, generator=generator).to(device))
             if callback is not None:
                 callback(i, step, x, x0)

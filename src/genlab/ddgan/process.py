@@ -60,3 +60,15 @@ def sample_posterior(schedule: NoiseSchedule, x0: Tensor, x_t: Tensor, t: Tensor
     eq. 6-7); the variance is 0 at t = 0, so the last step lands on x0's posterior mean. All (B, ...), t: (B,)."""
     mean, variance, _ = q_posterior(schedule, x0, x_t, t)
     return mean + variance.sqrt() * noise
+
+
+def x0_preconditioning(schedule: NoiseSchedule, sigma_data: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(c_skip, c_out, c_in), each (T,) float64, for x0 = c_skip x_t + c_out F(c_in x_t): Karras et al. (2022,
+    eq. 7 and Table 1) written for the VP chain x_t = sqrt(ab) x0 + sqrt(1 - ab) n, with data of std sigma_data
+    per coordinate. c_in x_t has unit variance, c_skip x_t is the best linear estimate of x0 and c_out the
+    standard deviation of its error, so F = 0 is that estimate and F's target has unit scale at every t."""
+    if not (sigma_data > 0 and math.isfinite(sigma_data)):
+        raise ConfigError(f"ddgan.sigma_data must be a positive number to precondition G, got {sigma_data}")
+    ab = np.asarray(schedule.alphas_cumprod, dtype=np.float64)
+    var_t = ab * sigma_data**2 + (1.0 - ab)
+    return np.sqrt(ab) * sigma_data**2 / var_t, sigma_data * np.sqrt(1.0 - ab) / np.sqrt(var_t), 1.0 / np.sqrt(var_t)
