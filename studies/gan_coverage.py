@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 CONFIGS = Path(__file__).parents[1] / "configs"
+# The preset each data set trains from: grid25-pacgan (std 0.05) shares the std-0.02 grid's networks.
+PRESETS = {"ring8": "gan_ring8_pacgan.toml", "grid25": "gan_grid25_pacgan.toml",
+           "grid25-pacgan": "gan_grid25_pacgan.toml"}
 
 # Published rows, 2,500 samples: (source, data, method, modes covered, high-quality share), as issue 15
 # quotes them. VEEGAN (Srivastava et al. 2017, Table 1) uses std 0.02 for both sets, as genlab does; PacGAN
@@ -67,13 +70,14 @@ def train_and_measure(data: str, loss: str, tools: str, *, seed: int, out: str |
     import tomllib
 
     from genlab.config import apply_overrides, run_config_from_dict
+    from genlab.data import toy_modes
     from genlab.errors import TrainingError
     from genlab.evaluation import run_coverage
     from genlab.training.loop import train
     from genlab.training.run import load_run
 
-    preset = tomllib.loads((CONFIGS / f"gan_{data}_pacgan.toml").read_text())
-    overrides = [f"gan.loss={loss}", *LOSS_SETTINGS.get(loss, []), "gan.pack=1",
+    preset = tomllib.loads((CONFIGS / PRESETS[data]).read_text())
+    overrides = [f"data.name={data}", f"gan.loss={loss}", *LOSS_SETTINGS.get(loss, []), "gan.pack=1",
                  *tool_overrides(tools, inputs_per_batch=inputs_per_batch), f"train.steps={steps}",
                  f"train.seed={seed}", "train.threads=1", f"train.checkpoint_every={steps}",
                  f"train.time_budget={cpu_budget}", "train.budget_clock=cpu", *extra]
@@ -88,7 +92,7 @@ def train_and_measure(data: str, loss: str, tools: str, *, seed: int, out: str |
         row.update(steps=result.step, modes=cov.modes_covered, of=cov.num_modes,
                    high_quality=round(cov.high_quality, 4))
     except TrainingError as err:      # a collapsed run counts as covering nothing
-        row.update(steps=None, modes=0, of=25 if data == "grid25" else 8, high_quality=0.0, error=str(err))
+        row.update(steps=None, modes=0, of=len(toy_modes(data)[0]), high_quality=0.0, error=str(err))
     return {**row, "cpu_seconds": round(time.process_time() - cpu0, 1)}
 
 

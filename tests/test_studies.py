@@ -38,3 +38,15 @@ def test_gan_coverage_table_groups_seeds_with_mean_and_std():
     assert "| ring8 | hinge | pack2 | 4 (k=1) | 10 | 3.0 +- 1.4 of 8 | 60.0 +- 14.1% | 2 | 1 |" in table
     assert study.tool_overrides("pack3+sn", inputs_per_batch=100) == [
         "gan.pack=3", "model.d_spectral_norm=true", "train.batch_size=300"]
+
+
+def test_gan_coverage_presets_exist_and_name_mixtures_with_modes():
+    from genlab.data import toy_modes
+
+    study = load_study("gan_coverage")
+    assert set(study.PRESETS) == {"ring8", "grid25", "grid25-pacgan"}
+    for data, preset in study.PRESETS.items():
+        assert (study.CONFIGS / preset).is_file()
+        centres, std = toy_modes(data)
+        assert centres.shape == ((8, 2) if data == "ring8" else (25, 2))
+    assert toy_modes("grid25-pacgan")[1] == 0.05 and toy_modes("grid25")[1] == 0.02
