@@ -27,7 +27,7 @@ PRESETS = {"ring8": "gan_ring8_pacgan.toml", "grid25": "gan_grid25_pacgan.toml",
 # Published rows, 2,500 samples: (source, data, method, modes covered, high-quality share), as issue 15
 # quotes them. VEEGAN (Srivastava et al. 2017, Table 1) uses std 0.02 for both sets, as genlab's ring8 and grid25
 # do; PacGAN (Lin et al. 2018, Table 1; their code) uses a ring of radius 1 with std 0.01 (the same ratio) and
-# the std-0.05 grid of grid25-pacgan. "plain GAN" on the grid is VEEGAN's 3.3 (std 0.02) to PacGAN's 17.3.
+# the std-0.05 grid of grid25-pacgan. "plain GAN" is the range over both papers.
 PUBLISHED: list[tuple[str, str, str, str, str]] = [
     ("VEEGAN and PacGAN papers", "ring8", "plain GAN", "1 to 6.3", "-"),
     ("VEEGAN paper", "ring8", "VEEGAN", "8", "-"),
