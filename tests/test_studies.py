@@ -38,3 +38,32 @@ def test_gan_coverage_table_groups_seeds_with_mean_and_std():
     assert "| ring8 | hinge | pack2 | 4 (k=1) | 10 | 3.0 +- 1.4 of 8 | 60.0 +- 14.1% | 2 | 1 |" in table
     assert study.tool_overrides("pack3+sn", inputs_per_batch=100) == [
         "gan.pack=3", "model.d_spectral_norm=true", "train.batch_size=300"]
+
+
+def test_gan_coverage_presets_exist_and_name_mixtures_with_modes():
+    from genlab.data import toy_modes
+
+    study = load_study("gan_coverage")
+    assert set(study.PRESETS) == {"ring8", "grid25", "grid25-pacgan"}
+    for data, preset in study.PRESETS.items():
+        assert (study.CONFIGS / preset).is_file()
+        centres, std = toy_modes(data)
+        assert centres.shape == ((8, 2) if data == "ring8" else (25, 2))
+    assert toy_modes("grid25-pacgan")[1] == 0.05 and toy_modes("grid25")[1] == 0.02
+
+
+def test_gan_coverage_published_rows_follow_the_mixture_shape():
+    table = load_study("gan_coverage").published_table(["grid25-pacgan"])
+    assert "| PacGAN paper (std 0.05) | grid25-pacgan | PacGAN2 | 23.8 | 91% |" in table
+    assert "VEEGAN paper (std 0.02)" in table and "ring8" not in table
+
+
+def test_gan_coverage_trains_grid25_pacgan_and_draws_its_figure(tmp_path):
+    study = load_study("gan_coverage")
+    tiny = ["model.hidden=[8]", "model.d_hidden=[8]", "train.log_every=1"]
+    row = study.train_and_measure("grid25-pacgan", "hinge", "pack2", seed=0, out=tmp_path, steps=2, cpu_budget=60,
+                                  inputs_per_batch=4, extra=tiny, n=100)
+    assert (row["steps"], row["of"], row["batch_size"]) == (2, 25, 8)
+    title = study.coverage_figure(tmp_path / "grid25-pacgan_hinge_pack2_s0", tmp_path / "fig.png", n=100)
+    assert title.startswith("grid25-pacgan, step 2: ") and "/25 modes" in title
+    assert (tmp_path / "fig.png").read_bytes()[:4] == b"\x89PNG"
