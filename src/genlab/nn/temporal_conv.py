@@ -20,8 +20,8 @@ class TemporalConv(nn.Module):
         super().__init__()
         self.norm = GroupNorm(groups, channels)
         self.conv = nn.Conv3d(channels, channels, (kernel, 1, 1), padding=(kernel // 2, 0, 0))
-        nn.init.zeros_(self.conv.weight)
-        nn.init.zeros_(self.conv.bias)
+        for weight in self.conv.parameters():
+            nn.init.zeros_(weight)
 
     def forward(self, h: Tensor, frames: int, still: Tensor | None = None) -> Tensor:
         """h: (B*T, C, H, W) frames of B clips in order; still: (B,) bool -> (B*T, C, H, W)."""

@@ -2,6 +2,8 @@
 spatial attention per frame, temporal attention (and optionally temporal convolutions) across frames."""
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -66,24 +68,24 @@ class VideoUNet(nn.Module):
         emb_dim = 4 * channels[0]
         self.time_embed = TimeEmbedding(channels[0], emb_dim)
         self.conv_in = nn.Conv2d(in_channels, channels[0], 3, padding=1)
-        opts = dict(temporal_conv=temporal_conv, heads=heads, groups=groups, max_frames=max_frames)
+        block = partial(_SpaceTime, emb_dim=emb_dim, temporal_conv=temporal_conv, heads=heads, groups=groups,
+                        max_frames=max_frames)
         self.down, self.downsample = nn.ModuleList(), nn.ModuleList()
         skips, c = [channels[0]], channels[0]
         for i, ch in enumerate(channels):
-            self.down.append(_SpaceTime(c, ch, emb_dim, attention=i in attention_levels, temporal=i in temporal_levels,
-                                        **opts))
+            self.down.append(block(c, ch, attention=i in attention_levels, temporal=i in temporal_levels))
             c = ch
             skips.append(ch)
             if i < len(channels) - 1:
                 self.downsample.append(Downsample(ch))
                 skips.append(ch)
-        self.mid1 = _SpaceTime(c, c, emb_dim, attention=True, temporal=True, **opts)
-        self.mid2 = _SpaceTime(c, c, emb_dim, attention=False, temporal=False, **opts)
+        self.mid1 = block(c, c, attention=True, temporal=True)
+        self.mid2 = block(c, c, attention=False, temporal=False)
         self.up, self.upsample = nn.ModuleList(), nn.ModuleList()
         for i, ch in reversed(list(enumerate(channels))):
             for _ in range(2):
-                self.up.append(_SpaceTime(c + skips.pop(), ch, emb_dim, attention=i in attention_levels,
-                                          temporal=i in temporal_levels, **opts))
+                self.up.append(block(c + skips.pop(), ch, attention=i in attention_levels,
+                                     temporal=i in temporal_levels))
                 c = ch
             if i > 0:
                 self.upsample.append(Upsample(ch))
