@@ -2,8 +2,8 @@
 consistency) and continuation of held-out Moving MNIST clips (error against the true future vs copying the last
 given frame), with CPU time and peak memory per clip; prints JSON.
 
-    GENLAB_THREADS=1 nice -n 5 .venv/bin/python benchmarks/video_eval.py RUN --part uncond --n 48 --steps 20
-    ... --part continue --method mask|reconstruction --given 4 --frames 8|16
+    GENLAB_THREADS=1 .venv/bin/python benchmarks/video_eval.py RUN --part uncond --n 96 --steps 20 --gif u.gif
+    ... --part continue --method mask --n 96; --method reconstruction --n 32; --method mask --frames 16 --n 16
 
 Held-out clips come from MNIST's test digits with the run's Moving MNIST recipe (its data.name), stream --seed;
 the reference statistics of the unconditional part are `--n-real` such clips.

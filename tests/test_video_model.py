@@ -9,6 +9,7 @@ from torch import nn
 from genlab.config import TrainConfig
 from genlab.errors import ConfigError, ModelInputError
 from genlab.nn.temporal_attention import TemporalAttention
+from genlab.nn.temporal_conv import TemporalConv
 from genlab.nn.video_unet import VideoUNet
 from genlab.training.objective import BatchRandom, DataInfo
 from genlab.video.config import VDMConfig, VideoNetConfig
@@ -24,14 +25,21 @@ def _threads(one_thread):
     yield
 
 
-def _unet() -> VideoUNet:
-    torch.manual_seed(0)
-    net = VideoUNet(in_channels=1, channels=(8, 16), attention_levels=(1,), heads=2, groups=4, max_frames=6)
-    for m in net.modules():                       # the temporal output projections start at zero: wake them up
+def _wake(net: VideoUNet) -> VideoUNet:
+    """The temporal output projections and convolutions start at zero: give them random weights."""
+    for m in net.modules():
         if isinstance(m, TemporalAttention):
             nn.init.normal_(m.proj.weight, std=0.3)
             nn.init.normal_(m.relative_bias, std=1.0)
+        if isinstance(m, TemporalConv):
+            nn.init.normal_(m.conv.weight, std=0.3)
     return net.eval()
+
+
+def _unet(**options) -> VideoUNet:
+    torch.manual_seed(0)
+    options = {"attention_levels": (1,), "temporal_conv": True, "max_frames": 6, **options}
+    return _wake(VideoUNet(in_channels=1, channels=(8, 16), heads=2, groups=4, **options))
 
 
 def test_unet_maps_clips_to_clips() -> None:
@@ -52,8 +60,70 @@ def test_still_images_are_independent_across_frames() -> None:
     torch.testing.assert_close(a[0, 1:], b[0, 1:], rtol=0, atol=1e-6)      # a still row: other frames unmoved
     assert (a[1, 1:] - b[1, 1:]).abs().max() > 1e-3                         # a video row: frames see each other
     with torch.no_grad():                                       # and a still row is its frames run one by one
-        alone = torch.cat([net(x[:1, f:f + 1], 5) for f in range(4)], dim=1)
+        alone = torch.cat([net(x[:1, f:f + 1], 5, still=torch.tensor([True])) for f in range(4)], dim=1)
     torch.testing.assert_close(a[:1], alone, rtol=0, atol=1e-5)
+
+
+def _first_block_output(net: VideoUNet, x: torch.Tensor, still: torch.Tensor) -> torch.Tensor:
+    """The output of the first down block (full resolution), as (B, T, C, H, W)."""
+    seen = []
+    handle = net.down[0].register_forward_hook(lambda module, args, out: seen.append(out))
+    with torch.no_grad():
+        net(x, 5, still=still)
+    handle.remove()
+    return seen[0].view(*x.shape[:2], *seen[0].shape[1:])
+
+
+@pytest.mark.parametrize("levels, reaches", [(None, True), ((1,), False)])
+def test_temporal_attention_at_full_resolution_mixes_frame_0_into_frame_7(levels, reaches) -> None:
+    """With temporal attention at every level, frame 7's 32x32 features already depend on frame 0 (in a video
+    row, never in a still row); with it at 16x16 only (and no temporal convolution) they do not."""
+    net = _unet(temporal_levels=levels, temporal_conv=False, max_frames=8)
+    x = torch.randn(2, 8, 1, 32, 32)
+    y = x.clone()
+    y[:, 0] += 1.0
+    still = torch.tensor([False, True])
+    a, b = _first_block_output(net, x, still), _first_block_output(net, y, still)
+    assert a.shape[-2:] == (32, 32)
+    moved = (a[0, 7] - b[0, 7]).abs().max().item()
+    assert (moved > 1e-3) if reaches else (moved == 0.0)
+    torch.testing.assert_close(a[1, 1:], b[1, 1:], rtol=0, atol=0)          # a still row: no frame meets another
+
+
+def test_temporal_conv_is_the_identity_at_init_and_a_convolution_over_time() -> None:
+    torch.manual_seed(0)
+    conv = TemporalConv(4, groups=2)
+    h = torch.randn(2 * 5, 4, 3, 3)                             # 2 clips of 5 frames
+    assert torch.equal(conv(h, 5), h)                            # zero-initialised: a fresh block changes nothing
+    with torch.no_grad():                                        # kernel = (previous frame, 0, 0): a shift in time
+        conv.conv.weight.zero_()
+        conv.conv.weight[:, :, 0, 0, 0].copy_(torch.eye(4))
+        conv.conv.bias.fill_(0.5)
+    a = torch.nn.functional.silu(conv.norm(h)).view(2, 5, 4, 3, 3)
+    shifted = torch.cat([torch.zeros_like(a[:, :1]), a[:, :-1]], dim=1) + 0.5   # frame f gets a[f - 1], 0 before 0
+    out = conv(h, 5, torch.tensor([False, True]))
+    torch.testing.assert_close(out.view(2, 5, 4, 3, 3)[0], h.view(2, 5, 4, 3, 3)[0] + shifted[0])
+    assert torch.equal(out.view(2, 5, 4, 3, 3)[1], h.view(2, 5, 4, 3, 3)[1])   # a still row is left as it is
+    with pytest.raises(ModelInputError, match="still must be"):
+        conv(h, 5, torch.tensor([True]))
+
+
+def test_a_fresh_space_time_unet_is_a_per_frame_image_model() -> None:
+    """Temporal attention projections and temporal convolutions start at zero (Ho et al. 2022: the network can
+    start from an image model): a fresh network maps each frame as if it were alone."""
+    torch.manual_seed(0)
+    net = VideoUNet(in_channels=1, channels=(8, 16), attention_levels=(1,), temporal_conv=True, heads=2, groups=4,
+                    max_frames=4).eval()
+    x = torch.randn(2, 4, 1, 8, 8)
+    with torch.no_grad():
+        whole = net(x, 7)
+        alone = torch.cat([net(x[:, f:f + 1], 7) for f in range(4)], dim=1)
+    torch.testing.assert_close(whole, alone, rtol=0, atol=1e-5)
+
+
+def test_temporal_levels_must_index_channels() -> None:
+    with pytest.raises(ConfigError, match=r"temporal_levels=\(3,\) must index channels \(0..1\)"):
+        VideoUNet(channels=(8, 16), groups=4, temporal_levels=(3,))
 
 
 def test_relative_position_bias_depends_on_frame_distance_only() -> None:

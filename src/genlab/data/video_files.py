@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from genlab.data.dataset import Dataset
+from genlab.data.imaging import pil_to_chw
 from genlab.errors import DataError
 
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -22,14 +23,6 @@ def clips_to_ntchw(x: np.ndarray, *, where: str) -> np.ndarray:
                     f"got shape {x.shape}")
 
 
-def _as_frame(image: object, *, grey: bool) -> np.ndarray:
-    """A PIL image -> uint8 (C, H, W) with C = 1 (grey) or 3."""
-    from PIL import Image
-    assert isinstance(image, Image.Image)
-    a = np.asarray(image.convert("L" if grey else "RGB"), dtype=np.uint8)
-    return a[None] if grey else a.transpose(2, 0, 1)
-
-
 def read_gif(path: Path) -> np.ndarray:
     """Every frame of an animated GIF as uint8 (T, C, H, W); grey when all frames are grey, else RGB."""
     from PIL import Image, ImageSequence, UnidentifiedImageError
@@ -38,10 +31,9 @@ def read_gif(path: Path) -> np.ndarray:
         with Image.open(path) as im:
             if im.format != "GIF":
                 raise DataError(f"{path}: expected a GIF file, found {im.format or 'another format'}")
-            frames = [f.convert("RGB") for f in ImageSequence.Iterator(im)]
+            rgb = np.stack([pil_to_chw(f, channels=3, size=None) for f in ImageSequence.Iterator(im)])
     except (UnidentifiedImageError, OSError) as err:
         raise DataError(f"{path}: expected a GIF file, could not read it as an image ({type(err).__name__})") from None
-    rgb = np.stack([np.asarray(f, dtype=np.uint8).transpose(2, 0, 1) for f in frames])
     grey = bool((rgb[:, 0] == rgb[:, 1]).all() and (rgb[:, 1] == rgb[:, 2]).all())
     return np.ascontiguousarray(rgb[:, :1]) if grey else rgb
 
@@ -57,7 +49,7 @@ def read_frame_folder(folder: Path, *, grey: bool) -> np.ndarray:
     for f in files:
         try:
             with Image.open(f) as im:
-                frames.append(_as_frame(im, grey=grey))
+                frames.append(pil_to_chw(im, channels=1 if grey else 3, size=None))
         except (UnidentifiedImageError, OSError):
             raise DataError(f"{f}: expected an image file, could not read it") from None
     sizes = {fr.shape for fr in frames}

@@ -26,8 +26,9 @@ def _merge(x: Tensor, dtype: torch.dtype) -> Tensor:
     return x.transpose(1, 2).reshape(b, n, h * d).to(dtype)
 
 
-def _attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> Tensor:
-    """softmax(q k^T / sqrt(d) + mask) v in float32, outside autocast (which would cast back to bf16)."""
+def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> Tensor:
+    """softmax(q k^T / sqrt(d) + mask) v (Vaswani et al. 2017, eq. 1) in float32, outside autocast (which would
+    cast back to bf16); q, k, v: (..., N, d), mask: bool (True = attend) or an additive float bias."""
     with torch.autocast(q.device.type, enabled=False):
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
@@ -58,7 +59,7 @@ class SelfAttention2d(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """x: (B, C, H, W) -> (B, C, H, W)."""
         q, k, v = self.qkv(_tokens(self.norm(x))).chunk(3, dim=-1)
-        out = _attend(_heads(q, self.heads), _heads(k, self.heads), _heads(v, self.heads))
+        out = attend(_heads(q, self.heads), _heads(k, self.heads), _heads(v, self.heads))
         return x + _image(self.proj(_merge(out, q.dtype)), x)
 
 
@@ -93,5 +94,5 @@ class CrossAttention2d(nn.Module):
             mask = context_mask[:, None, None, :]
         q = _heads(self.q(_tokens(self.norm(x))), self.heads)
         k, v = self.kv(context).chunk(2, dim=-1)
-        out = _attend(q, _heads(k, self.heads), _heads(v, self.heads), mask)
+        out = attend(q, _heads(k, self.heads), _heads(v, self.heads), mask)
         return x + _image(self.proj(_merge(out, q.dtype)), x)

@@ -2,12 +2,11 @@
 the bias of Shaw et al. 2018 / Raffel et al. 2020 as one scalar per head and frame distance)."""
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
 from genlab.errors import ConfigError, ModelInputError
+from genlab.nn.attention import attend
 from genlab.nn.norm import GroupNorm
 
 
@@ -47,13 +46,13 @@ class TemporalAttention(nn.Module):
         q, k, v = self.qkv(tokens).float().chunk(3, dim=-1)
         d = c // self.heads
         q, k, v = (z.reshape(b, hh * ww, frames, self.heads, d).transpose(2, 3) for z in (q, k, v))  # (B,HW,h,T,d)
-        logits = q @ k.transpose(-1, -2) / math.sqrt(d) + self.bias(frames).float()
+        mask = self.bias(frames).float()                                             # (h, T, T)
         if still is not None:
             if still.shape != (b,):
                 raise ModelInputError(f"still must be ({b},) bool, got {tuple(still.shape)}")
             eye = torch.eye(frames, dtype=torch.bool, device=h.device)
-            blocked = still[:, None, None, None, None] & ~eye
-            logits = logits.masked_fill(blocked, float("-inf"))
-        out = (logits.softmax(dim=-1) @ v).transpose(2, 3).reshape(b, hh * ww, frames, c)
+            blocked = still[:, None, None, None, None] & ~eye                        # (B, 1, 1, T, T)
+            mask = mask.masked_fill(blocked, float("-inf"))                          # (B, 1, h, T, T)
+        out = attend(q, k, v, mask).transpose(2, 3).reshape(b, hh * ww, frames, c)
         out = self.proj(out.to(h.dtype)).permute(0, 2, 3, 1).reshape(bt, c, hh, ww)
         return h + out

@@ -1,6 +1,8 @@
 """The space-time factorised U-Net of video diffusion (Ho et al. 2022, sec. 3, fig. 1): 2-D convolutions and
-spatial attention per frame, temporal attention across frames at the attention resolutions."""
+spatial attention per frame, temporal attention (and optionally temporal convolutions) across frames."""
 from __future__ import annotations
+
+from functools import partial
 
 import torch
 from torch import Tensor, nn
@@ -13,65 +15,77 @@ from genlab.nn.norm import GroupNorm
 from genlab.nn.resample import Downsample, Upsample
 from genlab.nn.resblock import ResBlock
 from genlab.nn.temporal_attention import TemporalAttention
+from genlab.nn.temporal_conv import TemporalConv
 
 
 class _SpaceTime(nn.Module):
-    """A residual block per frame, then (at attention levels) spatial attention per frame and temporal attention."""
+    """A residual block per frame, a temporal convolution, then spatial attention per frame (at `attention`
+    levels) and temporal attention across frames (at `temporal` levels)."""
 
-    def __init__(self, c_in: int, c_out: int, emb_dim: int, *, attention: bool, heads: int, groups: int,
-                 max_frames: int) -> None:
+    def __init__(self, c_in: int, c_out: int, emb_dim: int, *, attention: bool, temporal: bool, temporal_conv: bool,
+                 heads: int, groups: int, max_frames: int) -> None:
         super().__init__()
         self.res = ResBlock(c_in, c_out, emb_dim, groups=groups)
+        self.conv_t = TemporalConv(c_out, groups=groups) if temporal_conv else None
         self.spatial = SelfAttention2d(c_out, heads=heads, groups=groups) if attention else None
-        self.temporal = TemporalAttention(c_out, heads=heads, groups=groups, max_frames=max_frames) if attention \
+        self.temporal = TemporalAttention(c_out, heads=heads, groups=groups, max_frames=max_frames) if temporal \
             else None
 
     def forward(self, h: Tensor, emb: Tensor, frames: int, still: Tensor | None) -> Tensor:
         """h: (B*T, C_in, H, W), emb: (B*T, E) -> (B*T, C_out, H, W)."""
         h = self.res(h, emb)
-        if self.spatial is not None and self.temporal is not None:
-            h = self.temporal(self.spatial(h), frames, still)
+        if self.conv_t is not None:
+            h = self.conv_t(h, frames, still)
+        if self.spatial is not None:
+            h = self.spatial(h)
+        if self.temporal is not None:
+            h = self.temporal(h, frames, still)
         return h
 
 
 class VideoUNet(nn.Module):
     """eps_theta(x_t, t) on clips x_t: (B, T, C, H, W) (Ho et al. 2022, sec. 3).
 
-    Every convolution and norm acts on one frame; frames meet only in temporal attention, which `still` masks
-    to the identity for still-image rows, so one network trains on images and videos together. Each level
-    halves H and W; `attention_levels` index `channels` and the middle block always attends.
+    Every 2-D convolution and norm acts on one frame; frames meet only in temporal attention (at
+    `temporal_levels`, None: every level) and temporal convolutions (`temporal_conv`: one per block), which
+    `still` turns into the identity for still-image rows, so one network trains on images and videos together.
+    Each level halves H and W; `attention_levels` (spatial attention) and `temporal_levels` index `channels`;
+    the middle block always attends in space and time.
     """
 
     def __init__(self, *, in_channels: int = 1, out_channels: int | None = None, channels: tuple[int, ...] = (32, 64),
-                 attention_levels: tuple[int, ...] = (1,), heads: int = 4, groups: int = 8,
-                 max_frames: int = 16) -> None:
+                 attention_levels: tuple[int, ...] = (1,), temporal_levels: tuple[int, ...] | None = None,
+                 temporal_conv: bool = False, heads: int = 4, groups: int = 8, max_frames: int = 16) -> None:
         super().__init__()
         if not channels or any(c % groups for c in channels):
             raise ConfigError(f"every entry of channels={tuple(channels)} must be divisible by groups={groups}")
-        if any(not 0 <= i < len(channels) for i in attention_levels):
-            raise ConfigError(f"attention_levels={tuple(attention_levels)} must index channels "
-                              f"(0..{len(channels) - 1})")
+        temporal_levels = tuple(range(len(channels))) if temporal_levels is None else tuple(temporal_levels)
+        for key, levels in (("attention_levels", attention_levels), ("temporal_levels", temporal_levels)):
+            if any(not 0 <= i < len(channels) for i in levels):
+                raise ConfigError(f"{key}={tuple(levels)} must index channels (0..{len(channels) - 1})")
         self.in_channels, self.out_channels = in_channels, out_channels or in_channels
         self.max_frames = max_frames
         emb_dim = 4 * channels[0]
         self.time_embed = TimeEmbedding(channels[0], emb_dim)
         self.conv_in = nn.Conv2d(in_channels, channels[0], 3, padding=1)
-        opts = dict(heads=heads, groups=groups, max_frames=max_frames)
+        block = partial(_SpaceTime, emb_dim=emb_dim, temporal_conv=temporal_conv, heads=heads, groups=groups,
+                        max_frames=max_frames)
         self.down, self.downsample = nn.ModuleList(), nn.ModuleList()
         skips, c = [channels[0]], channels[0]
         for i, ch in enumerate(channels):
-            self.down.append(_SpaceTime(c, ch, emb_dim, attention=i in attention_levels, **opts))
+            self.down.append(block(c, ch, attention=i in attention_levels, temporal=i in temporal_levels))
             c = ch
             skips.append(ch)
             if i < len(channels) - 1:
                 self.downsample.append(Downsample(ch))
                 skips.append(ch)
-        self.mid1 = _SpaceTime(c, c, emb_dim, attention=True, **opts)
-        self.mid2 = _SpaceTime(c, c, emb_dim, attention=False, **opts)
+        self.mid1 = block(c, c, attention=True, temporal=True)
+        self.mid2 = block(c, c, attention=False, temporal=False)
         self.up, self.upsample = nn.ModuleList(), nn.ModuleList()
         for i, ch in reversed(list(enumerate(channels))):
             for _ in range(2):
-                self.up.append(_SpaceTime(c + skips.pop(), ch, emb_dim, attention=i in attention_levels, **opts))
+                self.up.append(block(c + skips.pop(), ch, attention=i in attention_levels,
+                                     temporal=i in temporal_levels))
                 c = ch
             if i > 0:
                 self.upsample.append(Upsample(ch))
