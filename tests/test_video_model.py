@@ -269,3 +269,19 @@ def test_the_loss_ignores_given_frames() -> None:
     zero = (net.out.grad.flatten(2).abs().amax(dim=2) == 0)                   # (B, T): frames without gradient
     assert 0 < zero.float().mean().item() < 1
     assert zero.float().mean().item() == pytest.approx(logs["given_frames"])
+
+
+def test_a_config_without_the_temporal_keys_builds_the_layout_of_runs_made_before_them() -> None:
+    """A config.json of an older vdm run has no temporal_levels / temporal_conv: its checkpoint must still fit."""
+    from genlab.video.network import FrameMaskedNet
+
+    cfg = VideoNetConfig(channels=(8, 16), attention_levels=(1,), groups=4, heads=2)
+    legacy = VideoUNet(in_channels=2, out_channels=1, channels=(8, 16), attention_levels=(1,), temporal_levels=(1,),
+                       temporal_conv=False, heads=2, groups=4, max_frames=4)
+    net = FrameMaskedNet(cfg, shape=SHAPE, mask_channel=True)
+    assert net.unet.state_dict().keys() == legacy.state_dict().keys()
+    assert not any(isinstance(m, TemporalConv) for m in net.modules())
+    every = FrameMaskedNet(VideoNetConfig(channels=(8, 16), attention_levels=(1,), temporal_levels=(0, 1),
+                                          groups=4, heads=2), shape=SHAPE, mask_channel=True)
+    assert sum(isinstance(m, TemporalAttention) for m in every.modules()) > \
+        sum(isinstance(m, TemporalAttention) for m in net.modules())

@@ -13,8 +13,9 @@ class VideoNetConfig:
 
     channels: tuple[int, ...] = field(default=(16, 32, 64), metadata={"ge": 1})
     attention_levels: tuple[int, ...] = field(default=(2,), metadata={"ge": 0})   # spatial attention (and middle)
-    temporal_levels: tuple[int, ...] | None = field(default=None, metadata={"ge": 0})  # None: every level
-    temporal_conv: bool = True      # a zero-initialised kernel-3 convolution over time after each residual block
+    # temporal attention (and the middle); None: the attention_levels, the layout of runs made before this key
+    temporal_levels: tuple[int, ...] | None = field(default=None, metadata={"ge": 0})
+    temporal_conv: bool = False     # a zero-initialised kernel-3 convolution over time after each residual block
     heads: int = field(default=4, metadata={"ge": 1})
     groups: int = field(default=8, metadata={"ge": 1})
 
