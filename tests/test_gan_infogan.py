@@ -89,3 +89,23 @@ def test_infogan_works_with_the_mlp_pair_on_vectors():
 def test_infogan_settings_are_checked(overrides, match):
     with pytest.raises(ConfigError, match=match):
         family(*overrides)
+
+
+def test_cli_trains_an_infogan_and_draws_one_row_per_code(tmp_path):
+    from PIL import Image
+
+    from genlab.cli.main import main
+    from genlab.training.run import load_run
+    from genlab.viz.grid import label_margins
+
+    out = tmp_path / "info"
+    assert main(["train", "gan", "--data", "digits", "--steps", "3", "--quiet", "--out", str(out),
+                 "--set", "gan.info_codes=4", "--set", "model.arch=mlp", "--set", "train.batch_size=16",
+                 "--set", "train.threads=1"]) == 0
+    run = load_run(out)
+    a = run.sample(4, seed=0, label=3)
+    assert a.shape == (4, 1, 8, 8) and not torch.equal(a, run.sample(4, seed=0, label=1))
+    assert main(["explore", str(out), "classes", "--n", "5", "--scale", "1",
+                 "--out", str(tmp_path / "codes.png")]) == 0
+    _, left = label_margins(row_labels=[str(k) for k in range(4)])          # row k: code k
+    assert Image.open(tmp_path / "codes.png").size == (left + 2 + 5 * 10, 2 + 4 * 10)
