@@ -3,7 +3,8 @@
 This is Goodfellow et al. (2014), Algorithm 1, with one optimiser per phase (separate learning rates: the
 two time-scale update rule of Heusel et al. 2017), an EMA of the generator for sampling, and the objective
 chosen by name (genlab.gan.losses). Networks: the notes' MLP pair, or DCGAN (Radford et al. 2016). Tools
-against mode collapse: PacGAN packing (gan.pack), spectral normalisation and the minibatch std feature in D.
+against mode collapse: PacGAN packing (gan.pack), spectral normalisation and the minibatch std feature in D,
+InfoGAN's categorical code (gan.info_codes).
 """
 from __future__ import annotations
 
