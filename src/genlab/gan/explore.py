@@ -90,7 +90,9 @@ def _latents(run: Run, n: int, *, seed: int) -> Tensor:
 
 
 def _one_label(run: Run, label: int | None) -> int | None:
-    return label if label is not None or not _gan_family(run).conditional else 0
+    """The label (or InfoGAN code) a strip holds fixed: the given one, 0 for a labelled or coded G, else None."""
+    family = _gan_family(run)
+    return label if label is not None or not (family.conditional or family.codes) else 0
 
 
 @torch.no_grad()
@@ -109,12 +111,12 @@ def save_interpolation(run: Run | PathLike, path: PathLike, *, pairs: int = 6, s
 @torch.no_grad()
 def save_class_grid(run: Run | PathLike, path: PathLike, *, per_label: int = 10, seed: int = 0,
                     scale: int = 1) -> Path:
-    """A conditional generator's grid: one row per label, one column per shared latent (style held fixed)."""
+    """A conditional generator's grid: one row per label (or InfoGAN code), one column per shared latent."""
     run = gan_run(run)
-    num_classes = _gan_family(run).num_classes
+    num_classes = _gan_family(run).num_classes or _gan_family(run).codes
     if num_classes is None:
         raise ModelInputError(f"{run.path} is an unconditional GAN; a class grid needs model.condition = concat, "
-                              f"projection or acgan")
+                              f"projection or acgan, or InfoGAN's gan.info_codes")
     z, labels = class_grid_latents(_latents(run, per_label, seed=seed), num_classes)
     return save_grid(_generate(run, z, labels), path, nrow=per_label, scale=scale,
                      row_labels=[str(k) for k in range(num_classes)])

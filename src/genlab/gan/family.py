@@ -3,7 +3,8 @@
 This is Goodfellow et al. (2014), Algorithm 1, with one optimiser per phase (separate learning rates: the
 two time-scale update rule of Heusel et al. 2017), an EMA of the generator for sampling, and the objective
 chosen by name (genlab.gan.losses). Networks: the notes' MLP pair, or DCGAN (Radford et al. 2016). Tools
-against mode collapse: PacGAN packing (gan.pack), spectral normalisation and the minibatch std feature in D.
+against mode collapse: PacGAN packing (gan.pack), spectral normalisation and the minibatch std feature in D,
+InfoGAN's categorical code (gan.info_codes).
 """
 from __future__ import annotations
 
@@ -69,6 +70,10 @@ class GANObjectiveConfig:
     # agree with D on a label code of its own: it must draw what a classifier of real digits recognises)
     ac_fake_in_d: bool = False
     pack: int = field(default=1, metadata={"ge": 1})  # PacGAN: samples of one source per D input (1..4)
+    # InfoGAN (Chen et al. 2016): K categories of a uniform code c fed to G beside z, recovered by a head Q on D's
+    # features (0: off); c is unsupervised, so it needs no labels and the GAN stays unconditional
+    info_codes: int = field(default=0, metadata={"ge": 0})
+    info_weight: float = field(default=1.0, metadata={"ge": 0})  # lambda of the mutual-information term (eq. 5)
     # consecutive D batches of D winning before stopping (0: off)
     collapse_patience: int = field(default=200, metadata={"ge": 0})
 
@@ -100,8 +105,14 @@ class GANFamily:
         if g.d_steps < 1 or m.latent_dim < 1 or m.channels < 1:
             raise ConfigError(f"gan.d_steps, model.latent_dim and model.channels must be >= 1, got "
                               f"{g.d_steps}, {m.latent_dim}, {m.channels}")
-        if g.g_lr < 0 or g.d_lr <= 0 or g.gp_weight < 0 or g.r1 < 0 or g.ac_weight < 0:
-            raise ConfigError("gan.d_lr must be > 0 and gan.g_lr, gan.gp_weight, gan.r1, gan.ac_weight >= 0")
+        if g.g_lr < 0 or g.d_lr <= 0 or g.gp_weight < 0 or g.r1 < 0 or g.ac_weight < 0 or g.info_weight < 0:
+            raise ConfigError("gan.d_lr must be > 0 and gan.g_lr, gan.gp_weight, gan.r1, gan.ac_weight, "
+                              "gan.info_weight >= 0")
+        if g.info_codes == 1 or (g.info_codes and (m.condition != "none" or g.pack > 1)):
+            raise ConfigError(f"gan.info_codes = {g.info_codes}: InfoGAN's code needs 2 or more categories (0: off), "
+                              f"model.condition = 'none' and gan.pack = 1, got condition {m.condition!r}, "
+                              f"pack {g.pack}")
+        self.codes: int | None = g.info_codes or None     # InfoGAN's K
         check_pack(g.pack)
         if g.pack > 1 and m.condition != "none":
             raise ConfigError(f"gan.pack = {g.pack} packs unlabelled samples; set model.condition = 'none' or "
@@ -135,12 +146,14 @@ class GANFamily:
         d_norm = m.d_norm if m.d_norm != "auto" else (
             "none" if m.d_spectral_norm else "layer" if self.objective.gradient_penalty else "batch")
         d_shape = packed_shape(info.shape, self.config.gan.pack)      # D sees m packed samples
+        # an InfoGAN G takes the one-hot code as a conditional G its label, and Q is the AC-GAN head of D
+        g_classes, condition = (self.codes, "acgan") if self.codes else (self.num_classes, m.condition)
         if self.arch == "dcgan":
             shape = (info.shape[0], info.shape[1], info.shape[2])
             G: nn.Module = DCGANGenerator(latent_dim=m.latent_dim, shape=shape, channels=m.channels,
-                                          num_classes=self.num_classes, norm=m.g_norm)
+                                          num_classes=g_classes, norm=m.g_norm)
             D: nn.Module = DCGANDiscriminator(shape=(d_shape[0], d_shape[1], d_shape[2]), channels=m.channels,
-                                              num_classes=self.num_classes, condition=m.condition, norm=d_norm,
+                                              num_classes=g_classes, condition=condition, norm=d_norm,
                                               slope=m.d_slope)
         else:
             hidden = m.hidden if m.hidden is not None else (NOTES_MLP if info.kind == "image" else TOY_MLP)
@@ -148,10 +161,10 @@ class GANFamily:
             if not hidden or min(hidden) < 1 or not d_hidden or min(d_hidden) < 1:
                 raise ConfigError(f"model.hidden and model.d_hidden must list positive widths, got {list(hidden)} "
                                   f"and {list(d_hidden)}")
-            G = MLPGenerator(latent_dim=m.latent_dim, shape=info.shape, hidden=hidden, num_classes=self.num_classes,
+            G = MLPGenerator(latent_dim=m.latent_dim, shape=info.shape, hidden=hidden, num_classes=g_classes,
                              tanh=info.kind == "image")
-            D = MLPDiscriminator(shape=d_shape, hidden=d_hidden, num_classes=self.num_classes,
-                                 condition=m.condition, slope=m.d_slope)
+            D = MLPDiscriminator(shape=d_shape, hidden=d_hidden, num_classes=g_classes, condition=condition,
+                                 slope=m.d_slope)
         if m.d_minibatch_std:          # both discriminators end in a `score` layer after their `features`
             D.add_module("score", with_minibatch_std(D.get_submodule("score")))
         if m.d_spectral_norm:
@@ -174,24 +187,32 @@ class GANFamily:
         g = self.config.gan
         y = batch.y if self.conditional else None
         z = batch.rng.randn(self.config.model.latent_dim).to(batch.x.dtype)
+        code = batch.rng.randint(self.codes) if self.codes else None     # InfoGAN's c ~ Cat(K), drawn after z
+        acgan = self.config.model.condition == "acgan"
+        head_weight = g.info_weight if code is not None else g.ac_weight
         if phase == "G":
-            fake_score, fake_ce = self._scores(D, pack(G(z, y), g.pack), y)
+            fake_score, fake_ce = self._scores(D, pack(G(z, y if code is None else code), g.pack), y,
+                                               y if acgan else code)
             loss = self.objective.g(fake_score)
             self.monitor.observe_g(loss.item())
             if fake_ce is None:
                 return loss, {}
-            return loss + g.ac_weight * fake_ce, {"ac_G": fake_ce.item()}
+            return loss + head_weight * fake_ce, {"info_G" if code is not None else "ac_G": fake_ce.item()}
         if phase != "D":
             raise ConfigError(f"the gan family has phases 'D' and 'G', not {phase!r}")
         with torch.no_grad():
-            fake = pack(G(z, y), g.pack)
+            fake = pack(G(z, y if code is None else code), g.pack)
         real = pack(batch.x, g.pack)      # real and generated samples are packed apart: no input mixes them
-        (real_score, real_ce), (fake_score, fake_ce) = self._scores(D, real, y), self._scores(D, fake, y)
+        (real_score, real_ce), (fake_score, fake_ce) = (self._scores(D, real, y, y if acgan else None),
+                                                        self._scores(D, fake, y, y if acgan else code))
         loss = self.objective.d(real_score, fake_score)
         logs = self._score_logs(real_score, fake_score)
         if real_ce is not None and fake_ce is not None:
             loss = loss + g.ac_weight * (real_ce + fake_ce if g.ac_fake_in_d else real_ce)
             logs.update(ac_real=real_ce.item(), ac_fake=fake_ce.item())
+        elif fake_ce is not None:           # InfoGAN: Q learns the code of generated samples only (eq. 5)
+            loss = loss + g.info_weight * fake_ce
+            logs["info_D"] = fake_ce.item()
         if self.objective.gradient_penalty:   # one eps per packed input: x_hat on the segment real pack - fake pack
             eps = batch.rng.rand(*([1] * (batch.x.ndim - 1))).to(batch.x.dtype)[::g.pack]
             gp = gradient_penalty(lambda v: D(v, y), real, fake, eps)
@@ -205,15 +226,18 @@ class GANFamily:
         logs["collapse_streak"] = float(self.monitor.streak)    # consecutive D batches won outright (gan.monitor)
         return loss, logs
 
-    def _scores(self, D: nn.Module, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor | None]:
-        """D's scores (B,) of x and, for AC-GAN, the class cross-entropy of its auxiliary head against y
-        (Odena et al. 2017, eq. 2: L_C, which D and G both maximise as log-likelihood, i.e. minimise here)."""
-        if self.config.model.condition != "acgan" or y is None:
+    def _scores(self, D: nn.Module, x: Tensor, y: Tensor | None,
+                target: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """D's scores (B,) of x and the cross-entropy of its class head against `target` (B,): AC-GAN's labels
+        (Odena et al. 2017, eq. 2: L_C, which D and G both maximise as log-likelihood, i.e. minimise here) or
+        InfoGAN's codes (Chen et al. 2016, eq. 4: -L_I, the variational bound on I(c; G(z, c)) up to H(c));
+        None when D has no head or there is no target."""
+        if target is None or (self.config.model.condition != "acgan" and self.codes is None):
             return D(x, y), None
         assert isinstance(D, (DCGANDiscriminator, MLPDiscriminator))
         score, logits = D.score_and_logits(x, y)
         assert logits is not None
-        return score, F.cross_entropy(logits.float(), y)
+        return score, F.cross_entropy(logits.float(), target)
     def _score_logs(self, real: Tensor, fake: Tensor) -> dict[str, float]:
         """D(x) and D(G(z)) as probabilities for the cross-entropy losses, else the mean raw scores."""
         real, fake = real.detach().float(), fake.detach().float()
@@ -222,7 +246,10 @@ class GANFamily:
         return {"D(x)": real.mean().item(), "D(G(z))": fake.mean().item()}
 
     def labels_for(self, n: int, label: int | Tensor | None) -> Tensor | None:
-        """Labels (n,) for sampling (`genlab.labels.class_labels`): None cycles 0..K-1, an int repeats one class."""
+        """Labels (n,) for sampling (`genlab.labels.class_labels`): None cycles 0..K-1, an int repeats one class.
+        For InfoGAN an int picks code c for every sample, and None returns None (the codes are then drawn)."""
+        if self.codes is not None:
+            return None if label is None else class_labels(label, n, self.codes)
         if not self.conditional:
             if label is not None:
                 raise ModelInputError("--label needs a class-conditional GAN (trained with model.condition = "
@@ -244,4 +271,6 @@ class GANFamily:
         if z is None:
             z = torch.randn((n, self.config.model.latent_dim), generator=generator)
         y = self.labels_for(n, label)
+        if self.codes is not None and y is None:           # InfoGAN: c ~ Cat(K), uniform as in training
+            y = torch.randint(0, self.codes, (n,), generator=generator)
         return G(z.to(device), None if y is None else y.to(device)).float()
