@@ -238,6 +238,7 @@ class GANFamily:
         score, logits = D.score_and_logits(x, y)
         assert logits is not None
         return score, F.cross_entropy(logits.float(), target)
+
     def _score_logs(self, real: Tensor, fake: Tensor) -> dict[str, float]:
         """D(x) and D(G(z)) as probabilities for the cross-entropy losses, else the mean raw scores."""
         real, fake = real.detach().float(), fake.detach().float()
