@@ -246,6 +246,18 @@ def test_demo_probe_measures_a_rate_even_when_its_time_runs_out():
     assert calibrate_steps(values, 1e-3) == MIN_STEPS                 # a tiny budget plans the floor
 
 
+def test_the_demo_says_plainly_when_its_budget_ended_training_short_of_the_plan():
+    from genlab.demo import USEFUL_STEPS, shortfall_note
+
+    assert shortfall_note(1201, 1201, stopped="done", seconds=480.0) is None
+    assert shortfall_note(1201, 1201, stopped="time_budget", seconds=480.0) is None    # stopped on its last step
+    few = shortfall_note(158, 1201, stopped="time_budget", seconds=479.9)
+    assert few is not None and "step 158 of the 1201" in few and "(480 s)" in few and "blurry" in few
+    many = shortfall_note(USEFUL_STEPS + 1, 1201, stopped="time_budget", seconds=400.0)
+    assert many is not None and "blurry" not in many and "shorter run" in many
+    assert shortfall_note(10, 1201, stopped="interrupted", seconds=3.0) is None        # Ctrl-C speaks for itself
+
+
 class _Stepper:
     """A family stand-in whose sampler reports 7 steps per chunk."""
 

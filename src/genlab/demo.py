@@ -86,6 +86,18 @@ def grid_every(steps: int) -> int:
     return steps // 3 + 1 if steps >= USEFUL_STEPS else 0
 
 
+def shortfall_note(steps: int, planned: int, *, stopped: str, seconds: float) -> str | None:
+    """The plain note the demo prints when its time budget ended training before the planned steps (the machine got
+    busier or slower after the probe), or None when training reached them."""
+    if stopped != "time_budget" or steps >= planned:
+        return None
+    quality = ("expect blurry samples" if steps < USEFUL_STEPS
+               else "the samples are those of a shorter run")
+    return (f"note: the time budget ended training at step {steps} of the {planned} the probe planned "
+            f"({seconds:.0f} s): this machine got busier or slower while training (other jobs on its cores slow "
+            f"every thread of this one); {quality}; run again on a quieter machine or with a larger --time-budget")
+
+
 def _read_log(path: Path) -> list[dict[str, Any]]:
     """The rows of a run's log.jsonl (none when it does not exist yet)."""
     if not path.is_file():
@@ -131,6 +143,9 @@ def run_demo(out: str | Path = "runs/demo", *, minutes: float = 10.0, overrides:
     values["train"]["time_budget"] = max(30.0, minutes * 60.0 - SAMPLING_RESERVE - (time.perf_counter() - t_start))
     config = run_config_from_dict(values)
     result = train(config, out, progress=progress, sample_at_end=False)
+    note = shortfall_note(result.step, config.train.steps, stopped=result.stopped, seconds=result.seconds)
+    if note is not None:
+        print(note)
 
     run = load_run(out)
     grid_x = run.sample(64, seed=0, progress=progress)
