@@ -85,7 +85,9 @@ def _stop_reason(last: dict[str, Any], train: dict[str, Any]) -> str | None:
     why = last.get("stopped") if last else None
     if why == "time_budget":
         clock = "CPU" if train.get("budget_clock") == "cpu" else "wall-clock"
-        return f"stopped by its time budget ({train.get('time_budget', '?')} {clock} seconds)"
+        budget = train.get("time_budget")
+        shown = f"{budget:.4g}" if isinstance(budget, (int, float)) else "?"
+        return f"stopped by its time budget ({shown} {clock} seconds)"
     return "stopped by an interrupt (Ctrl-C)" if why == "interrupted" else None
 
 
