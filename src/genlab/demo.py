@@ -98,6 +98,21 @@ def shortfall_note(steps: int, planned: int, *, stopped: str, seconds: float) ->
             f"every thread of this one); {quality}; run again on a quieter machine or with a larger --time-budget")
 
 
+def _draw_trajectory(run: Any, path: Path, *, progress: bool) -> Path:
+    """8 rows of x_t along the 50 DDIM steps (every fifth step and the last), then the sample: one strip."""
+    from genlab.viz import save_strip
+
+    frames: list[torch.Tensor] = []
+    keep = {0, 5, 10, 15, 20, 25, 30, 35, 40, 45, 49}
+
+    def record(i: int, t: Any, x_t: torch.Tensor, x0_pred: torch.Tensor) -> None:
+        if i in keep:
+            frames.append(x_t.clamp(-1, 1).clone())
+    traj_x = run.sample(8, seed=1, callback=record, progress=progress)
+    rows = [torch.stack([f[j] for f in frames] + [traj_x[j]]) for j in range(traj_x.shape[0])]
+    return save_strip(rows, path, scale=2)
+
+
 def _read_log(path: Path) -> list[dict[str, Any]]:
     """The rows of a run's log.jsonl (none when it does not exist yet)."""
     if not path.is_file():
@@ -122,7 +137,7 @@ def run_demo(out: str | Path = "runs/demo", *, minutes: float = 10.0, overrides:
     from genlab.data import to_uint8
     from genlab.training.loop import train
     from genlab.training.run import load_run
-    from genlab.viz import plot_curves, save_grid, save_strip
+    from genlab.viz import plot_curves, save_grid
 
     t_start = time.perf_counter()
     out = Path(out)
@@ -151,15 +166,7 @@ def run_demo(out: str | Path = "runs/demo", *, minutes: float = 10.0, overrides:
     grid_x = run.sample(64, seed=0, progress=progress)
     grid = save_grid(grid_x, out / "demo_samples.png", nrow=8, scale=2)
 
-    frames: list[torch.Tensor] = []
-    keep = {0, 5, 10, 15, 20, 25, 30, 35, 40, 45, 49}
-
-    def record(i: int, t: Any, x_t: torch.Tensor, x0_pred: torch.Tensor) -> None:
-        if i in keep:
-            frames.append(x_t.clamp(-1, 1).clone())
-    traj_x = run.sample(8, seed=1, callback=record, progress=progress)
-    rows = [torch.stack([f[j] for f in frames] + [traj_x[j]]) for j in range(traj_x.shape[0])]
-    trajectory = save_strip(rows, out / "demo_trajectory.png", scale=2)
+    trajectory = _draw_trajectory(run, out / "demo_trajectory.png", progress=progress)
 
     log = [r for r in _read_log(out / "log.jsonl") if "loss" in r]
     target = f"MSE on {values['diffusion']['prediction']}" + (
