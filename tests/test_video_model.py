@@ -74,7 +74,7 @@ def _first_block_output(net: VideoUNet, x: torch.Tensor, still: torch.Tensor) ->
     return seen[0].view(*x.shape[:2], *seen[0].shape[1:])
 
 
-@pytest.mark.parametrize("levels, reaches", [(None, True), ((1,), False)])
+@pytest.mark.parametrize("levels, reaches", [((0, 1), True), ((1,), False), (None, False)])
 def test_temporal_attention_at_full_resolution_mixes_frame_0_into_frame_7(levels, reaches) -> None:
     """With temporal attention at every level, frame 7's 32x32 features already depend on frame 0 (in a video
     row, never in a still row); with it at 16x16 only (and no temporal convolution) they do not."""

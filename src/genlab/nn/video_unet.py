@@ -47,7 +47,7 @@ class VideoUNet(nn.Module):
     """eps_theta(x_t, t) on clips x_t: (B, T, C, H, W) (Ho et al. 2022, sec. 3).
 
     Every 2-D convolution and norm acts on one frame; frames meet only in temporal attention (at
-    `temporal_levels`, None: every level) and temporal convolutions (`temporal_conv`: one per block), which
+    `temporal_levels`, None: the `attention_levels`) and temporal convolutions (`temporal_conv`: one per block), which
     `still` turns into the identity for still-image rows, so one network trains on images and videos together.
     Each level halves H and W; `attention_levels` (spatial attention) and `temporal_levels` index `channels`;
     the middle block always attends in space and time.
@@ -59,7 +59,7 @@ class VideoUNet(nn.Module):
         super().__init__()
         if not channels or any(c % groups for c in channels):
             raise ConfigError(f"every entry of channels={tuple(channels)} must be divisible by groups={groups}")
-        temporal_levels = tuple(range(len(channels))) if temporal_levels is None else tuple(temporal_levels)
+        temporal_levels = tuple(attention_levels) if temporal_levels is None else tuple(temporal_levels)
         for key, levels in (("attention_levels", attention_levels), ("temporal_levels", temporal_levels)):
             if any(not 0 <= i < len(channels) for i in levels):
                 raise ConfigError(f"{key}={tuple(levels)} must index channels (0..{len(channels) - 1})")

@@ -19,9 +19,7 @@ class FrameMaskedNet(nn.Module):
         self.shape, self.mask_channel = tuple(shape), mask_channel
         self.unet = VideoUNet(in_channels=channels + int(mask_channel), out_channels=channels,
                               channels=cfg.channels, attention_levels=cfg.attention_levels,
-                              temporal_levels=(cfg.attention_levels if cfg.temporal_levels is None
-                                               else cfg.temporal_levels),
-                              temporal_conv=cfg.temporal_conv, heads=cfg.heads,
+                              temporal_levels=cfg.temporal_levels, temporal_conv=cfg.temporal_conv, heads=cfg.heads,
                               groups=cfg.groups, max_frames=frames)
 
     def forward(self, x_t: Tensor, t: Tensor | float, known: Tensor | None = None, mask: Tensor | None = None,
