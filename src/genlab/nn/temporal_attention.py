@@ -10,6 +10,12 @@ from genlab.nn.attention import attend
 from genlab.nn.norm import GroupNorm
 
 
+def check_still(still: Tensor, clips: int) -> None:
+    """`still` must flag each of the batch's clips: (clips,) bool, True = a row of independent still frames."""
+    if still.shape != (clips,):
+        raise ModelInputError(f"still must be ({clips},) bool, got {tuple(still.shape)}")
+
+
 class TemporalAttention(nn.Module):
     """h + proj(softmax(q k^T / sqrt(d) + bias(i - j) + mask) v) over the T frames at each position.
 
@@ -48,8 +54,7 @@ class TemporalAttention(nn.Module):
         q, k, v = (z.reshape(b, hh * ww, frames, self.heads, d).transpose(2, 3) for z in (q, k, v))  # (B,HW,h,T,d)
         mask = self.bias(frames).float()                                             # (h, T, T)
         if still is not None:
-            if still.shape != (b,):
-                raise ModelInputError(f"still must be ({b},) bool, got {tuple(still.shape)}")
+            check_still(still, b)
             eye = torch.eye(frames, dtype=torch.bool, device=h.device)
             blocked = still[:, None, None, None, None] & ~eye                        # (B, 1, 1, T, T)
             mask = mask.masked_fill(blocked, float("-inf"))                          # (B, 1, h, T, T)

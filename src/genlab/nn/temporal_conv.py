@@ -5,8 +5,8 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from genlab.errors import ModelInputError
 from genlab.nn.norm import GroupNorm
+from genlab.nn.temporal_attention import check_still
 
 
 class TemporalConv(nn.Module):
@@ -30,7 +30,6 @@ class TemporalConv(nn.Module):
         clips = F.silu(self.norm(h)).view(b, frames, c, hh, ww).transpose(1, 2)       # (B, C, T, H, W)
         out = self.conv(clips).transpose(1, 2)                                       # (B, T, C, H, W)
         if still is not None:
-            if still.shape != (b,):
-                raise ModelInputError(f"still must be ({b},) bool, got {tuple(still.shape)}")
+            check_still(still, b)
             out = out * (~still).to(out.dtype)[:, None, None, None, None]
         return h + out.reshape(bt, c, hh, ww)
