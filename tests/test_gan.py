@@ -137,6 +137,32 @@ def test_r1_penalty_equals_the_finite_difference_squared_norm():
     assert r1_penalty(critic, x).item() == pytest.approx(expected.item(), rel=1e-7)
 
 
+@pytest.mark.parametrize("arch,loss,r1,expected", [
+    ("dcgan", "nonsaturating", None, 1.0), ("dcgan", "hinge", None, 1.0), ("dcgan", "wgan-gp", None, 0.0),
+    ("mlp", "nonsaturating", None, 0.0), ("dcgan", "nonsaturating", 0.0, 0.0), ("mlp", "nonsaturating", 0.5, 0.5)])
+def test_r1_is_on_by_default_for_dcgan_only_and_an_explicit_gamma_wins(arch, loss, r1, expected):
+    overrides = ["train.batch_size=4", "model.channels=8", f"model.arch={arch}", f"gan.loss={loss}"]
+    overrides += [] if r1 is None else [f"gan.r1={r1}"]
+    config = run_config_from_dict(apply_overrides({"family": "gan"}, overrides))
+    fam = GANFamily(config.sections, data=DataInfo("image", (1, 28, 28), None), train=config.train)
+    models = fam.build_models()
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+
+    def d_loss() -> tuple[float, dict[str, float]]:
+        rng = BatchRandom(torch.Generator().manual_seed(0), global_size=4, start=0, size=4)
+        loss, logs = fam.loss("D", models, Batch(x=x, y=None, rng=rng))
+        return loss.item(), logs
+
+    with_r1, logs = d_loss()
+    assert fam.r1 == expected and ("r1" in logs) == (expected > 0)
+    if expected > 0:                        # the penalty is gamma/2 ||grad D(x)||^2 on the real batch (eq. 9)
+        fam.r1 = 0.0
+        plain, _ = d_loss()
+        x_req = x.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(models["D"](x_req, None).sum(), x_req)
+        assert with_r1 - plain == pytest.approx(0.5 * expected * grad.pow(2).flatten(1).sum(1).mean().item(), rel=1e-4)
+
+
 def test_gradient_penalty_is_zero_for_a_unit_slope_linear_critic():
     w = torch.tensor([0.6, 0.8, 0.0], dtype=torch.float64)                  # ||w|| = 1
     gp = gradient_penalty(lambda v: v @ w, torch.randn(4, 3, dtype=torch.float64),

@@ -88,7 +88,7 @@ def test_cbn_generator_takes_labels_through_its_norms_not_through_z():
 
 @pytest.mark.parametrize("fake_in_d", [True, False])
 def test_acgan_adds_the_weighted_class_cross_entropy_to_both_players(fake_in_d):
-    fam = family("model.condition=acgan", "model.g_norm=cbn", "gan.ac_weight=0.5",
+    fam = family("model.condition=acgan", "model.g_norm=cbn", "gan.ac_weight=0.5", "gan.r1=0",
                  f"gan.ac_fake_in_d={str(fake_in_d).lower()}")
     models = fam.build_models()
     G, D = models["G"], models["D"]
