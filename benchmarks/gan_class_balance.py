@@ -2,7 +2,7 @@
 
 n EMA samples (seed 0) and the first n MNIST test images are labelled and embedded by genlab's MNIST
 classifier (the features of `genlab eval --extractor classifier`); `genlab.metrics.class_balance` splits the
-distance. `--step` scores an older checkpoint of the run (through a temporary folder holding it, the run untouched).
+distance. `--step` scores an older checkpoint of the run (`load_run(RUN, step=S)`).
 
     .venv/bin/python benchmarks/gan_class_balance.py RUN [--step 6250] [--n 2000]
 """
@@ -10,27 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
-
-
-def checkpoint_view(run_dir: Path, step: int, into: Path) -> Path:
-    """A run folder whose newest checkpoint is `step` of run_dir (config copied, weights hard-linked or copied)."""
-    name = f"step_{step:07d}"
-    (into / "checkpoints" / name).mkdir(parents=True)
-    (into / "config.json").write_text((run_dir / "config.json").read_text())
-    for f in ("weights.safetensors", "trainer.json"):
-        src, dst = run_dir / "checkpoints" / name / f, into / "checkpoints" / name / f
-        try:
-            os.link(src, dst)
-        except OSError:             # another file system
-            shutil.copy(src, dst)
-    (into / "checkpoints" / "latest").write_text(name + "\n")
-    return into
 
 
 def main() -> None:
@@ -48,18 +30,15 @@ def main() -> None:
     from genlab.training.run import load_run
 
     run_dir = Path(args.run)
-    with tempfile.TemporaryDirectory() as tmp:
-        view = run_dir if args.step is None else checkpoint_view(run_dir, args.step, Path(tmp) / "run")
-        run = load_run(view)
-        step = run.step
-        fake_images = to_uint8(run.sample(args.n, seed=0, batch_size=100))
+    run = load_run(run_dir, step=args.step)
+    fake_images = to_uint8(run.sample(args.n, seed=0, batch_size=100))
     net = get_extractor("classifier")
     fake = extract(fake_images, net, keep_features=True, keep_probs=True, batch_size=100, progress=False)
     ref = extract(load_images("mnist:test"), net, n=args.n, keep_features=True, keep_probs=True, batch_size=100,
                   progress=False)
     p_fake, p_ref = fake.prob_matrix(), ref.prob_matrix()
     split = class_share_frechet(fake.feature_matrix(), p_fake.argmax(1), ref.feature_matrix(), p_ref.argmax(1), 10)
-    print(json.dumps({"run": str(run_dir), "step": step, "n": args.n, **{k: round(v, 2) for k, v in split.items()},
+    print(json.dumps({"run": str(run_dir), "step": run.step, "n": args.n, **{k: round(v, 2) for k, v in split.items()},
                       "class_shares": np.round(class_histogram(p_fake.argmax(1), 10), 3).tolist(),
                       "reference_shares": np.round(class_histogram(p_ref.argmax(1), 10), 3).tolist(),
                       "unsure": round(float((p_fake.max(1) < 0.9).mean()), 3),

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from genlab.cli.main import main
 from genlab.config import apply_overrides, run_config_from_dict
-from genlab.errors import ModelInputError
+from genlab.errors import CheckpointError, ModelInputError
 from genlab.evaluation import evaluate_images, evaluate_run, parse_source, run_coverage
+from genlab.training.checkpoint import read_weights
 from genlab.training.loop import train
 from genlab.training.run import load_run
 
@@ -77,3 +79,20 @@ def test_modes_use_the_asked_sampler_and_the_result_records_it(tmp_path):
     assert result["sampler"] == "heun" and result["steps"] == 3 and result["num_modes"] == 8
     with pytest.raises(ModelInputError, match="sampling steps must be between 1 and T=50, got 999"):
         evaluate_run(tmp_path / "ddpm", metrics=["modes"], n=100, sampler_options={"steps": 999})
+
+
+def test_a_run_is_loaded_and_evaluated_at_an_earlier_checkpoint(tmp_path):
+    config = run_config_from_dict(apply_overrides({"family": "gan"}, [
+        "data.name=ring8", "train.steps=3", "train.checkpoint_every=1", "train.keep_checkpoints=3"]))
+    train(config, tmp_path / "gan", progress=False, sample_at_end=False)
+    first, last = load_run(tmp_path / "gan", step=1), load_run(tmp_path / "gan")
+    assert (first.step, last.step) == (1, 3)
+    raw, _ = read_weights(tmp_path / "gan" / "checkpoints" / "step_0000001", family="gan")
+    g_first = first.models["G"].state_dict()
+    assert all(torch.equal(g_first[k], raw[f"ema.G.{k}"]) for k in g_first)      # the weights of that step
+    assert any(not torch.equal(g_first[k], last.models["G"].state_dict()[k]) for k in g_first)
+    with pytest.raises(CheckpointError, match=r"no checkpoint of step 7; it has steps 1, 2, 3$"):
+        load_run(tmp_path / "gan", step=7)
+    assert main(["eval", str(tmp_path / "gan"), "--metrics", "modes", "--n", "100", "--step", "2", "--quiet"]) == 0
+    written = json.loads((tmp_path / "gan" / "eval" / "modes_step2_n100.json").read_text())  # no extractor: none read
+    assert written["step"] == 2 and written["num_modes"] == 8

@@ -121,12 +121,13 @@ def _likelihood(run: Run, *, n: int, ref: str, batch_size: int, seed: int, progr
 def evaluate_run(run_or_path: Run | str | Path, *, metrics: Sequence[str] = ("fid",), n: int = 2000,
                  ref: str | None = None, extractor: FeatureExtractor | str = "inception", batch_size: int = 100,
                  seed: int = 0, sampler_options: Mapping[str, Any] | None = None,
-                 progress: bool = True) -> dict[str, Any]:
+                 progress: bool = True, step: int | None = None) -> dict[str, Any]:
     """Sample metrics (fid, kid, is, pr, dc), likelihoods (bpd, nll) and toy mode coverage (modes) of a run.
 
     `ref` defaults to the run's data, test split. Under torchrun / accelerate launch every process samples its
     share of the chunks; rank 0 gets the result and the other ranks an empty dict. A run given as a path is
-    loaded on this process's device, or on the CPU when a likelihood is asked for.
+    loaded on this process's device, or on the CPU when a likelihood is asked for, from its newest checkpoint or
+    the one of `step`.
     """
     sample_metrics, likelihoods = _split_metrics(metrics, n)
     if isinstance(run_or_path, Run):
@@ -134,7 +135,7 @@ def evaluate_run(run_or_path: Run | str | Path, *, metrics: Sequence[str] = ("fi
     else:
         from genlab.training.run import load_run
 
-        run = load_run(run_or_path, device=None if not likelihoods else "cpu")
+        run = load_run(run_or_path, device=None if not likelihoods else "cpu", step=step)
     if sample_metrics and not run.family.can_sample:
         raise ModelInputError(f"{', '.join(sample_metrics)} score generated samples, and a '{run.config.family}' "
                               "run does not sample (image-to-image runs: `genlab translate` scores translations)")

@@ -54,6 +54,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--batch-size", type=positive_int, default=100,
                    help="images generated and read per chunk (default 100)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the samples (default 0)")
+    p.add_argument("--step", type=nonnegative_int, help="the run's checkpoint of this step (default: the newest)")
     p.add_argument("--sampler", metavar="NAME", help="diffusion sampler (default: the run's; see `genlab sample -h`)")
     p.add_argument("--sample-steps", dest="steps", type=positive_int, metavar="N",
                    help="sampling steps (default: the run's diffusion.sample_steps)")
@@ -113,14 +114,15 @@ def run(args: argparse.Namespace) -> int:
                    if v is not None}
         result = evaluate_run(args.run_dir, metrics=metrics, n=args.n, ref=args.ref, extractor=args.extractor,
                               batch_size=args.batch_size, seed=args.seed, sampler_options=options,
-                              progress=not args.quiet)
+                              progress=not args.quiet, step=args.step)
         if not result:                                   # another rank of a launched job: rank 0 reports
             return 0
-        samples = any(m not in LIKELIHOODS for m in metrics)
+        features = any(m not in (*LIKELIHOODS, "modes") for m in metrics)       # metrics that read an extractor
         inception = str(result.get("extractor", "inception")).startswith("inception")
         tag = "-".join(m if inception or m != "fid" else "fd" for m in metrics) \
-            + (f"_{Path(args.extractor).stem}" if samples else "")
+            + (f"_{Path(args.extractor).stem}" if features else "")
         tag += "".join(f"_{key}{value}" for key, value in options.items())     # e.g. _samplerheun_steps10
+        tag += f"_step{args.step}" if args.step is not None else ""
         out = Path(args.out) if args.out else Path(result["run"]) / "eval" / f"{tag}_n{args.n}.json"
     result["seconds"] = round(time.perf_counter() - t0, 2)
     print_table(result)

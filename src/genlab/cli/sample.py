@@ -59,6 +59,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="network precision while sampling "
                    "(default: the run's train.precision; auto: bf16 where the hardware has it natively)")
     p.add_argument("--raw", action="store_true", help="use the raw weights instead of their EMA")
+    p.add_argument("--step", type=nonnegative_int, help="the run's checkpoint of this step (default: the newest)")
     p.add_argument("--out", type=output_file, default=None,
                    help="picture to write: the image grid, or a scatter plot for 2-D data (default "
                         "RUN/samples/sample.png)")
@@ -123,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     if args.low_res is not None:
         from genlab.diffusion.superres import low_res_path
         low_res_path(args.low_res)                                  # a missing file is named before any loading
-    run_ = load_run(args.run_dir, ema=not args.raw, device=None)     # this process's GPU when there is one
+    run_ = load_run(args.run_dir, ema=not args.raw, device=None, step=args.step)  # this process's GPU if it has one
     options = {k: getattr(args, k) for k in SAMPLE_FLAGS if getattr(args, k) is not None}
     if args.context is not None:
         options["context"] = _context_clips(args.context)

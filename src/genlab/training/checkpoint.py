@@ -132,6 +132,20 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return _confined(folders[-1], ckpt_root) if folders else None
 
 
+def checkpoint_at(run_dir: Path, step: int) -> Path:
+    """The run's complete checkpoint of `step`; a one-line error naming the steps it has when there is none."""
+    ckpt_root = Path(run_dir) / "checkpoints"
+    folder = ckpt_root / f"step_{step:07d}"
+    if (folder / "weights.safetensors").is_file():
+        return _confined(folder, ckpt_root)
+    steps = sorted(int(p.name[5:]) for p in ckpt_root.glob("step_*")
+                   if CHECKPOINT_NAME.fullmatch(p.name) and (p / "weights.safetensors").is_file())
+    names = [str(n) for n in steps]
+    shown = ", ".join(names if len(names) <= 6 else [*names[:3], "...", *names[-3:]])
+    raise CheckpointError(f"{run_dir} has no checkpoint of step {step}; it has "
+                          + (f"steps {shown}" if steps else "none yet"))
+
+
 def _confined(folder: Path, ckpt_root: Path) -> Path:
     """The folder, refused when a link leads it (or its files) outside the run's checkpoints/ folder."""
     root = ckpt_root.resolve()

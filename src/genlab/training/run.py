@@ -16,7 +16,7 @@ from genlab.data.dataset import ITEM_NDIM
 from genlab.errors import CheckpointError, ConfigError
 from genlab.families import TRANSLATION_FAMILIES, TRANSLATION_TASK_EXAMPLE, get_family
 from genlab.sharding import SamplingProgress, chunk_slices, process_device, sample_chunk
-from genlab.training.checkpoint import latest_checkpoint, load_module_state, read_weights, split_prefix
+from genlab.training.checkpoint import checkpoint_at, latest_checkpoint, load_module_state, read_weights, split_prefix
 from genlab.training.objective import DataInfo, Family
 
 RUN_FORMAT = "genlab-run"
@@ -146,8 +146,9 @@ class Run:
         return torch.cat(out) if out else torch.empty(0)
 
 
-def load_run(run_dir: str | os.PathLike[str], *, ema: bool = True, device: str | torch.device | None = "cpu") -> Run:
-    """Load a run folder's config and newest checkpoint; `ema=False` takes the raw weights instead.
+def load_run(run_dir: str | os.PathLike[str], *, ema: bool = True, device: str | torch.device | None = "cpu",
+             step: int | None = None) -> Run:
+    """Load a run folder's config and newest checkpoint (or that of `step`); `ema=False` takes the raw weights.
 
     The networks go to `device`; None means this process's device (`process_device()`: its own GPU under
     torchrun / accelerate launch on a GPU machine, else the CPU). Samples always come back on the CPU.
@@ -160,12 +161,12 @@ def load_run(run_dir: str | os.PathLike[str], *, ema: bool = True, device: str |
                               f"({chain}); expected a `vae` run")
     _LOADING.append(key)
     try:
-        return _load_run(run_dir, ema=ema, device=device)
+        return _load_run(run_dir, ema=ema, device=device, step=step)
     finally:
         _LOADING.pop()
 
 
-def _load_run(run_dir: Path, *, ema: bool, device: str | torch.device | None) -> Run:
+def _load_run(run_dir: Path, *, ema: bool, device: str | torch.device | None, step: int | None) -> Run:
     """load_run without the cycle guard."""
     record = load_config_record(run_dir)
     try:
@@ -176,7 +177,7 @@ def _load_run(run_dir: Path, *, ema: bool, device: str | torch.device | None) ->
     b_shape = tuple(di["b_shape"]) if di.get("b_shape") is not None else None
     info = DataInfo(kind=di["kind"], shape=tuple(di["shape"]), num_classes=di.get("num_classes"), b_shape=b_shape,
                     paired=bool(di.get("paired", False)))
-    ckpt = latest_checkpoint(run_dir)
+    ckpt = latest_checkpoint(run_dir) if step is None else checkpoint_at(run_dir, step)
     if ckpt is None:
         raise CheckpointError(f"{run_dir} has no checkpoint yet (expected checkpoints/step_*/weights.safetensors)")
     tensors, meta = read_weights(ckpt, family=config.family)
