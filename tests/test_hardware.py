@@ -12,6 +12,7 @@ import torch
 from genlab.config import TrainConfig, apply_overrides, run_config_from_dict
 from genlab.errors import ConfigError
 from genlab.nn import hardware
+from genlab.nn.cpu_load import busy_cores_of_others, cpu_ticks, free_core_threads, own_ticks
 from genlab.nn.hardware import (available_cores, cgroup_cpu_limit, cpu_features, default_threads,
                                 resolve_precision)
 from genlab.sharding import SamplingProgress
@@ -146,7 +147,8 @@ def test_threads_follow_affinity_quota_and_local_ranks(tmp_path, monkeypatch):
     quota = _fake_cgroup(tmp_path / "quota", v2="250000 100000")      # 2.5 CPUs
     assert available_cores(cgroup_root=free) == 8
     assert available_cores(cgroup_root=quota) == 3                    # rounded up
-    assert default_threads(environ={}, cgroup_root=free) == 8
+    quiet = lambda: 0.0                                               # noqa: E731  no other process runs
+    assert default_threads(environ={}, cgroup_root=free, busy_others=quiet) == 8
     assert default_threads(environ={"LOCAL_WORLD_SIZE": "2"}, cgroup_root=free) == 4
     assert default_threads(environ={"LOCAL_WORLD_SIZE": "2"}, cgroup_root=quota) == 1
     assert default_threads(environ={"LOCAL_WORLD_SIZE": "16"}, cgroup_root=free) == 1    # at least one
@@ -154,6 +156,41 @@ def test_threads_follow_affinity_quota_and_local_ranks(tmp_path, monkeypatch):
     for bad in ("0", "-1", "two"):
         with pytest.raises(ConfigError, match="GENLAB_THREADS"):
             default_threads(environ={"GENLAB_THREADS": bad}, cgroup_root=free)
+
+
+def test_a_single_process_takes_the_cores_others_leave_free(tmp_path, monkeypatch):
+    monkeypatch.setattr(hardware.os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    free = _fake_cgroup(tmp_path / "free", v2="max 100000")
+    assert default_threads(environ={}, cgroup_root=free, busy_others=lambda: 2.6) == 5      # 5.4 free cores
+    assert default_threads(environ={}, cgroup_root=free, busy_others=lambda: 7.9) == 1      # at least one
+    assert default_threads(environ={}, cgroup_root=free, busy_others=lambda: None) == 8     # unknown load: all
+    # launched ranks split the cores among themselves and do not look at the load
+    assert default_threads(environ={"LOCAL_WORLD_SIZE": "2"}, cgroup_root=free, busy_others=lambda: 7.9) == 4
+    assert default_threads(environ={"GENLAB_THREADS": "3"}, cgroup_root=free, busy_others=lambda: 7.9) == 3
+    assert [free_core_threads(2, b) for b in (0.0, 0.4, 0.6, 1.0, 1.9, 3.0)] == [2, 2, 1, 1, 1, 1]
+
+
+def _proc(root: Path, cpu0: list[int], cpu1: list[int], own: tuple[int, int]) -> None:
+    """A fake /proc: stat with two CPUs (user nice system idle iowait irq softirq steal) and self/stat."""
+    (root / "self").mkdir(parents=True, exist_ok=True)
+    total = " ".join(str(a + b) for a, b in zip(cpu0, cpu1, strict=True))
+    lines = [f"cpu  {total}", f"cpu0 {' '.join(map(str, cpu0))}", f"cpu1 {' '.join(map(str, cpu1))}", "intr 1 2 3"]
+    (root / "stat").write_text("\n".join(lines) + "\n")
+    rest = ["S", *["0"] * 10, str(own[0]), str(own[1]), *["0"] * 30]      # fields 3.. ; utime, stime are 14, 15
+    (root / "self" / "stat").write_text(f"4242 (py (odd) name) {' '.join(rest)}\n")
+
+
+def test_busy_cores_of_others_subtracts_this_process_from_proc_stat(tmp_path):
+    _proc(tmp_path, [100, 0, 50, 1000, 5, 0, 0, 0], [10, 0, 10, 2000, 0, 0, 0, 0], (40, 10))
+
+    def later(seconds: float) -> None:      # over the window: cpu0 fully busy 20 ticks, cpu1 10 of 20; we ran 10
+        _proc(tmp_path, [115, 0, 55, 1000, 5, 0, 0, 0], [15, 0, 15, 2010, 0, 0, 0, 0], (48, 12))
+
+    assert busy_cores_of_others([0, 1], proc=tmp_path, sleep=later) == pytest.approx((30 - 10) / 40 * 2)
+    assert busy_cores_of_others([1], proc=tmp_path, sleep=lambda s: None) is None      # no ticks passed
+    assert busy_cores_of_others([0], proc=tmp_path / "missing", sleep=lambda s: None) is None    # not Linux
+    assert cpu_ticks("cpu0 1 2 3 4 5 6 7 8\ncpu1 1 1 1 1 1 1 1 1\n", [0]) == (1 + 2 + 3 + 6 + 7 + 8, 36)
+    assert own_ticks("7 (a) b) R " + " ".join(["0"] * 10) + " 5 6 9") == 11
 
 
 def test_tune_cpu_applies_the_default_threads(monkeypatch):

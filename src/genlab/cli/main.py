@@ -58,14 +58,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+LIGHT_COMMANDS = frozenset({"info", "datasets", "report"})
+"""Commands that run no network: they skip the thread choice (a 0.2 s look at the machine's load)."""
+
+
 def _parse_and_run(argv: Sequence[str] | None) -> int:
     """Parse the command line and run the command; GenlabError becomes one `error:` line and status 2."""
     from genlab.errors import GenlabError
 
     try:
         args = build_parser().parse_args(argv)
-        from genlab.nn.runtime import tune_cpu
-        tune_cpu()  # threads for the cores this process may use; keep freed activations (+16% sampling)
+        if args.command not in LIGHT_COMMANDS:
+            from genlab.nn.runtime import tune_cpu
+            tune_cpu()  # threads for the cores this process may use; keep freed activations (+16% sampling)
         return int(args.run(args) or 0)
     except GenlabError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -187,8 +187,17 @@ def available_cores(*, cgroup_root: str | Path = "/sys/fs/cgroup") -> int:
     return max(1, cores)
 
 
-def default_threads(*, environ: Mapping[str, str] | None = None, cgroup_root: str | Path = "/sys/fs/cgroup") -> int:
-    """Intra-op threads for this process: GENLAB_THREADS when set, else its cores / local ranks, at least 1."""
+@cache
+def others_at_start() -> float | None:
+    """Cores other processes kept busy when this process first asked (one 0.2 s look at /proc/stat)."""
+    from genlab.nn.cpu_load import busy_cores_of_others
+    return busy_cores_of_others()
+
+
+def default_threads(*, environ: Mapping[str, str] | None = None, cgroup_root: str | Path = "/sys/fs/cgroup",
+                    busy_others: Callable[[], float | None] = others_at_start) -> int:
+    """Intra-op threads for this process: GENLAB_THREADS when set, else its cores / local ranks, at least 1; a
+    single process takes only the cores that other processes left free at its start (`genlab.nn.cpu_load`)."""
     env = os.environ if environ is None else environ
     given = env.get("GENLAB_THREADS", "").strip()
     if given:
@@ -197,7 +206,11 @@ def default_threads(*, environ: Mapping[str, str] | None = None, cgroup_root: st
         return int(given)
     local = env.get("LOCAL_WORLD_SIZE", "").strip()
     ranks = int(local) if local.isdigit() and int(local) > 0 else 1
-    return max(1, available_cores(cgroup_root=cgroup_root) // ranks)
+    cores = max(1, available_cores(cgroup_root=cgroup_root) // ranks)
+    if ranks > 1 or cores == 1:
+        return cores
+    from genlab.nn.cpu_load import free_core_threads
+    return free_core_threads(cores, busy_others())
 
 
 def describe_machine(device: torch.device, *, processes: int = 1) -> dict[str, object]:
@@ -212,5 +225,5 @@ def describe_machine(device: torch.device, *, processes: int = 1) -> dict[str, o
 
 
 __all__ = ["Precision", "describe_machine", "resolve_precision", "default_threads", "available_cores",
-           "cgroup_cpu_limit",
+           "others_at_start", "cgroup_cpu_limit",
            "cpu_features", "cpu_native_bf16", "probe_bf16"]

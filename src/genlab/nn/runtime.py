@@ -1,7 +1,8 @@
 """CPU runtime settings that speed up eager PyTorch networks: threads and the C allocator.
 
-Threads: by default as many as the cores this process may use, shared among the local ranks of a launcher
-(`genlab.nn.hardware.default_threads`); GENLAB_THREADS or train.threads sets the number instead.
+Threads: by default as many as the cores this process may use, shared among the local ranks of a launcher; a
+single process takes only the cores other processes left free at its start (`genlab.nn.hardware.default_threads`,
+`genlab.nn.cpu_load`); GENLAB_THREADS or train.threads sets the number instead.
 
 PyTorch's CPU allocator hands large tensors (a 64x32x28x28 activation is 6.4 MB) straight to glibc malloc,
 which serves them with fresh mmap()s and returns them on free, so every forward pass page-faults and zeroes
@@ -13,10 +14,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
+import sys
 
 import torch
 
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+_TOLD: set[int] = set()            # thread counts already explained on stderr (once per process)
 
 
 def keep_freed_memory(*, mmap_threshold: int = 32 << 20, trim_threshold: int = 1 << 34,
@@ -38,9 +42,17 @@ def keep_freed_memory(*, mmap_threshold: int = 32 << 20, trim_threshold: int = 1
 
 def tune_cpu(*, threads: int | None = None, allocator: bool = True) -> int:
     """Set intra-op threads (None or 0: `default_threads()`) and keep freed memory for reuse; returns the threads."""
-    from genlab.nn.hardware import default_threads
+    from genlab.nn.hardware import available_cores, default_threads, others_at_start
 
-    threads = threads or default_threads()
+    if not threads:
+        threads = default_threads()
+        cores = available_cores()
+        busy = others_at_start() if threads < cores and not os.environ.get("LOCAL_WORLD_SIZE") else None
+        if busy is not None and threads not in _TOLD:
+            _TOLD.add(threads)
+            print(f"threads {threads} of {cores} cores: other processes kept {busy:.1f} cores busy at the start "
+                  f"(two threads on shared cores wait on each other); GENLAB_THREADS or train.threads sets them",
+                  file=sys.stderr)
     torch.set_num_threads(threads)
     if allocator:
         keep_freed_memory()
