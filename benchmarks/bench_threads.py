@@ -8,6 +8,7 @@ global batch the same (128); precisions fp32, bf16 and auto (what this machine r
 
     .venv/bin/python benchmarks/bench_threads.py                       # 3 repeats, about 15 min on 2 cores
     .venv/bin/python benchmarks/bench_threads.py --repeats 1 --steps 20   # a smoke test
+    .venv/bin/python benchmarks/bench_threads.py --busy 2 --steps 16 --log-every 4   # beside 2 busy loops
 """
 from __future__ import annotations
 
@@ -42,8 +43,9 @@ def _cpu_flags() -> list[str]:
     return sorted(set(re.findall(r"\b(avx512_bf16|amx_bf16|avx2)\b", text)))
 
 
-def measure(*, processes: int, precision: str, steps: int, log_every: int) -> dict:
-    """One training run; its steady images/s (median of the log windows after the first) and its wall time."""
+def measure(*, processes: int, precision: str, steps: int, log_every: int, threads: int | None = 0) -> dict:
+    """One training run; its steady images/s (median of the log windows after the first) and its wall time.
+    threads: per process; 0 = one process with every core (as GENLAB_THREADS), None = genlab's own default."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
         args = ["train", "--config", str(ROOT / "configs" / "ddpm_mnist.toml"), "--out", str(out), "--quiet",
@@ -57,15 +59,42 @@ def measure(*, processes: int, precision: str, steps: int, log_every: int) -> di
                    "-m", "genlab.cli.main", *args]
         env = {k: v for k, v in os.environ.items() if k not in ("GENLAB_THREADS", "OMP_NUM_THREADS")}
         env["PYTHONPATH"] = str(ROOT / "src")
+        if processes == 1 and threads is not None:
+            env["GENLAB_THREADS"] = str(threads or _cores())
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - t0
         if proc.returncode != 0:
             raise SystemExit(f"benchmark run failed ({' '.join(cmd[:4])} ...): {proc.stderr.strip()[-1500:]}")
         rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines() if line.strip()]
-        reason = json.loads((out / "config.json").read_text())["genlab"]["precision"]["reason"]
+        record = json.loads((out / "config.json").read_text())["genlab"]
     rates = [r["items_per_s"] for r in rows[1:]] or [rows[-1]["items_per_s"]]
-    return {"images_per_s": round(statistics.median(rates), 1), "wall_s": round(wall, 1), "precision": reason}
+    return {"images_per_s": round(statistics.median(rates), 1), "wall_s": round(wall, 1),
+            "precision": record["precision"]["reason"], "threads": record.get("hardware", {}).get("threads")}
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def busy_machine(jobs: int, repeats: int, steps: int, log_every: int) -> dict:
+    """Training beside `jobs` single-thread busy loops: every core, one thread, and genlab's default (which looks
+    at the load when it starts), interleaved; median images/s of each."""
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(jobs)]
+    try:
+        time.sleep(2.0)
+        cases = {"all_cores": 0, "one_thread": 1, "genlab_default": None}
+        runs: dict[str, list[dict]] = {name: [] for name in cases}
+        for _ in range(repeats):
+            for name, threads in cases.items():
+                runs[name].append(measure(processes=1, precision="auto", steps=steps, log_every=log_every,
+                                          threads=threads))
+    finally:
+        for b in burners:
+            b.kill()
+    return {name: {"median_images_per_s": statistics.median(r["images_per_s"] for r in rs),
+                   "images_per_s": [r["images_per_s"] for r in rs], "wall_s": [r["wall_s"] for r in rs],
+                   "threads": [r["threads"] for r in rs]} for name, rs in runs.items()}
 
 
 def main() -> None:
@@ -74,7 +103,16 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--log-every", type=int, default=8)
     ap.add_argument("--out", type=Path, help="also write the JSON here")
+    ap.add_argument("--busy", type=int, default=0, metavar="K",
+                    help="instead: train beside K single-thread busy loops (all cores, 1 thread, genlab's default)")
     a = ap.parse_args()
+    if a.busy:
+        result = {"busy_jobs": a.busy, "cores": _cores(), "flags": _cpu_flags(), "steps": a.steps,
+                  "repeats": a.repeats, "results": busy_machine(a.busy, a.repeats, a.steps, a.log_every)}
+        print(json.dumps(result, indent=2))
+        if a.out:
+            a.out.write_text(json.dumps(result, indent=2) + "\n")
+        return
     cases = [("1x2_fp32", 1, "fp32"), ("1x2_bf16", 1, "bf16"), ("1x2_auto", 1, "auto"),
              ("2x1_fp32", 2, "fp32"), ("2x1_auto", 2, "auto")]
     runs: dict[str, list[dict]] = {name: [] for name, _, _ in cases}
@@ -87,7 +125,7 @@ def main() -> None:
                for name, rs in runs.items()}
     report = {
         "machine": {"cpu": platform.processor() or platform.machine(), "flags": _cpu_flags(),
-                    "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+                    "cores": _cores(),
                     "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
         "config": "configs/ddpm_mnist.toml (mnist-1m-efficient U-Net, global batch 128)",
         "steps": a.steps, "log_every": a.log_every, "repeats": a.repeats, "results": results,
