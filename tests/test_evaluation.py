@@ -96,3 +96,15 @@ def test_a_run_is_loaded_and_evaluated_at_an_earlier_checkpoint(tmp_path):
     assert main(["eval", str(tmp_path / "gan"), "--metrics", "modes", "--n", "100", "--step", "2", "--quiet"]) == 0
     written = json.loads((tmp_path / "gan" / "eval" / "modes_step2_n100.json").read_text())  # no extractor: none read
     assert written["step"] == 2 and written["num_modes"] == 8
+
+
+def test_a_launched_job_computes_modes_once_on_rank_0(tmp_path, monkeypatch):
+    import genlab.sharding
+
+    config = run_config_from_dict(apply_overrides({"family": "gan"}, [
+        "data.name=ring8", "train.steps=1", "train.checkpoint_every=1000"]))
+    train(config, tmp_path / "gan", progress=False, sample_at_end=False)
+    run = load_run(tmp_path / "gan")
+    monkeypatch.setattr(genlab.sharding, "process_rank", lambda: (1, 2))
+    monkeypatch.setattr(type(run), "sample", lambda *a, **k: pytest.fail("rank 1 sampled"))
+    assert evaluate_run(run, metrics=["modes"], n=100) == {}

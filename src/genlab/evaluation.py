@@ -149,6 +149,10 @@ def evaluate_run(run_or_path: Run | str | Path, *, metrics: Sequence[str] = ("fi
         if quality is None:
             return {}
         result.update(quality)
+    from genlab.sharding import process_rank
+
+    if process_rank()[0] != 0:        # launched: the rest is computed once, by rank 0, which reports it
+        return {}
     if likelihoods:
         result.update(_likelihood(run, n=n, ref=ref, batch_size=batch_size, seed=seed, progress=progress))
     if "modes" in metrics:
