@@ -168,6 +168,9 @@ def test_a_single_process_takes_the_cores_others_leave_free(tmp_path, monkeypatc
     assert default_threads(environ={"LOCAL_WORLD_SIZE": "2"}, cgroup_root=free, busy_others=lambda: 7.9) == 4
     assert default_threads(environ={"GENLAB_THREADS": "3"}, cgroup_root=free, busy_others=lambda: 7.9) == 3
     assert [free_core_threads(2, b) for b in (0.0, 0.4, 0.6, 1.0, 1.9, 3.0)] == [2, 2, 1, 1, 1, 1]
+    quota = _fake_cgroup(tmp_path / "quota", v2="200000 100000")      # 2 CPUs of quota on the 8 of the affinity
+    assert default_threads(environ={}, cgroup_root=quota, busy_others=lambda: 5.0) == 2      # 3 of 8 free
+    assert default_threads(environ={}, cgroup_root=quota, busy_others=lambda: 6.8) == 1
 
 
 def _proc(root: Path, cpu0: list[int], cpu1: list[int], own: tuple[int, int]) -> None:

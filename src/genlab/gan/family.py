@@ -63,8 +63,8 @@ class GANObjectiveConfig:
     # Adam betas of both phases (Radford et al. 2016)
     betas: tuple[float, float] = field(default=(0.5, 0.999), metadata={"ge": 0, "lt": 1})
     gp_weight: float = field(default=10.0, metadata={"ge": 0})  # lambda of WGAN-GP (Gulrajani et al. 2017)
-    # gamma of the R1 penalty on real data (Mescheder et al. 2018; 0: off). None: 1 for DCGAN on images with a
-    # cross-entropy or hinge loss (the MNIST recipe of docs/gan.md: FD 91 -> 50 at 5 CPU-minutes), else 0
+    # gamma of the R1 penalty on real data (Mescheder et al. 2018; 0: off). None: 1 for DCGAN on images with any
+    # loss but wgan-gp (the MNIST recipe of docs/gan.md: FD 91 -> 50 at 5 CPU-minutes), else 0
     r1: float | None = field(default=None, metadata={"ge": 0})
     # weight of AC-GAN's class cross-entropy, added to both players' losses (model.condition = "acgan")
     ac_weight: float = field(default=1.0, metadata={"ge": 0})

@@ -42,7 +42,9 @@ def busy_cores_of_others(cpus: Iterable[int] | None = None, *, window: float = 0
     """Cores' worth of work that other processes ran on `cpus` (default: this process's affinity) over `window`
     seconds; None where /proc/stat is not readable (not Linux)."""
     proc = Path(proc)
-    cpus = sorted(os.sched_getaffinity(0) if cpus is None else cpus)
+    if cpus is None:
+        cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    cpus = sorted(cpus)
     try:
         stat0, self0 = (proc / "stat").read_text(), (proc / "self" / "stat").read_text()
         sleep(window)
@@ -57,11 +59,12 @@ def busy_cores_of_others(cpus: Iterable[int] | None = None, *, window: float = 0
     return max(0.0, (busy1 - busy0 - own) / elapsed * len(cpus))
 
 
-def free_core_threads(cores: int, busy_others: float | None) -> int:
-    """Threads for `cores` cores when others keep `busy_others` of them busy: the free cores, rounded, at least 1."""
+def free_core_threads(cores: int, busy_others: float | None, *, seen: int | None = None) -> int:
+    """Threads for `cores` usable cores when others keep `busy_others` of the `seen` CPUs measured (default: the
+    cores; more under a cgroup quota narrower than the affinity) busy: the free ones, rounded, 1 to `cores`."""
     if busy_others is None:
         return cores
-    return max(1, min(cores, int(cores - busy_others + 0.5)))
+    return max(1, min(cores, int((seen or cores) - busy_others + 0.5)))
 
 
 __all__ = ["busy_cores_of_others", "cpu_ticks", "free_core_threads", "own_ticks"]

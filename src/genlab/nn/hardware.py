@@ -175,12 +175,17 @@ def cgroup_cpu_limit(root: str | Path = "/sys/fs/cgroup") -> float | None:
     return None
 
 
+def _affinity_cores() -> int:
+    """The CPUs this process may be scheduled on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:                                # macOS, Windows: no affinity call
+        return os.cpu_count() or 1
+
+
 def available_cores(*, cgroup_root: str | Path = "/sys/fs/cgroup") -> int:
     """Cores this process may run on: its CPU affinity, capped by the cgroup quota (rounded up), at least 1."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:                                # macOS, Windows: no affinity call
-        cores = os.cpu_count() or 1
+    cores = _affinity_cores()
     limit = cgroup_cpu_limit(cgroup_root)
     if limit is not None:
         cores = min(cores, math.ceil(limit))
@@ -210,7 +215,7 @@ def default_threads(*, environ: Mapping[str, str] | None = None, cgroup_root: st
     if ranks > 1 or cores == 1:
         return cores
     from genlab.nn.cpu_load import free_core_threads
-    return free_core_threads(cores, busy_others())
+    return free_core_threads(cores, busy_others(), seen=_affinity_cores())
 
 
 def describe_machine(device: torch.device, *, processes: int = 1) -> dict[str, object]:
