@@ -120,10 +120,13 @@ def main() -> None:
         out.update(method=args.method, given=args.given,
                    **continuation_error(clips[:, args.given:], truth[:, args.given:], context[:, -1]))
         out["context_exact"] = bool(torch.equal(clips[:, :args.given], context))
-        _, labels, top = clip_features(clf, clips)
+        copy = torch.cat([context, context[:, -1:].expand(-1, frames - args.given, -1, -1, -1)], dim=1)
         _, true_labels, _ = clip_features(clf, truth)
-        out.update(identity_consistency=identity_consistency(labels), confidence=float(top.mean()),
-                   label_kept=float((labels[:, args.given:] == true_labels[:, :1]).float().mean()))
+        for name, seq in (("", clips), ("_copy_last", copy), ("_real", truth)):   # the last two check the metric
+            _, labels, top = clip_features(clf, seq)
+            kept = float((labels[:, args.given:] == true_labels[:, :1]).float().mean())
+            out.update({f"identity_consistency{name}": identity_consistency(labels),
+                        f"confidence{name}": float(top.mean()), f"label_kept{name}": kept})
     out.update(cpu_seconds_per_clip=cpu / args.n,
                peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, batch_size=args.batch_size)
     if args.gif:
