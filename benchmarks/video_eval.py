@@ -4,6 +4,7 @@ given frame), with CPU time and peak memory per clip; prints JSON.
 
     GENLAB_THREADS=1 .venv/bin/python benchmarks/video_eval.py RUN --part uncond --n 96 --steps 20 --gif u.gif
     ... --part continue --method mask --n 96; --method reconstruction --n 32; --method mask --frames 16 --n 16
+    ... --part context --n 32     # does the x0 prediction of the unknown frames use the given ones? (mask runs)
 
 Held-out clips come from MNIST's test digits with the run's Moving MNIST recipe (its data.name), stream --seed;
 the reference statistics of the unconditional part are `--n-real` such clips.
@@ -34,6 +35,31 @@ def held_out(run: Any, n: int, frames: int, seed: int) -> torch.Tensor:
     return to_float(torch.from_numpy(x))
 
 
+@torch.no_grad()
+def context_use(run: Any, truth: torch.Tensor, *, given: int, seed: int,
+                steps: tuple[int, ...] = (300, 500, 700, 900)) -> dict[str, list[float]]:
+    """Mean squared error of the x0 predicted for frames given+1.. of held-out clips truth (n, T, 1, S, S) at noise
+    levels `steps`, fed the true first frames, another clip's first frames (the batch rolled by one), or none."""
+    from genlab.diffusion.parametrization import coefficients
+
+    net, family = run.models["model"], run.family
+    denoiser = family.denoiser(net)
+    n, frames = truth.shape[:2]
+    mask = torch.zeros(n, frames, dtype=torch.bool)
+    mask[:, :given] = True
+    generator = torch.Generator().manual_seed(seed)
+    out: dict[str, list[float]] = {"t": list(steps), "true": [], "other": [], "none": []}
+    for step in steps:
+        t = torch.full((n,), step, dtype=torch.long)
+        alpha, sigma = coefficients(family.schedule, t, truth)
+        x_t = (alpha * truth + sigma * torch.randn(truth.shape, generator=generator)).float()
+        for key, known, m in (("true", truth, mask), ("other", truth.roll(1, 0), mask),
+                              ("none", truth, torch.zeros_like(mask))):
+            x0, _ = denoiser.split(net(x_t, t, known, m).float(), x_t, alpha=alpha.float(), sigma=sigma.float())
+            out[key].append(float((x0[:, given:] - truth[:, given:]).pow(2).mean()))
+    return out
+
+
 def timed(fn: Any) -> tuple[Any, float]:
     """fn() and the CPU seconds it took in this process."""
     start = time.process_time()
@@ -50,7 +76,7 @@ def main() -> None:
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("run")
-    p.add_argument("--part", choices=["uncond", "continue"], required=True)
+    p.add_argument("--part", choices=["uncond", "continue", "context"], required=True)
     p.add_argument("--method", choices=["mask", "reconstruction"], default="mask")
     p.add_argument("--n", type=int, default=48)
     p.add_argument("--n-real", type=int, default=500)
@@ -81,6 +107,11 @@ def main() -> None:
                    identity_consistency_real=identity_consistency(labels_other),
                    confidence=float(top.mean()), confidence_real=float(top_other.mean()), **label_spread(labels),
                    real_spread=label_spread(labels_other))
+    elif args.part == "context":
+        truth = held_out(run, args.n, window, args.seed)
+        out["x0_mse_unknown_frames"], cpu = timed(lambda: context_use(run, truth, given=args.given, seed=args.seed))
+        out["mse_copy_last"] = float((truth[:, args.given:] - truth[:, args.given - 1:args.given]).pow(2).mean())
+        clips = truth
     else:
         truth = held_out(run, args.n, frames, args.seed)
         context = truth[:, :args.given]
@@ -89,10 +120,13 @@ def main() -> None:
         out.update(method=args.method, given=args.given,
                    **continuation_error(clips[:, args.given:], truth[:, args.given:], context[:, -1]))
         out["context_exact"] = bool(torch.equal(clips[:, :args.given], context))
-        _, labels, top = clip_features(clf, clips)
+        copy = torch.cat([context, context[:, -1:].expand(-1, frames - args.given, -1, -1, -1)], dim=1)
         _, true_labels, _ = clip_features(clf, truth)
-        out.update(identity_consistency=identity_consistency(labels), confidence=float(top.mean()),
-                   label_kept=float((labels[:, args.given:] == true_labels[:, :1]).float().mean()))
+        for name, seq in (("", clips), ("_copy_last", copy), ("_real", truth)):   # the last two check the metric
+            _, labels, top = clip_features(clf, seq)
+            kept = float((labels[:, args.given:] == true_labels[:, :1]).float().mean())
+            out.update({f"identity_consistency{name}": identity_consistency(labels),
+                        f"confidence{name}": float(top.mean()), f"label_kept{name}": kept})
     out.update(cpu_seconds_per_clip=cpu / args.n,
                peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, batch_size=args.batch_size)
     if args.gif:

@@ -285,3 +285,31 @@ def test_a_config_without_the_temporal_keys_builds_the_layout_of_runs_made_befor
                                           groups=4, heads=2), shape=SHAPE, mask_channel=True)
     assert sum(isinstance(m, TemporalAttention) for m in every.modules()) > \
         sum(isinstance(m, TemporalAttention) for m in net.modules())
+
+
+def _high_noise_share(family: VideoDiffusionFamily) -> float:
+    """The share of the loss weight that falls on steps t >= T/2 when t is uniform."""
+    w = family.loss_weight(torch.arange(family.schedule.T)).double()
+    return float(w[family.schedule.T // 2:].sum() / w.sum())
+
+
+def test_min_snr_with_v_starves_the_high_noise_half_in_closed_form() -> None:
+    """min(snr, 5) / (snr + 1) on the linear schedule: 3.5% of the weight on t >= 500, 1/2 without weighting."""
+    family = _family(prediction="v")
+    family.config.diffusion.weighting = "min_snr"
+    assert _high_noise_share(family) == pytest.approx(0.0349, abs=5e-4)
+    family.config.diffusion.weighting = "none"
+    assert _high_noise_share(family) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("name", ["vdm_moving_mnist.toml", "vdm_moving_mnist_video_only.toml"])
+def test_shipped_vdm_configs_train_the_steps_where_continuations_use_the_context(name: str) -> None:
+    """The given frames decide the unknown ones at high noise (docs/video.md: at min-SNR the runs ignored them)."""
+    from pathlib import Path
+
+    from genlab.config import load_toml
+
+    raw = load_toml(Path(__file__).resolve().parents[1] / "configs" / name)
+    family = _family(prediction=raw["diffusion"]["prediction"])
+    family.config.diffusion.weighting = raw["diffusion"]["weighting"]
+    assert _high_noise_share(family) >= 0.25

@@ -60,7 +60,7 @@ class VideoDiffusionFamily(DiffusionFamily):
     def loss(self, phase: str, models: Mapping[str, nn.Module], batch: Batch) -> tuple[Tensor, dict[str, float]]:
         """L_simple (Ho et al. 2020, Algorithm 1) over the frames not given, on clips with still-image rows
         (Ho et al. 2022, sec. 3) and given frames held clean (Harvey et al. 2022, sec. 3)."""
-        v, d = self.config.video, self.config.diffusion
+        v = self.config.video
         x0, still = still_rows(batch.x, batch.rng, v.image_fraction)
         t = batch.rng.randint(self.schedule.T)
         noise = batch.rng.randn(*x0.shape[1:])
@@ -70,11 +70,20 @@ class VideoDiffusionFamily(DiffusionFamily):
         output = net(alpha * x0 + sigma * noise, t, x0, given if v.mask_prob > 0 else None, still)
         denoiser = self.denoiser(net)
         error = (output.float() - denoiser.target(x0, noise, t).float()).pow(2).flatten(2).mean(dim=2)  # (B, T)
-        weight = (~given).float()
-        if d.weighting == "min_snr":
-            weight = weight * min_snr_weight(self.schedule, t, prediction=denoiser.prediction)[:, None]
+        weight = (~given).float() * self.loss_weight(t)[:, None]
         loss = (error * weight).sum() / (~given).sum().clamp(min=1)
         return loss, {"given_frames": given.float().mean().item()}
+
+    def loss_weight(self, t: Tensor) -> Tensor:
+        """The weight (B,) of each row's squared error at steps t (B,): 1, or min-SNR-5 (Hang et al. 2023, eq. 9).
+
+        With v-prediction, min-SNR scales the error at SNR << 1 by about the SNR, so the high-noise half of a
+        linear schedule gets 3.5% of the weight: the steps where a continuation decides which digit it draws
+        and where, from the given frames (docs/video.md).
+        """
+        if self.config.diffusion.weighting == "min_snr":
+            return min_snr_weight(self.schedule, t, prediction=self.config.diffusion.prediction)
+        return torch.ones(t.shape, device=t.device)
 
     def sample(self, models: Mapping[str, nn.Module], n: int, *, generator: torch.Generator,
                **options: Any) -> Tensor:
