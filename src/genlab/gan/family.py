@@ -51,7 +51,7 @@ class GANModelConfig:
     d_spectral_norm: bool = False      # W / sigma(W) in D's linear and conv layers (Miyato et al. 2018)
     d_minibatch_std: bool = False      # the batch-std feature before D's last layer (Karras et al. 2018)
     # MLP inputs through Fourier features [x, sin(2 pi x B), cos(2 pi x B)], B ~ N(0, scale^2) (Tancik et al. 2020;
-    # 0: off): D's on the (packed) data, G's on z; lets a toy D resolve modes narrower than its ReLU kinks
+    # 0: off): D's on the (packed) data, G's on z; lets toy MLPs draw and tell modes much narrower than their spacing
     d_fourier: float = field(default=0.0, metadata={"ge": 0})
     g_fourier: float = field(default=0.0, metadata={"ge": 0})
 
