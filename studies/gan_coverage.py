@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 CONFIGS = Path(__file__).parents[1] / "configs"
-# The preset each data set trains from: grid25-pacgan (std 0.05) shares the std-0.02 grid's networks.
+# The preset each data set trains from (with data.name set): VEEGAN's std-0.02 grid25 shares the networks of
+# PacGAN's std-0.05 grid preset.
 PRESETS = {"ring8": "gan_ring8_pacgan.toml", "grid25": "gan_grid25_pacgan.toml",
            "grid25-pacgan": "gan_grid25_pacgan.toml"}
 

@@ -171,3 +171,29 @@ def test_minibatch_std_goes_before_the_last_layer_for_mlp_and_dcgan():
     assert conv.score[1].in_channels == 17 and conv(torch.randn(3, 1, 28, 28)).shape == (3,)
     with pytest.raises(TypeError, match="nn.Linear or nn.Conv2d"):
         with_minibatch_std(nn.Identity())
+
+
+# --- Fourier-feature inputs of the toy MLPs ----------------------------------------------------------------
+
+def test_fourier_d_reads_sin_and_cos_of_the_packed_input_at_its_frequencies():
+    D = family("model.d_fourier=0.5", "model.hidden=[16]", "gan.pack=2").build_models()["D"]
+    B = D.fourier.freqs
+    assert B.shape == (4, 64)                        # the packed input has 2 x 2 features
+    assert D.features[0].in_features == 4 + 2 * 64
+    x = torch.tensor([[0.5, -1.0, 2.0, 0.25]])
+    angle = 2 * torch.pi * (0.5 * B[0, 3] - 1.0 * B[1, 3] + 2.0 * B[2, 3] + 0.25 * B[3, 3])   # by hand, feature 3
+    out = D.fourier(x)
+    torch.testing.assert_close(out[0, :4], x[0])
+    torch.testing.assert_close(out[0, 4 + 3], torch.sin(angle))
+    torch.testing.assert_close(out[0, 4 + 64 + 3], torch.cos(angle))
+    assert D(torch.randn(6, 4)).shape == (6,)
+
+
+def test_fourier_g_widens_the_latent_and_scale_zero_keeps_the_old_weights():
+    G = family("model.g_fourier=1.0", "model.latent_dim=2", "model.hidden=[16]").build_models()["G"]
+    assert G.net[0].in_features == 2 + 2 * 64 and G(torch.randn(5, 2)).shape == (5, 2)
+    plain = family("model.latent_dim=2", "model.hidden=[16]").build_models()
+    assert not any("fourier" in k for m in plain.values() for k in m.state_dict())  # old checkpoints still load
+    assert plain["G"].net[0].in_features == 2
+    with pytest.raises(ConfigError, match="MLP networks only"):
+        family("model.d_fourier=0.5", "model.channels=8", info=DIGITS)

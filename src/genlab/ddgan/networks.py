@@ -16,6 +16,7 @@ from torch.nn import functional as F
 
 from genlab.errors import ConfigError, ModelInputError
 from genlab.nn import Downsample, ResBlock, TimeEmbedding, Upsample
+from genlab.nn.embeddings import FourierFeatures
 from genlab.nn.norm import GroupNorm
 
 
@@ -142,26 +143,6 @@ class ConvDiscriminator(nn.Module):
         for block in self.blocks:
             h = block(h, emb)
         return self.score(F.leaky_relu(h, self.slope).sum(dim=(2, 3))).squeeze(1)
-
-
-class FourierFeatures(nn.Module):
-    """x -> [x, sin(2 pi x B), cos(2 pi x B)] with fixed B ~ N(0, scale^2): (B, D) -> (B, D + 2 F). Lets an MLP
-    resolve fine structure of low-dimensional inputs (Tancik et al. 2020, eq. 5); scale 0 is the identity."""
-
-    freqs: Tensor
-
-    def __init__(self, dim: int, *, scale: float, features: int = 64) -> None:
-        super().__init__()
-        self.scale = scale
-        self.register_buffer("freqs", torch.randn(dim, features, generator=torch.Generator().manual_seed(0)) * scale)
-        self.out_dim = dim + (2 * features if scale > 0 else 0)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """x: (B, D) -> (B, out_dim)."""
-        if self.scale <= 0:
-            return x
-        angles = 2 * math.pi * x @ self.freqs.to(x.dtype)
-        return torch.cat([x, torch.sin(angles), torch.cos(angles)], dim=1)
 
 
 class MLPGenerator(nn.Module):

@@ -50,6 +50,10 @@ class GANModelConfig:
     d_slope: float = field(default=0.2, metadata={"ge": 0})  # D's LeakyReLU slope (0: the notes' ReLU)
     d_spectral_norm: bool = False      # W / sigma(W) in D's linear and conv layers (Miyato et al. 2018)
     d_minibatch_std: bool = False      # the batch-std feature before D's last layer (Karras et al. 2018)
+    # MLP inputs through Fourier features [x, sin(2 pi x B), cos(2 pi x B)], B ~ N(0, scale^2) (Tancik et al. 2020;
+    # 0: off): D's on the (packed) data, G's on z; lets toy MLPs draw and tell modes much narrower than their spacing
+    d_fourier: float = field(default=0.0, metadata={"ge": 0})
+    g_fourier: float = field(default=0.0, metadata={"ge": 0})
 
 
 @dataclass
@@ -135,6 +139,9 @@ class GANFamily:
             if data.kind != "image" or len(data.shape) != 3:
                 raise ConfigError(f"model.arch = 'dcgan' needs images, the data are {data.kind}s of shape {data.shape}")
             dcgan_levels(data.shape[1])
+        if self.arch == "dcgan" and (m.d_fourier or m.g_fourier):
+            raise ConfigError(f"model.d_fourier = {m.d_fourier} and model.g_fourier = {m.g_fourier} apply to MLP "
+                              "networks only: set them to 0 or model.arch = 'mlp'")
         self.num_classes: int | None = None
         if m.condition != "none":
             if not data.num_classes:
@@ -171,9 +178,9 @@ class GANFamily:
                 raise ConfigError(f"model.hidden and model.d_hidden must list positive widths, got {list(hidden)} "
                                   f"and {list(d_hidden)}")
             G = MLPGenerator(latent_dim=m.latent_dim, shape=info.shape, hidden=hidden, num_classes=g_classes,
-                             tanh=info.kind == "image")
+                             tanh=info.kind == "image", fourier=m.g_fourier)
             D = MLPDiscriminator(shape=d_shape, hidden=d_hidden, num_classes=g_classes, condition=condition,
-                                 slope=m.d_slope)
+                                 slope=m.d_slope, fourier=m.d_fourier)
         if m.d_minibatch_std:          # both discriminators end in a `score` layer after their `features`
             D.add_module("score", with_minibatch_std(D.get_submodule("score")))
         if m.d_spectral_norm:

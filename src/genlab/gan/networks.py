@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from genlab.errors import ConfigError, ModelInputError
+from genlab.nn.embeddings import FourierFeatures
 
 Condition = Literal["none", "concat", "projection", "acgan"]
 Norm = Literal["batch", "layer", "none"]
@@ -66,14 +67,25 @@ def _check_x(x: Tensor, shape: tuple[int, ...], what: str) -> None:
         raise ModelInputError(f"{what} expects x of shape (B, {', '.join(map(str, shape))}), got {tuple(x.shape)}")
 
 
+def _input_features(dim: int, fourier: float) -> tuple[nn.Module, int]:
+    """An MLP's input map and its output width: Fourier features of scale `fourier`, or (0) the identity, which
+    adds no buffer, so checkpoints of MLPs without the option load unchanged."""
+    if fourier <= 0:
+        return nn.Identity(), dim
+    features = FourierFeatures(dim, scale=fourier)
+    return features, features.out_dim
+
+
 class MLPGenerator(nn.Module):
-    """z (+ one-hot y) -> ReLU layers of widths `hidden` -> data; tanh output for images (the notes' 100-128-784)."""
+    """z (+ one-hot y) -> ReLU layers of widths `hidden` -> data; tanh output for images (the notes' 100-128-784).
+    fourier > 0 feeds [z, sin(2 pi z B), cos(2 pi z B)] instead of z (Tancik et al. 2020, eq. 5)."""
 
     def __init__(self, *, latent_dim: int, shape: tuple[int, ...], hidden: tuple[int, ...],
-                 num_classes: int | None = None, tanh: bool = True) -> None:
+                 num_classes: int | None = None, tanh: bool = True, fourier: float = 0.0) -> None:
         super().__init__()
         self.latent_dim, self.shape, self.num_classes = latent_dim, tuple(shape), num_classes
-        widths = (latent_dim + (num_classes or 0), *hidden)
+        self.fourier, z_dim = _input_features(latent_dim, fourier)
+        widths = (z_dim + (num_classes or 0), *hidden)
         layers: list[nn.Module] = []
         for a, b in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.Linear(a, b), nn.ReLU()]
@@ -86,20 +98,23 @@ class MLPGenerator(nn.Module):
         """z: (B, latent_dim), y: (B,) -> (B, *shape)."""
         _check_z(z, self.latent_dim)
         y = _labels(y, z.shape[0], self.num_classes)
+        h = self.fourier(z)
         if y is not None:
-            z = torch.cat([z, _one_hot(y, self.num_classes).to(z.dtype)], dim=1)
-        return self.net(z).view(z.shape[0], *self.shape)
+            h = torch.cat([h, _one_hot(y, self.num_classes).to(z.dtype)], dim=1)
+        return self.net(h).view(z.shape[0], *self.shape)
 
 
 class MLPDiscriminator(nn.Module):
-    """x (flattened, + one-hot y for "concat") -> LeakyReLU layers -> score; the notes' 784-128-1 at slope 0."""
+    """x (flattened, + one-hot y for "concat") -> LeakyReLU layers -> score; the notes' 784-128-1 at slope 0.
+    fourier > 0 reads [x, sin(2 pi x B), cos(2 pi x B)] instead of x (Tancik et al. 2020, eq. 5)."""
 
     def __init__(self, *, shape: tuple[int, ...], hidden: tuple[int, ...], num_classes: int | None = None,
-                 condition: Condition = "none", slope: float = 0.2) -> None:
+                 condition: Condition = "none", slope: float = 0.2, fourier: float = 0.0) -> None:
         super().__init__()
         self.shape, self.num_classes, self.condition = tuple(shape), num_classes, condition
         extra = num_classes if condition == "concat" else 0
-        widths = (int(torch.tensor(shape).prod()) + (extra or 0), *hidden)
+        self.fourier, x_dim = _input_features(int(torch.tensor(shape).prod()), fourier)
+        widths = (x_dim + (extra or 0), *hidden)
         layers: list[nn.Module] = []
         for a, b in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.Linear(a, b), nn.LeakyReLU(slope)]
@@ -116,7 +131,7 @@ class MLPDiscriminator(nn.Module):
         (B, num_classes), else None."""
         _check_x(x, self.shape, "discriminator")
         y = _d_labels(y, x.shape[0], self.num_classes, self.condition)
-        h = x.flatten(1)
+        h = self.fourier(x.flatten(1))
         if self.condition == "concat":
             h = torch.cat([h, _one_hot(y, self.num_classes).to(h.dtype)], dim=1)
         h = self.features(h)

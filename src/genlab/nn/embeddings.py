@@ -1,4 +1,5 @@
-"""Timestep and class embeddings: the sinusoidal code of Vaswani et al. (2017, sec. 3.5) as used by Ho et al. (2020)."""
+"""Timestep and class embeddings: the sinusoidal code of Vaswani et al. (2017, sec. 3.5) as used by Ho et al. (2020);
+random Fourier features of low-dimensional inputs (Tancik et al. 2020)."""
 from __future__ import annotations
 
 import math
@@ -42,3 +43,23 @@ class TimeEmbedding(nn.Module):
     def forward(self, t: Tensor) -> Tensor:
         """t: (B,) integer or real timesteps -> (B, emb_dim)."""
         return self.mlp(sinusoidal_embedding(t, self.base_dim).to(next(self.mlp.parameters()).dtype))
+
+
+class FourierFeatures(nn.Module):
+    """x -> [x, sin(2 pi x B), cos(2 pi x B)] with fixed B ~ N(0, scale^2): (B, D) -> (B, D + 2 F). Lets an MLP
+    resolve fine structure of low-dimensional inputs (Tancik et al. 2020, eq. 5); scale 0 is the identity."""
+
+    freqs: Tensor
+
+    def __init__(self, dim: int, *, scale: float, features: int = 64) -> None:
+        super().__init__()
+        self.scale = scale
+        self.register_buffer("freqs", torch.randn(dim, features, generator=torch.Generator().manual_seed(0)) * scale)
+        self.out_dim = dim + (2 * features if scale > 0 else 0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (B, D) -> (B, out_dim)."""
+        if self.scale <= 0:
+            return x
+        angles = 2 * math.pi * x @ self.freqs.to(x.dtype)
+        return torch.cat([x, torch.sin(angles), torch.cos(angles)], dim=1)
