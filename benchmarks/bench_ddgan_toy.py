@@ -15,6 +15,15 @@ own state x_t against the forward marginal at the same t, both measured as the d
 centre after dividing by sqrt(alpha-bar_t) * data_scale (2,500 draws, seed 0). It shows which step of the chain
 fails to make the modes.
     PYTHONPATH=src .venv/bin/python benchmarks/bench_ddgan_toy.py --fit --fourier 0 0.5 1 2 4 --steps 600 1500
+
+With the coverage, where the samples that miss the 3-std disc lie: each sample goes to its nearest centre, and
+the rows give the share within 3 std (high quality), in the halo out to a quarter of the grid's
+spacing, and beyond it (between modes), with the per-coordinate std of the residuals within a quarter spacing,
+both as a root mean square and as a robust (median absolute deviation) estimate. A core of the data's width with
+heavy tails has a robust std near the data's and a larger RMS one; a uniformly widened mode has both larger.
+`--d-scores` adds D's mean logit on G's last-step pairs (x0 from real x_1) binned by the distance of x0 to its
+nearest centre: whether D scores the halo below the core, that is whether G is pushed to pull it in.
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_ddgan_toy.py --runs RUN --d-scores
 """
 from __future__ import annotations
 
@@ -29,7 +38,7 @@ HQ_RADIUS = 0.06          # 3 std of a grid25 mode
 
 
 def coverage(run_dir: str) -> list[dict[str, Any]]:
-    """Modes covered and high-quality share of 2,500 samples, with the EMA and the raw generator."""
+    """Modes covered and the spread (high quality, halo, between) of 2,500 samples, with the EMA and the raw G."""
     from genlab.data.toy import toy_modes
     from genlab.metrics.toy import mode_coverage
     from genlab.training.run import load_run
@@ -41,8 +50,51 @@ def coverage(run_dir: str) -> list[dict[str, Any]]:
         centres, std = toy_modes(run.config.data.name)
         m = mode_coverage(x.numpy(), centres, std)
         rows.append({"run": run_dir, "weights": "ema" if ema else "raw", "step": run.step,
-                     "modes": m.modes_covered, "high_quality": m.high_quality})
+                     "modes": m.modes_covered, **spread(x, run.config.data.name)})
     return rows
+
+
+def spread(samples: torch.Tensor, data: str) -> dict[str, float]:
+    """Shares of samples (N, 2) in the 3-std disc, the halo out to a quarter spacing and beyond it, and the
+    per-coordinate residual std within a quarter spacing (RMS and 1.4826 * median |residual|)."""
+    from genlab.data.toy import toy_modes
+
+    centres_np, std = toy_modes(data)
+    centres = torch.as_tensor(centres_np, dtype=torch.float32)
+    gaps = torch.cdist(centres, centres) + 1e9 * torch.eye(len(centres))
+    quarter = 0.25 * gaps.min().item()
+    dist, idx = torch.cdist(samples.float(), centres).min(dim=1)
+    residual = (samples.float() - centres[idx])[dist <= quarter]
+    return {"high_quality": (dist <= 3 * std).float().mean().item(),
+            "halo": ((dist > 3 * std) & (dist <= quarter)).float().mean().item(),
+            "between": (dist > quarter).float().mean().item(), "quarter_spacing": quarter,
+            "std_rms": residual.pow(2).mean().sqrt().item(),
+            "std_robust": 1.4826 * residual.abs().median().item()}
+
+
+def d_scores(family: Any, models: Any, data: str, *, n: int = 20000, seed: int = 0) -> dict[str, float]:
+    """D's mean logit on real last-step pairs and on G's (x0 from real x_1, t = 0), the fake ones binned by the
+    distance of x0 to its nearest centre in units of the mode std (0-2, 2-3, 3-5, 5-10, > 10)."""
+    from genlab.data.toy import sample_toy, toy_modes
+    from genlab.ddgan.process import q_sample_pairs
+
+    torch.manual_seed(seed)
+    centres_np, std = toy_modes(data)
+    centres = torch.as_tensor(centres_np, dtype=torch.float32)
+    scale = family.config.ddgan.data_scale
+    x0 = torch.as_tensor(sample_toy(data, n, seed=seed).x, dtype=torch.float32) * scale
+    t = torch.zeros(n, dtype=torch.long)
+    x_prev, x_t = q_sample_pairs(family.schedule, x0, t, torch.randn_like(x0), torch.randn_like(x0))
+    with torch.no_grad():
+        fake = family.predict_x0(models["G"], x_t, t, torch.randn(n, family.config.model.latent_dim))
+        real_score, fake_score = models["D"](x_prev, x_t, t), models["D"](fake, x_t, t)
+    dist = torch.cdist(fake / scale, centres).min(dim=1).values / std
+    row = {"real": real_score.mean().item(), "fake": fake_score.mean().item()}
+    for lo, hi in ((0, 2), (2, 3), (3, 5), (5, 10), (10, math.inf)):
+        inside = (dist >= lo) & (dist < hi)
+        row[f"fake_{lo}-{hi}_std"] = fake_score[inside].mean().item() if inside.any() else math.nan
+        row[f"share_{lo}-{hi}_std"] = inside.float().mean().item()
+    return row
 
 
 def per_step(family: Any, models: Any, data: str, *, n: int = 2500, seed: int = 0) -> list[dict[str, Any]]:
@@ -108,6 +160,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", nargs="*", default=[])
     parser.add_argument("--per-step", action="store_true", help="with --runs: the per-step rows instead")
+    parser.add_argument("--d-scores", action="store_true", help="with --runs: D's last-step logit by distance of x0")
     parser.add_argument("--fit", action="store_true")
     parser.add_argument("--fourier", nargs="*", type=float, default=[0.0, 1.0])
     parser.add_argument("--steps", nargs="*", type=int, default=[600])
@@ -115,15 +168,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    from genlab.training.run import load_run
+
     for run_dir in args.runs:
         if args.per_step:
-            from genlab.training.run import load_run
-
             run = load_run(run_dir, ema=True)
             rows = [{"run": run_dir, "step": run.step, **r}
                     for r in per_step(run.family, run.models, run.config.data.name)]
         else:
             rows = coverage(run_dir)
+            if args.d_scores:
+                run = load_run(run_dir, ema=False)
+                rows.append({"run": run_dir, "step": run.step, "weights": "raw G, D",
+                             **d_scores(run.family, run.models, run.config.data.name)})
         for row in rows:
             print(json.dumps(row), flush=True)
     if args.fit:

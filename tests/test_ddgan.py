@@ -234,10 +234,7 @@ def test_per_step_diagnosis_measures_in_data_units_and_matches_the_rayleigh_medi
     chain's scaled space) is on a mode at every t; the forward x_1 / (sqrt(ab) 2.5) is a mode plus Gaussian noise
     of std s = sqrt(0.05^2 + (1 - ab) / (ab 2.5^2)) per coordinate, whose distance to the centre has the
     Rayleigh median s sqrt(2 ln 2); the chain's own x_1, drawn from q(x_1 | x0 = centre), has it without the 0.05."""
-    spec = importlib.util.spec_from_file_location("bench_ddgan_toy", BENCHMARKS / "bench_ddgan_toy.py")
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _bench_toy()
     config = DDGANConfig(ddgan=DDGANObjectiveConfig(data_scale=2.5))
     family = DDGANFamily(config, data=DataInfo(kind="vector", shape=(2,)), train=TrainConfig())
     rows = bench.per_step(family, {"G": _ConstantG(torch.tensor([5.0, 0.0]))}, "grid25-pacgan", n=4000)
@@ -250,6 +247,57 @@ def test_per_step_diagnosis_measures_in_data_units_and_matches_the_rayleigh_medi
     noise = math.sqrt((1 - ab) / (ab * 2.5**2))
     assert rows[-1]["state_median"] == pytest.approx(noise * math.sqrt(2 * math.log(2)), rel=0.04)
 
+
+
+def _bench_toy():
+    """benchmarks/bench_ddgan_toy.py as a module."""
+    spec = importlib.util.spec_from_file_location("bench_ddgan_toy", BENCHMARKS / "bench_ddgan_toy.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def test_spread_separates_a_core_of_the_data_width_from_a_halo():
+    """80% of the points from the modes themselves (std 0.05), 20% at distance exactly 0.3 in a random direction:
+    high quality is 0.8 (1 - exp(-4.5)) = 0.791, the halo (0.15 to 0.5, a quarter of the spacing 2) the rest; the
+    RMS std per coordinate is sqrt(0.8 0.05^2 + 0.2 0.3^2 / 2) = 0.1049, while the robust one stays near 0.05."""
+    from genlab.data.toy import sample_toy
+
+    bench = _bench_toy()
+    core = torch.as_tensor(sample_toy("grid25-pacgan", 40000, seed=3).x)
+    gen = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[2.0 * i, 2.0 * j] for i in range(-2, 3) for j in range(-2, 3)])
+    angle = torch.rand(10000, generator=gen) * 2 * math.pi
+    halo = centres[torch.randint(25, (10000,), generator=gen)] + 0.3 * torch.stack([angle.cos(), angle.sin()], 1)
+    row = bench.spread(torch.cat([core, halo]), "grid25-pacgan")
+    assert row["quarter_spacing"] == pytest.approx(0.5)
+    assert row["high_quality"] == pytest.approx(0.8 * (1 - math.exp(-4.5)), abs=0.005)
+    assert row["halo"] == pytest.approx(0.2 + 0.8 * math.exp(-4.5), abs=0.005)
+    assert row["between"] == 0.0
+    assert row["std_rms"] == pytest.approx(math.sqrt(0.8 * 0.05**2 + 0.2 * 0.3**2 / 2), rel=0.02)
+    assert 0.05 < row["std_robust"] < 0.065
+    assert bench.spread(core, "grid25-pacgan")["std_robust"] == pytest.approx(0.05, rel=0.02)
+
+
+def test_d_scores_bin_the_last_step_by_the_distance_of_x0_in_mode_stds():
+    """G always says (2.2, 0) * data_scale: 0.2 from the centre (2, 0), 4 stds of 0.05, so every fake pair falls in
+    the 3-5 bin; D scores a pair by its x_{t-1}'s first coordinate, so that bin's mean is 2.2 * data_scale."""
+    from genlab.data.toy import sample_toy
+
+    class FirstCoordinateD(nn.Module):
+        def forward(self, x_prev: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            return x_prev[:, 0]
+
+    family = DDGANFamily(DDGANConfig(ddgan=DDGANObjectiveConfig(data_scale=3.0)),
+                         data=DataInfo(kind="vector", shape=(2,)), train=TrainConfig())
+    models = {"G": _ConstantG(torch.tensor([6.6, 0.0])), "D": FirstCoordinateD()}
+    row = _bench_toy().d_scores(family, models, "grid25-pacgan", n=2000)
+    assert row["share_3-5_std"] == 1.0 and row["fake_3-5_std"] == pytest.approx(6.6)
+    assert math.isnan(row["fake_0-2_std"]) and row["share_0-2_std"] == 0.0
+    # at t = 0 the real x_{t-1} is x0 itself, in the chain's units: the data's first coordinate times 3
+    data = sample_toy("grid25-pacgan", 2000, seed=0).x
+    assert row["real"] == pytest.approx(3.0 * float(data[:, 0].mean()), abs=1e-4)
 
 TOY = ["--data", "ring8", "--set", "model.hidden=16", "--set", "model.layers=2", "--set", "model.latent_dim=2",
        "--set", "data.limit=64", "--set", "train.threads=1", "--set", "train.log_every=1", "--set",
