@@ -196,6 +196,27 @@ def test_busy_cores_of_others_subtracts_this_process_from_proc_stat(tmp_path):
     assert own_ticks("7 (a) b) R " + " ".join(["0"] * 10) + " 5 6 9") == 11
 
 
+def test_tune_cpu_explains_fewer_threads_only_when_the_load_chose_them(monkeypatch, capsys):
+    from genlab.nn import runtime
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(hardware, "available_cores", lambda: 2)
+    monkeypatch.setattr(hardware, "default_threads", lambda: 1)
+    monkeypatch.setattr(hardware, "others_at_start", lambda: 1.4)
+    monkeypatch.setattr(runtime, "_TOLD", set())
+    monkeypatch.delenv("GENLAB_THREADS", raising=False)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    try:
+        assert runtime.tune_cpu(allocator=False) == 1
+        assert "threads 1 of 2 cores: other processes kept 1.4 cores busy" in capsys.readouterr().err
+        monkeypatch.setattr(runtime, "_TOLD", set())
+        monkeypatch.setenv("GENLAB_THREADS", "1")            # the user chose: no look, no explanation
+        monkeypatch.setattr(hardware, "others_at_start", lambda: pytest.fail("looked at the load"))
+        assert runtime.tune_cpu(allocator=False) == 1 and capsys.readouterr().err == ""
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_tune_cpu_applies_the_default_threads(monkeypatch):
     from genlab.nn.runtime import tune_cpu
 

@@ -47,7 +47,8 @@ def tune_cpu(*, threads: int | None = None, allocator: bool = True) -> int:
     if not threads:
         threads = default_threads()
         cores = available_cores()
-        busy = others_at_start() if threads < cores and not os.environ.get("LOCAL_WORLD_SIZE") else None
+        chosen_by_load = not os.environ.get("GENLAB_THREADS", "").strip() and not os.environ.get("LOCAL_WORLD_SIZE")
+        busy = others_at_start() if threads < cores and chosen_by_load else None
         if busy is not None and threads not in _TOLD:
             _TOLD.add(threads)
             print(f"threads {threads} of {cores} cores: other processes kept {busy:.1f} cores busy at the start "
