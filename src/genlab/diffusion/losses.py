@@ -21,6 +21,17 @@ def min_snr_weight(schedule: NoiseSchedule, t: Tensor, *, prediction: Prediction
     return weight.to(torch.float32)
 
 
+def example_weight(schedule: NoiseSchedule, t: Tensor, *, weighting: Literal["none", "min_snr"], prediction: Prediction,
+                   gamma: float = 5.0) -> Tensor:
+    """The weight (B,) of each example's squared error at steps t (B,): 1, or min-SNR-gamma (Hang et al. 2023,
+    eq. 9) for the given parameterisation."""
+    if weighting not in ("none", "min_snr"):
+        raise ConfigError(f"unknown loss weighting {weighting!r}; expected 'none' or 'min_snr'")
+    if weighting == "min_snr":
+        return min_snr_weight(schedule, t, prediction=prediction, gamma=gamma)
+    return torch.ones(t.shape, device=t.device)
+
+
 def l_simple(denoiser: Denoiser, x0: Tensor, *, t: Tensor, noise: Tensor,
              weighting: Literal["none", "min_snr"] = "none", snr_gamma: float = 5.0,
              reduction: Literal["mean", "none"] = "mean") -> Tensor:
@@ -32,13 +43,10 @@ def l_simple(denoiser: Denoiser, x0: Tensor, *, t: Tensor, noise: Tensor,
     """
     if noise.shape != x0.shape:
         raise ModelInputError(f"noise must have x0's shape {tuple(x0.shape)}, got {tuple(noise.shape)}")
-    if weighting not in ("none", "min_snr"):
-        raise ConfigError(f"unknown loss weighting {weighting!r}; expected 'none' or 'min_snr'")
+    weight = example_weight(denoiser.schedule, t, weighting=weighting, prediction=denoiser.prediction,
+                            gamma=snr_gamma)
     alpha, sigma = coefficients(denoiser.schedule, t, x0)
     target = denoiser.target(x0, noise, t)
     output = denoiser(alpha * x0 + sigma * noise, t)
-    per_example = (output.float() - target.float()).pow(2).flatten(1).mean(dim=1)
-    if weighting == "min_snr":
-        per_example = per_example * min_snr_weight(denoiser.schedule, t, prediction=denoiser.prediction,
-                                                   gamma=snr_gamma)
+    per_example = (output.float() - target.float()).pow(2).flatten(1).mean(dim=1) * weight
     return per_example.mean() if reduction == "mean" else per_example

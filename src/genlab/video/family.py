@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from genlab.config import TrainConfig
 from genlab.diffusion import pipeline
 from genlab.diffusion.family import DiffusionFamily
-from genlab.diffusion.losses import min_snr_weight
+from genlab.diffusion.losses import example_weight
 from genlab.diffusion.parametrization import coefficients
 from genlab.errors import ConfigError, ModelInputError
 from genlab.training.objective import Batch, DataInfo
@@ -81,9 +81,8 @@ class VideoDiffusionFamily(DiffusionFamily):
         linear schedule gets 3.5% of the weight: the steps where a continuation decides which digit it draws
         and where, from the given frames (docs/video.md).
         """
-        if self.config.diffusion.weighting == "min_snr":
-            return min_snr_weight(self.schedule, t, prediction=self.config.diffusion.prediction)
-        return torch.ones(t.shape, device=t.device)
+        d = self.config.diffusion
+        return example_weight(self.schedule, t, weighting=d.weighting, prediction=d.prediction)
 
     def sample(self, models: Mapping[str, nn.Module], n: int, *, generator: torch.Generator,
                **options: Any) -> Tensor:
