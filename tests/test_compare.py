@@ -42,6 +42,25 @@ def test_judge_scores_exact_toy_samples_as_perfect_and_a_collapsed_set_as_one_mo
     assert bad["modes_covered"] == 1 and bad["fd"] > 1.0
 
 
+def test_judge_extracts_the_image_reference_once_and_scores_the_reference_itself_as_perfect():
+    from genlab.compare.judge import _reference_pass
+    from genlab.metrics.evaluate import compute_metrics
+
+    _reference_pass.cache_clear()
+    real = load_dataset("mnist", split="test").x[:300]
+    first = judge(real, data="mnist", kind="image", n=300)
+    shifted = np.roll(real, 3, axis=3)                      # digits moved 3 px: a worse set, same reference
+    second = judge(shifted, data="mnist", kind="image", n=300)
+    info = _reference_pass.cache_info()
+    assert (info.misses, info.hits) == (1, 1)
+    assert abs(first["fd"]) < 1e-6 and first["precision"] == first["recall"] == 1.0
+    assert first["extractor"] == "classifier"
+    direct = compute_metrics(shifted, load_dataset("mnist", split="test"), metrics=("fid", "pr"),
+                             extractor="classifier", n=300, progress=False)    # the uncached path
+    assert second["fd"] == pytest.approx(float(direct["fd_classifier"]), rel=1e-9) and second["fd"] > 1.0
+    assert (second["precision"], second["recall"]) == (direct["precision"], direct["recall"])
+
+
 def test_compare_runs_end_to_end_on_a_toy_set(tmp_path):
     results = compare(data="ring8", families=("vae", "ddgan2"), seconds=3, n=200, out=tmp_path, progress=False,
                       log=lambda _: None)

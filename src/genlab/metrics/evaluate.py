@@ -136,6 +136,9 @@ def compute_metrics(fake: Any, ref: Any = None, *, metrics: Sequence[Metric] = (
                     progress: bool = True) -> dict[str, float | int | str]:
     """Metrics of `fake` images against `ref` images, as {name: value}; sources are uint8 (N, C, H, W) or batches.
 
+    Either source may also be an `ExtractedFeatures` pass made with the same extractor (read as it is, not
+    capped by `n`).
+
     `metrics`: "fid" (Frechet distance on the extractor's features), "kid", "is" (Inception/classifier score
     of `fake`; the result keys name the features, see `result_keys`), "pr" (precision, recall, k=3), "dc"
     (density, coverage, k=5). `n` caps the images read from each source. With `ref_cache` and `ref_key`, the
@@ -162,6 +165,11 @@ def compute_metrics(fake: Any, ref: Any = None, *, metrics: Sequence[Metric] = (
         return result
 
     def reference_pass() -> ExtractedFeatures:
+        if isinstance(ref, ExtractedFeatures):          # extracted once by the caller (compare's judge)
+            if keep and not ref.features:
+                raise ModelInputError("the reference was extracted without features; metrics "
+                                      f"{sorted(_NEEDS_FEATURES & set(metrics))} need them (keep_features=True)")
+            return ref
         return extract(ref, extractor, n=n, batch_size=batch_size, keep_features=keep, desc="reference features",
                        progress=progress)
 
