@@ -302,7 +302,7 @@ CASES: list[tuple[str, list[str], Setup | None, str]] = [
     ("eval-batch-zero", ["eval", "{ring}", "--batch-size", "0"], None, "--batch-size: expected an integer >= 1"),
     ("eval-n-zero", ["eval", "{ring}", "--n", "0"], None, "--n: expected an integer >= 2"),
     ("eval-unknown-metric", ["eval", "{ring}", "--metrics", "modes,bogus"], None, "unknown metric 'bogus'"),
-    ("eval-image-metric-on-toy", ["eval", "{ring}", "--metrics", "fid"], None, "fid need an image model"),
+    ("eval-image-metric-on-toy", ["eval", "{ring}", "--metrics", "fid"], None, "metric fid needs an image model"),
     ("eval-modes-two-sets", ["eval", "--real", "ring8", "--fake", "ring8", "--metrics", "modes"], None,
      "need a run"),
     ("eval-out-is-folder", ["eval", "{ring}", "--metrics", "modes", "--out", "{tmp}"], None, "is a folder"),

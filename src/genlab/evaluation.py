@@ -88,11 +88,12 @@ def _sample_quality(run: Run, metrics: Sequence[Metric], *, n: int, ref: str, ex
     from genlab.metrics.statistics import StatisticsCache, stats_key
     from genlab.sharding import extract_sharded, process_device, process_rank
 
+    asked = f"metric{'s' if len(metrics) > 1 else ''} {','.join(metrics)} need{'' if len(metrics) > 1 else 's'}"
     if run.info.kind == "video":
-        raise ModelInputError(f"{','.join(metrics)} need an image model; this run generates videos (their "
+        raise ModelInputError(f"{asked} an image model; this run generates videos (their "
                               "per-frame metrics: genlab.metrics.video, benchmarks/video_eval.py)")
     if run.info.kind != "image":
-        raise ModelInputError(f"{','.join(metrics)} need an image model; this run generates vectors "
+        raise ModelInputError(f"{asked} an image model; this run generates vectors "
                               "(--metrics modes measures a toy run)")
     ref_images = load_images(ref)
     if isinstance(extractor, str):
