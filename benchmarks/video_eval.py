@@ -5,6 +5,7 @@ given frame), with CPU time and peak memory per clip; prints JSON.
     GENLAB_THREADS=1 .venv/bin/python benchmarks/video_eval.py RUN --part uncond --n 96 --steps 20 --gif u.gif
     ... --part continue --method mask --n 96; --method reconstruction --n 32; --method mask --frames 16 --n 16
     ... --part context --n 32     # does the x0 prediction of the unknown frames use the given ones? (mask runs)
+    ... --part uncond --sampler ancestral --steps 50; --part context --t 100,200,300,400,500,700,900
 
 Held-out clips come from MNIST's test digits with the run's Moving MNIST recipe (its data.name), stream --seed;
 the reference statistics of the unconditional part are `--n-real` such clips.
@@ -60,6 +61,16 @@ def context_use(run: Any, truth: torch.Tensor, *, given: int, seed: int,
     return out
 
 
+def frame_agreement(labels: torch.Tensor, top: torch.Tensor) -> dict[str, float]:
+    """Is identity lost per frame or by shape change? The share of frames read with confidence > 0.9, and how often
+    neighbouring frames share a label: over all pairs, and over pairs where both frames are read confidently."""
+    sure = top > 0.9
+    same = labels[:, 1:] == labels[:, :-1]
+    both = sure[:, 1:] & sure[:, :-1]
+    return {"confident_frames": float(sure.float().mean()), "neighbours_same_label": float(same.float().mean()),
+            "neighbours_same_label_both_confident": float((same & both).sum() / both.sum().clamp(min=1))}
+
+
 def timed(fn: Any) -> tuple[Any, float]:
     """fn() and the CPU seconds it took in this process."""
     start = time.process_time()
@@ -85,6 +96,8 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sampler", help="a registered sampler instead of the run's")
+    p.add_argument("--t", default="300,500,700,900", help="noise levels of --part context, comma-separated")
     p.add_argument("--gif", help="also write these clips as GIF + strip PNG (the first 8)")
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -93,10 +106,11 @@ def main() -> None:
     frames = args.frames or window
     clf = load_mnist_classifier()
     out: dict[str, Any] = {"run": args.run, "step": run.step, "part": args.part, "n": args.n, "steps": args.steps,
-                           "sampler": run.config.sections.diffusion.sampler, "frames": frames}
+                           "sampler": args.sampler or run.config.sections.diffusion.sampler, "frames": frames}
     if args.part == "uncond":
+        extra = {"sampler": args.sampler} if args.sampler else {}
         clips, cpu = timed(lambda: run.sample(args.n, seed=args.seed, batch_size=args.batch_size, steps=args.steps,
-                                              frames=frames))
+                                              frames=frames, **extra))
         real = held_out(run, args.n_real, frames, args.seed + 1)
         other = held_out(run, args.n, frames, args.seed + 2)
         f_real, _, _ = clip_features(clf, real)
@@ -106,10 +120,13 @@ def main() -> None:
                    identity_consistency=identity_consistency(labels),
                    identity_consistency_real=identity_consistency(labels_other),
                    confidence=float(top.mean()), confidence_real=float(top_other.mean()), **label_spread(labels),
-                   real_spread=label_spread(labels_other))
+                   real_spread=label_spread(labels_other), **frame_agreement(labels, top),
+                   real_agreement=frame_agreement(labels_other, top_other))
     elif args.part == "context":
         truth = held_out(run, args.n, window, args.seed)
-        out["x0_mse_unknown_frames"], cpu = timed(lambda: context_use(run, truth, given=args.given, seed=args.seed))
+        levels = tuple(int(v) for v in args.t.split(","))
+        out["x0_mse_unknown_frames"], cpu = timed(lambda: context_use(run, truth, given=args.given, seed=args.seed,
+                                                                      steps=levels))
         out["mse_copy_last"] = float((truth[:, args.given:] - truth[:, args.given - 1:args.given]).pow(2).mean())
         clips = truth
     else:

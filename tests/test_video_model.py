@@ -271,6 +271,31 @@ def test_the_loss_ignores_given_frames() -> None:
     assert zero.float().mean().item() == pytest.approx(logs["given_frames"])
 
 
+def test_given_frames_can_be_embedded_at_step_0() -> None:
+    """With video.given_at_zero a given frame sees the embedding of step 0: its output is the one it has when the
+    whole clip is at step 0 (the temporal layers woken, so frames do mix), while a frame not given keeps step t."""
+    from genlab.video.network import FrameMaskedNet
+
+    torch.manual_seed(0)
+    cfg = VideoNetConfig(channels=(8, 16), attention_levels=(1,), temporal_conv=True, heads=2, groups=4)
+    net = FrameMaskedNet(cfg, shape=SHAPE, mask_channel=True, given_at_zero=True)
+    _wake(net.unet)
+    x = torch.randn(2, *SHAPE)
+    mask = torch.tensor([[True, True, False, False], [False] * 4])
+    t = torch.tensor([700, 300])
+    with torch.no_grad():
+        per_frame = net(x, t, x, mask)
+        steps = torch.tensor([[0, 0, 700, 700], [300] * 4])
+        assert torch.allclose(per_frame, net.unet(torch.cat([x, mask[:, :, None, None, None].float()
+                                                              .expand(-1, -1, 1, 8, 8)], dim=2), steps))
+        net.given_at_zero = False
+        plain = net(x, t, x, mask)
+    assert torch.allclose(per_frame[1], plain[1], atol=1e-6)        # nothing given: the clip's own step
+    assert not torch.allclose(per_frame[0], plain[0])
+    with pytest.raises(ModelInputError, match="per-frame t"):
+        net.unet(torch.cat([x, x], dim=2), torch.zeros(2, 3))
+
+
 def test_a_config_without_the_temporal_keys_builds_the_layout_of_runs_made_before_them() -> None:
     """A config.json of an older vdm run has no temporal_levels / temporal_conv: its checkpoint must still fit."""
     from genlab.video.network import FrameMaskedNet

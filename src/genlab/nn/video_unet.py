@@ -94,14 +94,20 @@ class VideoUNet(nn.Module):
         self.conv_out = nn.Conv2d(c, self.out_channels, 3, padding=1)
 
     def forward(self, x: Tensor, t: Tensor | float, *, still: Tensor | None = None) -> Tensor:
-        """x: (B, T, C_in, H, W), t: (B,) or scalar, still: (B,) bool (frames independent) -> (B, T, C_out, H, W)."""
+        """x: (B, T, C_in, H, W), t: (B,), (B, T) (a step per frame) or scalar, still: (B,) bool (frames
+        independent) -> (B, T, C_out, H, W)."""
         if x.ndim != 5 or x.shape[2] != self.in_channels or x.shape[0] == 0:
             raise ModelInputError(f"video U-Net expects clips of shape (B, T, {self.in_channels}, H, W), "
                                   f"got {tuple(x.shape)}")
         b, frames = x.shape[:2]
         if frames > self.max_frames:
             raise ModelInputError(f"clips of {frames} frames given to a network built for at most {self.max_frames}")
-        emb = self.time_embed(batch_timesteps(t, b, x.device)).repeat_interleave(frames, dim=0)
+        if isinstance(t, Tensor) and t.ndim == 2:
+            if t.shape != (b, frames):
+                raise ModelInputError(f"per-frame t must be ({b}, {frames}), got {tuple(t.shape)}")
+            emb = self.time_embed(t.to(x.device).flatten())
+        else:
+            emb = self.time_embed(batch_timesteps(t, b, x.device)).repeat_interleave(frames, dim=0)
         h = self.conv_in(x.flatten(0, 1))
         skips = [h]
         for i, block in enumerate(self.down):

@@ -28,6 +28,8 @@ class VideoConfig:
     image_fraction: float = field(default=0.0, metadata={"ge": 0, "lt": 1})
     # fraction of video rows trained with some frames given (the rest unconditional); 0: no mask channel
     mask_prob: float = field(default=0.5, metadata={"ge": 0, "le": 1})
+    # embed step 0 for the clean given frames instead of the clip's step t (a noise level per frame)
+    given_at_zero: bool = False
     # reconstruction guidance weight w_r of Ho et al. 2022, eq. 7 (sampling with context by "reconstruction")
     reconstruction_weight: float = field(default=4.0, metadata={"ge": 0})
 

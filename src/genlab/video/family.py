@@ -55,7 +55,8 @@ class VideoDiffusionFamily(DiffusionFamily):
 
     def build_models(self) -> dict[str, nn.Module]:
         return {"model": FrameMaskedNet(self.config.model, shape=self.shape,
-                                        mask_channel=self.config.video.mask_prob > 0)}
+                                        mask_channel=self.config.video.mask_prob > 0,
+                                        given_at_zero=self.config.video.given_at_zero)}
 
     def loss(self, phase: str, models: Mapping[str, nn.Module], batch: Batch) -> tuple[Tensor, dict[str, float]]:
         """L_simple (Ho et al. 2020, Algorithm 1) over the frames not given, on clips with still-image rows

@@ -11,12 +11,14 @@ from genlab.video.config import VideoNetConfig
 
 class FrameMaskedNet(nn.Module):
     """net(x_t, t, known, mask, still): clean `known` frames replace x_t where mask[b, f] (Harvey et al. 2022,
-    sec. 3), and a constant mask plane per frame says which; without a mask channel it is the plain U-Net."""
+    sec. 3), and a constant mask plane per frame says which; `given_at_zero` also embeds step 0 for the given
+    frames (a noise level per frame, as in Chen et al. 2024). Without a mask channel it is the plain U-Net."""
 
-    def __init__(self, cfg: VideoNetConfig, *, shape: tuple[int, ...], mask_channel: bool) -> None:
+    def __init__(self, cfg: VideoNetConfig, *, shape: tuple[int, ...], mask_channel: bool,
+                 given_at_zero: bool = False) -> None:
         super().__init__()
         frames, channels = shape[0], shape[1]
-        self.shape, self.mask_channel = tuple(shape), mask_channel
+        self.shape, self.mask_channel, self.given_at_zero = tuple(shape), mask_channel, given_at_zero
         self.unet = VideoUNet(in_channels=channels + int(mask_channel), out_channels=channels,
                               channels=cfg.channels, attention_levels=cfg.attention_levels,
                               temporal_levels=cfg.temporal_levels, temporal_conv=cfg.temporal_conv, heads=cfg.heads,
@@ -39,4 +41,8 @@ class FrameMaskedNet(nn.Module):
         given = mask[:, :, None, None, None]
         x_in = torch.where(given, known.to(x_t.dtype), x_t)
         plane = given.to(x_t.dtype).expand(*x_t.shape[:2], 1, *x_t.shape[3:])
+        if self.given_at_zero:      # a noise level per frame, 0 for the clean given ones (Chen et al. 2024)
+            steps = torch.as_tensor(t, device=x_t.device)
+            steps = (steps[:, None] if steps.ndim == 1 else steps).expand(mask.shape)
+            t = torch.where(mask, torch.zeros_like(steps), steps)
         return self.unet(torch.cat([x_in, plane], dim=2), t, still=still)
