@@ -6,6 +6,8 @@ PacGAN preset (configs/gan_<data>_pacgan.toml, packing set by the tools), each i
 (at most --jobs at once), stops it after --steps or --cpu-budget CPU seconds, draws 2,500 samples from the EMA
 generator, and writes one JSON row per run (OUT/rows/; finished runs are skipped when rerun) and the Markdown
 table of modes covered and high-quality share (mean +- std over seeds) with the CPU time of each cell.
+`--diagnose RUN ...` only reads trained runs: the share of their samples in the cores, the halo and between
+modes, and their discriminator's mean logit on packs of each distance band (docs/gan.md, the grid's second round).
 """
 from __future__ import annotations
 
