@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from genlab.errors import ConfigError, ModelInputError
+from genlab.gan.packing import PackedFourierFeatures
 from genlab.nn.embeddings import FourierFeatures
 
 Condition = Literal["none", "concat", "projection", "acgan"]
@@ -65,24 +66,6 @@ def _check_z(z: Tensor, latent_dim: int) -> None:
 def _check_x(x: Tensor, shape: tuple[int, ...], what: str) -> None:
     if tuple(x.shape[1:]) != shape:
         raise ModelInputError(f"{what} expects x of shape (B, {', '.join(map(str, shape))}), got {tuple(x.shape)}")
-
-
-class PackedFourierFeatures(nn.Module):
-    """The same Fourier map on each of the m samples of a packed input, which it leaves unmixed:
-    (B, m d) -> (B, m (d + 2 F)) (Tancik et al. 2020, eq. 5, per sample; Lin et al. 2018 for the packing)."""
-
-    def __init__(self, dim: int, *, groups: int, scale: float) -> None:
-        super().__init__()
-        if groups < 1 or dim % groups:
-            raise ConfigError(f"per-sample Fourier features need an input width divisible by the {groups} packed "
-                              f"samples, got {dim}")
-        self.groups = groups
-        self.sample = FourierFeatures(dim // groups, scale=scale)
-        self.out_dim = groups * self.sample.out_dim
-
-    def forward(self, x: Tensor) -> Tensor:
-        """x: (B, m d) -> (B, m (d + 2 F)), sample i's features at [i (d + 2 F), (i + 1) (d + 2 F))."""
-        return self.sample(x.reshape(x.shape[0] * self.groups, -1)).reshape(x.shape[0], -1)
 
 
 def _input_features(dim: int, fourier: float, groups: int = 0) -> tuple[nn.Module, int]:
