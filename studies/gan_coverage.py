@@ -6,6 +6,8 @@ PacGAN preset (configs/gan_<data>_pacgan.toml, packing set by the tools), each i
 (at most --jobs at once), stops it after --steps or --cpu-budget CPU seconds, draws 2,500 samples from the EMA
 generator, and writes one JSON row per run (OUT/rows/; finished runs are skipped when rerun) and the Markdown
 table of modes covered and high-quality share (mean +- std over seeds) with the CPU time of each cell.
+`--diagnose RUN ...` only reads trained runs: the share of their samples in the cores, the halo and between
+modes, and their discriminator's mean logit on packs of each distance band (docs/gan.md, the grid's second round).
 """
 from __future__ import annotations
 
@@ -164,6 +166,45 @@ def coverage_figure(run_dir: str | Path, path: str | Path, *, n: int = 2500, see
     return title
 
 
+BANDS = ((0.0, 2.0), (2.0, 3.0), (3.0, 5.0), (5.0, 10.0), (10.0, float("inf")))    # distance to the centre, in stds
+
+
+def diagnose(run_dir: str | Path, *, n: int = 20000, seed: int = 0) -> dict[str, Any]:
+    """Where a toy run's samples lie and how its D scores them: the shares of n EMA-generator samples within 3 std
+    of their nearest centre (high quality), in the halo out to a quarter spacing and beyond it (between modes), and
+    D's mean logit on packs of real samples and of generated samples of one distance band (BANDS, in mode stds)."""
+    import torch
+
+    from genlab.data import sample_toy, toy_modes
+    from genlab.training.run import load_run
+
+    run = load_run(run_dir)
+    centres_np, std = toy_modes(run.config.data.name)
+    centres = torch.as_tensor(centres_np, dtype=torch.float32)
+    quarter = 0.25 * float(torch.pdist(centres).min())
+    m, D = run.config.sections.gan.pack, run.models["D"]
+    fake = run.sample(n, seed=seed).float()
+    real = torch.as_tensor(sample_toy(run.config.data.name, n, seed=seed).x, dtype=torch.float32)
+    dist = torch.cdist(fake, centres).min(dim=1).values
+
+    def logit(x: torch.Tensor) -> float:
+        """D's mean score on x (N, 2) packed m at a time, in order (NaN for fewer than m samples)."""
+        x = x[:len(x) // m * m]
+        with torch.no_grad():
+            return float(D(x.reshape(-1, 2 * m)).mean()) if len(x) else float("nan")
+
+    row: dict[str, Any] = {"run": str(run_dir), "step": run.step, "n": n,
+                           "high_quality": float((dist <= 3 * std).float().mean()),
+                           "halo": float(((dist > 3 * std) & (dist <= quarter)).float().mean()),
+                           "between": float((dist > quarter).float().mean()),
+                           "d_real": logit(real), "d_fake": logit(fake)}
+    for lo, hi in BANDS:
+        inside = (dist >= lo * std) & (dist < hi * std)
+        row[f"share_{lo:g}-{hi:g}std"] = float(inside.float().mean())
+        row[f"d_fake_{lo:g}-{hi:g}std"] = logit(fake[inside])
+    return row
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Train and measure every (data, loss, tools, seed) not yet done; print the Markdown tables."""
     p = argparse.ArgumentParser(description="GAN mode coverage on ring8 / grid25 (VEEGAN/PacGAN protocol)")
@@ -180,7 +221,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("runs/gan_coverage"))
     p.add_argument("--figure", nargs=2, type=Path, metavar=("RUN", "PNG"),
                    help="only draw RUN's 2,500 samples with the mode centres into PNG (titled with its coverage)")
+    p.add_argument("--diagnose", nargs="+", type=Path, metavar="RUN",
+                   help="only print where RUNs' samples lie (core, halo, between modes) and D's logit on each band")
     args = p.parse_args(argv)
+    if args.diagnose:
+        for run_dir in args.diagnose:
+            print(json.dumps(diagnose(run_dir)), flush=True)
+        return 0
     if args.figure:
         print(coverage_figure(*args.figure))
         return 0

@@ -197,3 +197,24 @@ def test_fourier_g_widens_the_latent_and_scale_zero_keeps_the_old_weights():
     assert plain["G"].net[0].in_features == 2
     with pytest.raises(ConfigError, match="MLP networks only"):
         family("model.d_fourier=0.5", "model.channels=8", info=DIGITS)
+
+
+def test_fourier_per_sample_maps_each_packed_sample_alone_with_one_b():
+    D = family("model.d_fourier=0.5", "model.d_fourier_per_sample=true", "model.hidden=[16]",
+               "gan.pack=3").build_models()["D"]
+    B = D.fourier.sample.freqs
+    assert B.shape == (2, 64)                        # one sample's 2 coordinates, shared by the 3 packed samples
+    assert D.features[0].in_features == 3 * (2 + 2 * 64)
+    x = torch.tensor([[0.5, -1.0, 2.0, 0.25, -3.0, 1.5]])
+    out = D.fourier(x)
+    for i, (a, b) in enumerate([(0.5, -1.0), (2.0, 0.25), (-3.0, 1.5)]):
+        angle = 2 * torch.pi * (a * B[0, 5] + b * B[1, 5])                      # by hand, feature 5 of sample i
+        row = out[0, i * 130:(i + 1) * 130]
+        torch.testing.assert_close(row[:2], torch.tensor([a, b]))
+        torch.testing.assert_close(row[2 + 5], torch.sin(angle))
+        torch.testing.assert_close(row[2 + 64 + 5], torch.cos(angle))
+    swapped = D.fourier(x[:, [2, 3, 0, 1, 4, 5]])       # swapping two samples swaps their features, nothing else
+    torch.testing.assert_close(swapped[0, :130], out[0, 130:260])
+    assert D(torch.randn(6, 6)).shape == (6,)
+    with pytest.raises(ConfigError, match="d_fourier > 0"):
+        family("model.d_fourier_per_sample=true", "gan.pack=2")

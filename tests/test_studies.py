@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 from pathlib import Path
 from types import ModuleType
 
@@ -67,3 +68,7 @@ def test_gan_coverage_trains_grid25_pacgan_and_draws_its_figure(tmp_path):
     title = study.coverage_figure(tmp_path / "grid25-pacgan_hinge_pack2_s0", tmp_path / "fig.png", n=100)
     assert title.startswith("grid25-pacgan, step 2: ") and "/25 modes" in title
     assert (tmp_path / "fig.png").read_bytes()[:4] == b"\x89PNG"
+    diag = study.diagnose(tmp_path / "grid25-pacgan_hinge_pack2_s0", n=100)
+    assert diag["high_quality"] + diag["halo"] + diag["between"] == pytest.approx(1.0)
+    assert sum(diag[f"share_{lo:g}-{hi:g}std"] for lo, hi in study.BANDS) == pytest.approx(1.0)
+    assert math.isfinite(diag["d_real"]) and math.isfinite(diag["d_fake"])

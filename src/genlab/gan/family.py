@@ -54,6 +54,8 @@ class GANModelConfig:
     # 0: off): D's on the (packed) data, G's on z; lets toy MLPs draw and tell modes much narrower than their spacing
     d_fourier: float = field(default=0.0, metadata={"ge": 0})
     g_fourier: float = field(default=0.0, metadata={"ge": 0})
+    # D's Fourier features on each packed sample by itself, one B for all m (False: B mixes the m samples' coordinates)
+    d_fourier_per_sample: bool = False
 
 
 @dataclass
@@ -142,6 +144,9 @@ class GANFamily:
         if self.arch == "dcgan" and (m.d_fourier or m.g_fourier):
             raise ConfigError(f"model.d_fourier = {m.d_fourier} and model.g_fourier = {m.g_fourier} apply to MLP "
                               "networks only: set them to 0 or model.arch = 'mlp'")
+        if m.d_fourier_per_sample and not m.d_fourier:
+            raise ConfigError("model.d_fourier_per_sample = true maps D's Fourier features per packed sample; it needs "
+                              "model.d_fourier > 0 (the scale of B), got 0")
         self.num_classes: int | None = None
         if m.condition != "none":
             if not data.num_classes:
@@ -180,7 +185,8 @@ class GANFamily:
             G = MLPGenerator(latent_dim=m.latent_dim, shape=info.shape, hidden=hidden, num_classes=g_classes,
                              tanh=info.kind == "image", fourier=m.g_fourier)
             D = MLPDiscriminator(shape=d_shape, hidden=d_hidden, num_classes=g_classes, condition=condition,
-                                 slope=m.d_slope, fourier=m.d_fourier)
+                                 slope=m.d_slope, fourier=m.d_fourier,
+                                 fourier_groups=self.config.gan.pack if m.d_fourier_per_sample else 0)
         if m.d_minibatch_std:          # both discriminators end in a `score` layer after their `features`
             D.add_module("score", with_minibatch_std(D.get_submodule("score")))
         if m.d_spectral_norm:

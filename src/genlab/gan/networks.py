@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from genlab.errors import ConfigError, ModelInputError
+from genlab.gan.packing import PackedFourierFeatures
 from genlab.nn.embeddings import FourierFeatures
 
 Condition = Literal["none", "concat", "projection", "acgan"]
@@ -67,12 +68,13 @@ def _check_x(x: Tensor, shape: tuple[int, ...], what: str) -> None:
         raise ModelInputError(f"{what} expects x of shape (B, {', '.join(map(str, shape))}), got {tuple(x.shape)}")
 
 
-def _input_features(dim: int, fourier: float) -> tuple[nn.Module, int]:
-    """An MLP's input map and its output width: Fourier features of scale `fourier`, or (0) the identity, which
-    adds no buffer, so checkpoints of MLPs without the option load unchanged."""
+def _input_features(dim: int, fourier: float, groups: int = 0) -> tuple[nn.Module, int]:
+    """An MLP's input map and its output width: Fourier features of scale `fourier` (groups >= 1: per packed
+    sample), or (0) the identity, which adds no buffer, so checkpoints of MLPs without the option load unchanged."""
     if fourier <= 0:
         return nn.Identity(), dim
-    features = FourierFeatures(dim, scale=fourier)
+    features: FourierFeatures | PackedFourierFeatures = (
+        PackedFourierFeatures(dim, groups=groups, scale=fourier) if groups else FourierFeatures(dim, scale=fourier))
     return features, features.out_dim
 
 
@@ -106,14 +108,16 @@ class MLPGenerator(nn.Module):
 
 class MLPDiscriminator(nn.Module):
     """x (flattened, + one-hot y for "concat") -> LeakyReLU layers -> score; the notes' 784-128-1 at slope 0.
-    fourier > 0 reads [x, sin(2 pi x B), cos(2 pi x B)] instead of x (Tancik et al. 2020, eq. 5)."""
+    fourier > 0 reads [x, sin(2 pi x B), cos(2 pi x B)] instead of x (Tancik et al. 2020, eq. 5); fourier_groups
+    = m >= 1 maps each of m packed samples by itself with one shared B (0: B mixes the whole input)."""
 
     def __init__(self, *, shape: tuple[int, ...], hidden: tuple[int, ...], num_classes: int | None = None,
-                 condition: Condition = "none", slope: float = 0.2, fourier: float = 0.0) -> None:
+                 condition: Condition = "none", slope: float = 0.2, fourier: float = 0.0,
+                 fourier_groups: int = 0) -> None:
         super().__init__()
         self.shape, self.num_classes, self.condition = tuple(shape), num_classes, condition
         extra = num_classes if condition == "concat" else 0
-        self.fourier, x_dim = _input_features(int(torch.tensor(shape).prod()), fourier)
+        self.fourier, x_dim = _input_features(int(torch.tensor(shape).prod()), fourier, fourier_groups)
         widths = (x_dim + (extra or 0), *hidden)
         layers: list[nn.Module] = []
         for a, b in zip(widths[:-1], widths[1:], strict=True):
