@@ -129,6 +129,19 @@ def compute_statistics(source: Any, extractor: FeatureExtractor | str = "incepti
     return extract(source, extractor, n=n, batch_size=batch_size, progress=progress).stats.result()
 
 
+def _reference_features(ref: Any, extractor: FeatureExtractor, *, n: int | None, batch_size: int,
+                        metrics: Sequence[Metric], progress: bool) -> ExtractedFeatures:
+    """The reference pass: `ref` itself when the caller extracted it already (compare's judge), else one pass."""
+    keep = bool(_NEEDS_FEATURES & set(metrics))
+    if isinstance(ref, ExtractedFeatures):
+        if keep and not ref.features:
+            raise ModelInputError("the reference was extracted without features; metrics "
+                                  f"{sorted(_NEEDS_FEATURES & set(metrics))} need them (keep_features=True)")
+        return ref
+    return extract(ref, extractor, n=n, batch_size=batch_size, keep_features=keep, desc="reference features",
+                   progress=progress)
+
+
 def compute_metrics(fake: Any, ref: Any = None, *, metrics: Sequence[Metric] = ("fid",),
                     extractor: FeatureExtractor | str = "inception", n: int | None = None, batch_size: int = 50,
                     ref_cache: StatisticsCache | None = None, ref_key: str | None = None,
@@ -165,13 +178,7 @@ def compute_metrics(fake: Any, ref: Any = None, *, metrics: Sequence[Metric] = (
         return result
 
     def reference_pass() -> ExtractedFeatures:
-        if isinstance(ref, ExtractedFeatures):          # extracted once by the caller (compare's judge)
-            if keep and not ref.features:
-                raise ModelInputError("the reference was extracted without features; metrics "
-                                      f"{sorted(_NEEDS_FEATURES & set(metrics))} need them (keep_features=True)")
-            return ref
-        return extract(ref, extractor, n=n, batch_size=batch_size, keep_features=keep, desc="reference features",
-                       progress=progress)
+        return _reference_features(ref, extractor, n=n, batch_size=batch_size, metrics=metrics, progress=progress)
 
     if ref_cache is not None and ref_key is not None and not keep:
         ref_stats = ref_cache.get_or_compute(ref_key, lambda: reference_pass().stats.result())
