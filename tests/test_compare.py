@@ -43,7 +43,7 @@ def test_judge_scores_exact_toy_samples_as_perfect_and_a_collapsed_set_as_one_mo
 
 
 def test_judge_extracts_the_image_reference_once_and_scores_the_reference_itself_as_perfect():
-    from genlab.compare.judge import _reference_pass
+    from genlab.compare.judge import _reference_pass, clear_reference_cache
     from genlab.metrics.evaluate import compute_metrics
 
     _reference_pass.cache_clear()
@@ -59,6 +59,8 @@ def test_judge_extracts_the_image_reference_once_and_scores_the_reference_itself
                              extractor="classifier", n=300, progress=False)    # the uncached path
     assert second["fd"] == pytest.approx(float(direct["fd_classifier"]), rel=1e-9) and second["fd"] > 1.0
     assert (second["precision"], second["recall"]) == (direct["precision"], direct["recall"])
+    clear_reference_cache()                                  # what compare() does first: the next judge reads anew
+    assert _reference_pass.cache_info().currsize == 0
 
 
 def test_compare_runs_end_to_end_on_a_toy_set(tmp_path):

@@ -55,3 +55,8 @@ def _reference_pass(data: str, n: int) -> tuple[str, FeatureExtractor, Extracted
     short = "classifier" if tuple(ref.x.shape[1:]) == (1, 28, 28) else "inception"
     extractor = get_extractor(short)
     return short, extractor, extract(ref, extractor, n=n, keep_features=True, desc="reference features", progress=False)
+
+
+def clear_reference_cache() -> None:
+    """Forget the reference features kept by `_reference_pass` (compare starts each comparison with this)."""
+    _reference_pass.cache_clear()

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from genlab.compare.judge import judge
+from genlab.compare.judge import clear_reference_cache, judge
 from genlab.compare.recipes import DEFAULT_FAMILIES, ENTRIES, STUDENT_STEPS, Entry, Row, check_entries, recipe
 from genlab.config import apply_overrides, run_config_from_dict
 from genlab.errors import ConfigError
@@ -141,6 +141,7 @@ def compare(*, data: str = "mnist", families: tuple[str, ...] = DEFAULT_FAMILIES
     from genlab.training.run import load_run
 
     check_entries(families)
+    clear_reference_cache()                 # the reference is read afresh once per comparison (files may change)
     out = Path(out)
     kind = load_dataset(data, split="train", limit=2).kind
     trained: dict[str, Trained] = {}
