@@ -200,8 +200,8 @@ def test_tune_cpu_explains_fewer_threads_only_when_the_load_chose_them(monkeypat
     from genlab.nn import runtime
 
     before = torch.get_num_threads()
-    monkeypatch.setattr(hardware, "available_cores", lambda: 2)
-    monkeypatch.setattr(hardware, "default_threads", lambda: 1)
+    monkeypatch.setattr(hardware, "available_cores", lambda **_: 2)
+    monkeypatch.setattr(hardware, "_affinity_cores", lambda: 2)
     monkeypatch.setattr(hardware, "others_at_start", lambda: 1.4)
     monkeypatch.setattr(runtime, "_TOLD", set())
     monkeypatch.delenv("GENLAB_THREADS", raising=False)

@@ -199,23 +199,32 @@ def others_at_start() -> float | None:
     return busy_cores_of_others()
 
 
-def default_threads(*, environ: Mapping[str, str] | None = None, cgroup_root: str | Path = "/sys/fs/cgroup",
-                    busy_others: Callable[[], float | None] = others_at_start) -> int:
-    """Intra-op threads for this process: GENLAB_THREADS when set, else its cores / local ranks, at least 1; a
-    single process takes only the cores that other processes left free at its start (`genlab.nn.cpu_load`)."""
+def thread_choice(*, environ: Mapping[str, str] | None = None, cgroup_root: str | Path = "/sys/fs/cgroup",
+                  busy_others: Callable[[], float | None] | None = None) -> tuple[int, int, float | None]:
+    """(threads, usable cores, the busy cores of others that made threads < cores, else None): GENLAB_THREADS when
+    set, else the cores / local ranks, at least 1; a single process takes only the cores that other processes
+    left free at its start (`genlab.nn.cpu_load`; `busy_others` defaults to `others_at_start`)."""
     env = os.environ if environ is None else environ
     given = env.get("GENLAB_THREADS", "").strip()
     if given:
         if not given.isdigit() or int(given) < 1:
             raise ConfigError(f"GENLAB_THREADS = {given!r}: expected a whole number of threads >= 1")
-        return int(given)
+        return int(given), int(given), None
     local = env.get("LOCAL_WORLD_SIZE", "").strip()
     ranks = int(local) if local.isdigit() and int(local) > 0 else 1
     cores = max(1, available_cores(cgroup_root=cgroup_root) // ranks)
     if ranks > 1 or cores == 1:
-        return cores
+        return cores, cores, None
     from genlab.nn.cpu_load import free_core_threads
-    return free_core_threads(cores, busy_others(), seen=_affinity_cores())
+    busy = (busy_others or others_at_start)()
+    threads = free_core_threads(cores, busy, seen=_affinity_cores())
+    return threads, cores, busy if threads < cores else None
+
+
+def default_threads(*, environ: Mapping[str, str] | None = None, cgroup_root: str | Path = "/sys/fs/cgroup",
+                    busy_others: Callable[[], float | None] | None = None) -> int:
+    """Intra-op threads for this process: the first of `thread_choice`."""
+    return thread_choice(environ=environ, cgroup_root=cgroup_root, busy_others=busy_others)[0]
 
 
 def describe_machine(device: torch.device, *, processes: int = 1) -> dict[str, object]:
@@ -230,5 +239,5 @@ def describe_machine(device: torch.device, *, processes: int = 1) -> dict[str, o
 
 
 __all__ = ["Precision", "describe_machine", "resolve_precision", "default_threads", "available_cores",
-           "others_at_start", "cgroup_cpu_limit",
+           "others_at_start", "thread_choice", "cgroup_cpu_limit",
            "cpu_features", "cpu_native_bf16", "probe_bf16"]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
 import sys
 
 import torch
@@ -42,13 +41,10 @@ def keep_freed_memory(*, mmap_threshold: int = 32 << 20, trim_threshold: int = 1
 
 def tune_cpu(*, threads: int | None = None, allocator: bool = True) -> int:
     """Set intra-op threads (None or 0: `default_threads()`) and keep freed memory for reuse; returns the threads."""
-    from genlab.nn.hardware import available_cores, default_threads, others_at_start
+    from genlab.nn.hardware import thread_choice
 
     if not threads:
-        threads = default_threads()
-        cores = available_cores()
-        chosen_by_load = not os.environ.get("GENLAB_THREADS", "").strip() and not os.environ.get("LOCAL_WORLD_SIZE")
-        busy = others_at_start() if threads < cores and chosen_by_load else None
+        threads, cores, busy = thread_choice()
         if busy is not None and threads not in _TOLD:
             _TOLD.add(threads)
             print(f"threads {threads} of {cores} cores: other processes kept {busy:.1f} cores busy at the start "
