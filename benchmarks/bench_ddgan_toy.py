@@ -55,21 +55,12 @@ def coverage(run_dir: str) -> list[dict[str, Any]]:
 
 
 def spread(samples: torch.Tensor, data: str) -> dict[str, float]:
-    """Shares of samples (N, 2) in the 3-std disc, the halo out to a quarter spacing and beyond it, and the
-    per-coordinate residual std within a quarter spacing (RMS and 1.4826 * median |residual|)."""
+    """`genlab.metrics.toy.mode_spread` of samples (N, 2) around the data's centres."""
     from genlab.data.toy import toy_modes
+    from genlab.metrics.toy import mode_spread
 
-    centres_np, std = toy_modes(data)
-    centres = torch.as_tensor(centres_np, dtype=torch.float32)
-    gaps = torch.cdist(centres, centres) + 1e9 * torch.eye(len(centres))
-    quarter = 0.25 * gaps.min().item()
-    dist, idx = torch.cdist(samples.float(), centres).min(dim=1)
-    residual = (samples.float() - centres[idx])[dist <= quarter]
-    return {"high_quality": (dist <= 3 * std).float().mean().item(),
-            "halo": ((dist > 3 * std) & (dist <= quarter)).float().mean().item(),
-            "between": (dist > quarter).float().mean().item(), "quarter_spacing": quarter,
-            "std_rms": residual.pow(2).mean().sqrt().item(),
-            "std_robust": 1.4826 * residual.abs().median().item()}
+    centres, std = toy_modes(data)
+    return mode_spread(samples.double().numpy(), centres, std)
 
 
 def d_scores(family: Any, models: Any, data: str, *, n: int = 20000, seed: int = 0) -> dict[str, float]:

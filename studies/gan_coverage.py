@@ -176,12 +176,12 @@ def diagnose(run_dir: str | Path, *, n: int = 20000, seed: int = 0) -> dict[str,
     import torch
 
     from genlab.data import sample_toy, toy_modes
+    from genlab.metrics.toy import mode_spread
     from genlab.training.run import load_run
 
     run = load_run(run_dir)
     centres_np, std = toy_modes(run.config.data.name)
     centres = torch.as_tensor(centres_np, dtype=torch.float32)
-    quarter = 0.25 * float(torch.pdist(centres).min())
     m, D = run.config.sections.gan.pack, run.models["D"]
     fake = run.sample(n, seed=seed).float()
     real = torch.as_tensor(sample_toy(run.config.data.name, n, seed=seed).x, dtype=torch.float32)
@@ -193,10 +193,9 @@ def diagnose(run_dir: str | Path, *, n: int = 20000, seed: int = 0) -> dict[str,
         with torch.no_grad():
             return float(D(x.reshape(-1, 2 * m)).mean()) if len(x) else float("nan")
 
+    shares = mode_spread(fake.double().numpy(), centres_np, std)
     row: dict[str, Any] = {"run": str(run_dir), "step": run.step, "n": n,
-                           "high_quality": float((dist <= 3 * std).float().mean()),
-                           "halo": float(((dist > 3 * std) & (dist <= quarter)).float().mean()),
-                           "between": float((dist > quarter).float().mean()),
+                           **{k: shares[k] for k in ("high_quality", "halo", "between")},
                            "d_real": logit(real), "d_fake": logit(fake)}
     for lo, hi in BANDS:
         inside = (dist >= lo * std) & (dist < hi * std)

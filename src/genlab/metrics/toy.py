@@ -38,3 +38,24 @@ def mode_coverage(samples: Any, centres: Any, std: float, *, n_std: float = 3.0,
     good = distances[np.arange(len(x)), nearest] <= n_std * std
     counts = np.bincount(nearest[good], minlength=len(c))
     return ModeCoverage(int((counts >= min_count).sum()), len(c), float(good.mean()), counts)
+
+
+def mode_spread(samples: Any, centres: Any, std: float, *, n_std: float = 3.0) -> dict[str, float]:
+    """Where samples (N, D) lie around centres (K, D): the shares within n_std std of the nearest centre (high
+    quality), in the halo out to a quarter of the closest centres' spacing, and beyond it (between modes), with the
+    per-coordinate std of the residuals within a quarter spacing, as an RMS and robustly (1.4826 median |r|)."""
+    x, c = as_float64(samples, "samples"), as_float64(centres, "centres")
+    if x.ndim != 2 or c.ndim != 2 or x.shape[1] != c.shape[1] or len(c) < 2:
+        raise ModelInputError(f"samples (N, D) and at least 2 centres (K, D) must share D, got shapes {x.shape} and "
+                              f"{c.shape}")
+    gaps = np.sqrt(((c[:, None, :] - c[None, :, :]) ** 2).sum(axis=2)) + np.diag(np.full(len(c), np.inf))
+    quarter = 0.25 * float(gaps.min())
+    distances = np.sqrt(((x[:, None, :] - c[None, :, :]) ** 2).sum(axis=2))      # (N, K)
+    nearest = distances.argmin(axis=1)
+    dist = distances[np.arange(len(x)), nearest]
+    residual = (x - c[nearest])[dist <= quarter]
+    return {"high_quality": float((dist <= n_std * std).mean()),
+            "halo": float(((dist > n_std * std) & (dist <= quarter)).mean()),
+            "between": float((dist > quarter).mean()), "quarter_spacing": quarter,
+            "std_rms": float(np.sqrt((residual ** 2).mean())) if residual.size else float("nan"),
+            "std_robust": 1.4826 * float(np.median(np.abs(residual))) if residual.size else float("nan")}
