@@ -319,6 +319,15 @@ def test_the_demo_says_plainly_when_its_budget_ended_training_short_of_the_plan(
     assert shortfall_note(10, 1201, stopped="interrupted", seconds=3.0) is None        # Ctrl-C speaks for itself
 
 
+def test_the_demo_says_when_a_busy_probe_planned_far_fewer_steps_than_its_budget_fits():
+    from genlab.demo import shortfall_note
+
+    early = shortfall_note(360, 360, stopped="done", seconds=155.0, budget=465.0)   # the probe saw a busy machine
+    assert early is not None and "360 steps" in early and "155 s of the 465 s" in early and "3.0x" in early
+    assert shortfall_note(1164, 1164, stopped="done", seconds=440.0, budget=465.0) is None     # used its budget
+    assert shortfall_note(360, 360, stopped="done", seconds=155.0) is None       # steps set by hand: no plan to miss
+
+
 class _Stepper:
     """A family stand-in whose sampler reports 7 steps per chunk."""
 

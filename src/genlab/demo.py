@@ -86,9 +86,19 @@ def grid_every(steps: int) -> int:
     return steps // 3 + 1 if steps >= USEFUL_STEPS else 0
 
 
-def shortfall_note(steps: int, planned: int, *, stopped: str, seconds: float) -> str | None:
-    """The plain note the demo prints when its time budget ended training before the planned steps (the machine got
-    busier or slower after the probe), or None when training reached them."""
+EARLY_SHARE = 0.6           # training that ends its planned steps within this share of its budget gets a note
+
+
+def shortfall_note(steps: int, planned: int, *, stopped: str, seconds: float,
+                   budget: float | None = None) -> str | None:
+    """The plain note the demo prints when training did not fit the plan the probe made: the time budget ended it
+    before the planned steps (the machine got busier or slower after the probe), or, given the training `budget`,
+    it reached them within EARLY_SHARE of that budget (the machine was busier during the probe); None otherwise."""
+    if stopped == "done" and budget is not None and steps >= planned and seconds < EARLY_SHARE * budget:
+        return (f"note: training reached the {planned} steps the probe planned after {seconds:.0f} s of the "
+                f"{budget:.0f} s it had: the machine was busier while the probe measured its rate than while it "
+                f"trained, so this is a shorter run than the budget allows (about {budget / max(seconds, 1e-9):.1f}x "
+                f"more steps would fit); run again on a quieter machine for the full demo")
     if stopped != "time_budget" or steps >= planned:
         return None
     quality = ("expect blurry samples" if steps < USEFUL_STEPS
@@ -143,7 +153,8 @@ def run_demo(out: str | Path = "runs/demo", *, minutes: float = 10.0, overrides:
     out = Path(out)
     values = apply_overrides(json.loads(json.dumps(DEMO_CONFIG)), overrides or [])
     budget = minutes * 60.0 - SAMPLING_RESERVE - 20.0
-    if latest_checkpoint(out) is None and not any(o.startswith("train.steps=") for o in overrides or []):
+    planned = latest_checkpoint(out) is None and not any(o.startswith("train.steps=") for o in overrides or [])
+    if planned:
         device = "cuda" if torch.cuda.is_available() else "cpu"
         precision = resolve_precision(values["train"]["precision"], device)[0]
         if progress:
@@ -158,7 +169,8 @@ def run_demo(out: str | Path = "runs/demo", *, minutes: float = 10.0, overrides:
     values["train"]["time_budget"] = max(30.0, minutes * 60.0 - SAMPLING_RESERVE - (time.perf_counter() - t_start))
     config = run_config_from_dict(values)
     result = train(config, out, progress=progress, sample_at_end=False)
-    note = shortfall_note(result.step, config.train.steps, stopped=result.stopped, seconds=result.seconds)
+    note = shortfall_note(result.step, config.train.steps, stopped=result.stopped, seconds=result.seconds,
+                          budget=config.train.time_budget if planned else None)
     if note is not None:
         print(note)
 
