@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import statistics
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -99,7 +101,15 @@ def train_and_measure(data: str, loss: str, tools: str, *, seed: int, out: str |
     return {**row, "cpu_seconds": round(time.process_time() - cpu0, 1)}
 
 
+def _exit_with_parent(parent: int, *, every: float = 2.0) -> None:
+    """Ends this worker process when the study that spawned it is gone (killed, not only interrupted)."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
+
+
 def _cell(args: tuple[str, str, str, int, dict[str, Any]]) -> dict[str, Any]:
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     data, loss, tools, seed, options = args
     out = Path(options["out"])
     row = train_and_measure(data, loss, tools, seed=seed, **options)

@@ -72,3 +72,14 @@ def test_gan_coverage_trains_grid25_pacgan_and_draws_its_figure(tmp_path):
     assert diag["high_quality"] + diag["halo"] + diag["between"] == pytest.approx(1.0)
     assert sum(diag[f"share_{lo:g}-{hi:g}std"] for lo, hi in study.BANDS) == pytest.approx(1.0)
     assert math.isfinite(diag["d_real"]) and math.isfinite(diag["d_fake"])
+
+
+def test_gan_coverage_worker_ends_itself_when_its_study_is_gone():
+    import subprocess
+    import sys
+
+    code = (f"import importlib.util as u; s = u.spec_from_file_location('g', {str(STUDIES / 'gan_coverage.py')!r}); "
+            "m = u.module_from_spec(s); s.loader.exec_module(m); "
+            "m._exit_with_parent(-1, every=0.01); print('still running')")     # -1: never this process's parent
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "still running" not in done.stdout
