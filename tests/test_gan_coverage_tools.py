@@ -218,3 +218,23 @@ def test_fourier_per_sample_maps_each_packed_sample_alone_with_one_b():
     assert D(torch.randn(6, 6)).shape == (6,)
     with pytest.raises(ConfigError, match="d_fourier > 0"):
         family("model.d_fourier_per_sample=true", "gan.pack=2")
+
+
+def test_g_skip_adds_s_z_to_the_output_and_starts_g_near_the_moment_matched_gaussian():
+    G = family("model.g_skip=2.5", "model.g_fourier=1.0", "model.latent_dim=2", "model.hidden=[16]").build_models()["G"]
+    z = torch.tensor([[0.4, -1.2], [2.0, 0.5]])
+    with torch.no_grad():
+        residual = G.net(G.fourier(z))
+        torch.testing.assert_close(G(z), residual + 2.5 * z)          # G(z) = net(z) + s z, by hand
+        last = G.net[-1]
+        last.weight.zero_(), last.bias.zero_()
+        torch.testing.assert_close(G(z), 2.5 * z)                       # net's output off: exactly s z
+    plain = family("model.latent_dim=2", "model.hidden=[16]").build_models()["G"]
+    assert set(plain.state_dict()) == set(family("model.g_skip=1.0", "model.latent_dim=2", "model.hidden=[16]")
+                                          .build_models()["G"].state_dict())      # no new weights: checkpoints load
+    with pytest.raises(ConfigError, match="latent_dim equal to the data's dimension"):
+        family("model.g_skip=1.0", "model.latent_dim=3").build_models()
+    with pytest.raises(ConfigError, match="MLP networks only"):
+        family("model.g_skip=1.0", "model.channels=8", info=DIGITS)
+    with pytest.raises(ConfigError, match="vector data"):
+        family("model.g_skip=1.0", "model.arch=mlp", "model.latent_dim=784", info=DIGITS).build_models()

@@ -83,3 +83,21 @@ def test_gan_coverage_worker_ends_itself_when_its_study_is_gone():
             "m._exit_with_parent(-1, every=0.01); print('still running')")     # -1: never this process's parent
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "still running" not in done.stdout
+
+
+def test_gan_grid25_coverage_config_is_the_study_recipe_it_documents():
+    import dataclasses
+    import tomllib
+
+    from genlab.config import apply_overrides, run_config_from_dict
+
+    study = load_study("gan_coverage")
+    recipe = ["model.hidden=[128,128,128]", "model.d_hidden=[128,128,128]", "gan.betas=[0.5,0.999]",
+              "train.lr_schedule=cosine", "model.d_fourier=0.5", "gan.r1=0.1", "model.g_fourier=1.0", "gan.g_lr=1e-3",
+              "gan.d_lr=1e-3", "model.d_fourier_per_sample=true", "model.g_skip=2.83"]    # docs/gan.md, third round
+    preset = tomllib.loads((study.CONFIGS / study.PRESETS["grid25-pacgan"]).read_text())
+    overrides = ["data.name=grid25-pacgan", "gan.pack=1", *study.tool_overrides("pack2", inputs_per_batch=100),
+                 "train.steps=20000", *recipe]
+    from_study = run_config_from_dict(apply_overrides(preset, overrides))
+    from_file = run_config_from_dict(tomllib.loads((study.CONFIGS / "gan_grid25_coverage.toml").read_text()))
+    assert dataclasses.asdict(from_file) == dataclasses.asdict(from_study)

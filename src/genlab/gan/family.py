@@ -56,6 +56,7 @@ class GANModelConfig:
     g_fourier: float = field(default=0.0, metadata={"ge": 0})
     # D's Fourier features on each packed sample by itself, one B for all m (False: B mixes the m samples' coordinates)
     d_fourier_per_sample: bool = False
+    g_skip: float = field(default=0.0, metadata={"ge": 0})  # MLP G(z) = net(z) + g_skip z: starts as N(0, g_skip^2 I)
 
 
 @dataclass
@@ -141,9 +142,9 @@ class GANFamily:
             if data.kind != "image" or len(data.shape) != 3:
                 raise ConfigError(f"model.arch = 'dcgan' needs images, the data are {data.kind}s of shape {data.shape}")
             dcgan_levels(data.shape[1])
-        if self.arch == "dcgan" and (m.d_fourier or m.g_fourier):
-            raise ConfigError(f"model.d_fourier = {m.d_fourier} and model.g_fourier = {m.g_fourier} apply to MLP "
-                              "networks only: set them to 0 or model.arch = 'mlp'")
+        if self.arch == "dcgan" and (m.d_fourier or m.g_fourier or m.g_skip):
+            raise ConfigError(f"model.d_fourier = {m.d_fourier}, model.g_fourier = {m.g_fourier} and model.g_skip = "
+                              f"{m.g_skip} apply to MLP networks only: set them to 0 or model.arch = 'mlp'")
         if m.d_fourier_per_sample and not m.d_fourier:
             raise ConfigError("model.d_fourier_per_sample = true maps D's Fourier features per packed sample; it needs "
                               "model.d_fourier > 0 (the scale of B), got 0")
@@ -183,7 +184,7 @@ class GANFamily:
                 raise ConfigError(f"model.hidden and model.d_hidden must list positive widths, got {list(hidden)} "
                                   f"and {list(d_hidden)}")
             G = MLPGenerator(latent_dim=m.latent_dim, shape=info.shape, hidden=hidden, num_classes=g_classes,
-                             tanh=info.kind == "image", fourier=m.g_fourier)
+                             tanh=info.kind == "image", fourier=m.g_fourier, skip=m.g_skip)
             D = MLPDiscriminator(shape=d_shape, hidden=d_hidden, num_classes=g_classes, condition=condition,
                                  slope=m.d_slope, fourier=m.d_fourier,
                                  fourier_groups=self.config.gan.pack if m.d_fourier_per_sample else 0)

@@ -80,12 +80,17 @@ def _input_features(dim: int, fourier: float, groups: int = 0) -> tuple[nn.Modul
 
 class MLPGenerator(nn.Module):
     """z (+ one-hot y) -> ReLU layers of widths `hidden` -> data; tanh output for images (the notes' 100-128-784).
-    fourier > 0 feeds [z, sin(2 pi z B), cos(2 pi z B)] instead of z (Tancik et al. 2020, eq. 5)."""
+    fourier > 0 feeds [z, sin(2 pi z B), cos(2 pi z B)] instead of z (Tancik et al. 2020, eq. 5); skip = s > 0
+    adds s z to the output (vectors with latent_dim = data dim), so that G starts near N(0, s^2 I)."""
 
     def __init__(self, *, latent_dim: int, shape: tuple[int, ...], hidden: tuple[int, ...],
-                 num_classes: int | None = None, tanh: bool = True, fourier: float = 0.0) -> None:
+                 num_classes: int | None = None, tanh: bool = True, fourier: float = 0.0, skip: float = 0.0) -> None:
         super().__init__()
-        self.latent_dim, self.shape, self.num_classes = latent_dim, tuple(shape), num_classes
+        self.latent_dim, self.shape, self.num_classes, self.skip = latent_dim, tuple(shape), num_classes, skip
+        if skip and (tanh or latent_dim != int(torch.tensor(shape).prod())):
+            raise ConfigError(f"model.g_skip = {skip} adds z to G's output: it needs vector data with "
+                              f"model.latent_dim equal to the data's dimension, got latent_dim {latent_dim} for "
+                              f"{'images' if tanh else 'vectors'} of shape {tuple(shape)}")
         self.fourier, z_dim = _input_features(latent_dim, fourier)
         widths = (z_dim + (num_classes or 0), *hidden)
         layers: list[nn.Module] = []
@@ -103,7 +108,8 @@ class MLPGenerator(nn.Module):
         h = self.fourier(z)
         if y is not None:
             h = torch.cat([h, _one_hot(y, self.num_classes).to(z.dtype)], dim=1)
-        return self.net(h).view(z.shape[0], *self.shape)
+        out = self.net(h)
+        return (out + self.skip * z if self.skip else out).view(z.shape[0], *self.shape)
 
 
 class MLPDiscriminator(nn.Module):
