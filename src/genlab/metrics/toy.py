@@ -23,6 +23,13 @@ class ModeCoverage(NamedTuple):
     counts: np.ndarray             # (K,) high-quality samples per mode
 
 
+def _nearest_centre(x: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of each sample's nearest centre and the distance to it: x (N, D), c (K, D) -> (N,), (N,)."""
+    distances = np.sqrt(((x[:, None, :] - c[None, :, :]) ** 2).sum(axis=2))      # (N, K)
+    nearest = distances.argmin(axis=1)
+    return nearest, distances[np.arange(len(x)), nearest]
+
+
 def mode_coverage(samples: Any, centres: Any, std: float, *, n_std: float = 3.0,
                   min_count: int | None = None) -> ModeCoverage:
     """Modes covered and share of high-quality samples; samples: (N, D), centres: (K, D) (VEEGAN/PacGAN protocol)."""
@@ -33,9 +40,8 @@ def mode_coverage(samples: Any, centres: Any, std: float, *, n_std: float = 3.0,
         raise ModelInputError(f"std must be positive, got {std}")
     if min_count is None:
         min_count = max(1, math.ceil(20 * len(x) / 2500))
-    distances = np.sqrt(((x[:, None, :] - c[None, :, :]) ** 2).sum(axis=2))      # (N, K)
-    nearest = distances.argmin(axis=1)
-    good = distances[np.arange(len(x)), nearest] <= n_std * std
+    nearest, dist = _nearest_centre(x, c)
+    good = dist <= n_std * std
     counts = np.bincount(nearest[good], minlength=len(c))
     return ModeCoverage(int((counts >= min_count).sum()), len(c), float(good.mean()), counts)
 
@@ -50,9 +56,7 @@ def mode_spread(samples: Any, centres: Any, std: float, *, n_std: float = 3.0) -
                               f"{c.shape}")
     gaps = np.sqrt(((c[:, None, :] - c[None, :, :]) ** 2).sum(axis=2)) + np.diag(np.full(len(c), np.inf))
     quarter = 0.25 * float(gaps.min())
-    distances = np.sqrt(((x[:, None, :] - c[None, :, :]) ** 2).sum(axis=2))      # (N, K)
-    nearest = distances.argmin(axis=1)
-    dist = distances[np.arange(len(x)), nearest]
+    nearest, dist = _nearest_centre(x, c)
     residual = (x - c[nearest])[dist <= quarter]
     return {"high_quality": float((dist <= n_std * std).mean()),
             "halo": float(((dist > n_std * std) & (dist <= quarter)).mean()),
