@@ -153,8 +153,8 @@ def run_demo(out: str | Path = "runs/demo", *, minutes: float = 10.0, overrides:
     out = Path(out)
     values = apply_overrides(json.loads(json.dumps(DEMO_CONFIG)), overrides or [])
     budget = minutes * 60.0 - SAMPLING_RESERVE - 20.0
-    planned = latest_checkpoint(out) is None and not any(o.startswith("train.steps=") for o in overrides or [])
-    if planned:
+    probed = latest_checkpoint(out) is None and not any(o.startswith("train.steps=") for o in overrides or [])
+    if probed:
         device = "cuda" if torch.cuda.is_available() else "cpu"
         precision = resolve_precision(values["train"]["precision"], device)[0]
         if progress:
@@ -170,7 +170,7 @@ def run_demo(out: str | Path = "runs/demo", *, minutes: float = 10.0, overrides:
     config = run_config_from_dict(values)
     result = train(config, out, progress=progress, sample_at_end=False)
     note = shortfall_note(result.step, config.train.steps, stopped=result.stopped, seconds=result.seconds,
-                          budget=config.train.time_budget if planned else None)
+                          budget=config.train.time_budget if probed else None)
     if note is not None:
         print(note)
 

@@ -9,6 +9,7 @@ or not at all ("acgan"): D then predicts the class from x with an auxiliary head
 """
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
@@ -87,7 +88,8 @@ class MLPGenerator(nn.Module):
                  num_classes: int | None = None, tanh: bool = True, fourier: float = 0.0, skip: float = 0.0) -> None:
         super().__init__()
         self.latent_dim, self.shape, self.num_classes, self.skip = latent_dim, tuple(shape), num_classes, skip
-        if skip and (tanh or latent_dim != int(torch.tensor(shape).prod())):
+        out_dim = math.prod(shape)
+        if skip and (tanh or latent_dim != out_dim):
             raise ConfigError(f"model.g_skip = {skip} adds z to G's output: it needs vector data with "
                               f"model.latent_dim equal to the data's dimension, got latent_dim {latent_dim} for "
                               f"{'images' if tanh else 'vectors'} of shape {tuple(shape)}")
@@ -96,7 +98,7 @@ class MLPGenerator(nn.Module):
         layers: list[nn.Module] = []
         for a, b in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.Linear(a, b), nn.ReLU()]
-        layers.append(nn.Linear(widths[-1], int(torch.tensor(shape).prod())))
+        layers.append(nn.Linear(widths[-1], out_dim))
         if tanh:
             layers.append(nn.Tanh())
         self.net = nn.Sequential(*layers)
