@@ -49,14 +49,16 @@ def context_use(run: Any, truth: torch.Tensor, *, given: int, seed: int,
     mask = torch.zeros(n, frames, dtype=torch.bool)
     mask[:, :given] = True
     generator = torch.Generator().manual_seed(seed)
+    clean = family.encode_frames(run.models, truth)        # latent runs: the frames' latents; errors in pixels
     out: dict[str, list[float]] = {"t": list(steps), "true": [], "other": [], "none": []}
     for step in steps:
         t = torch.full((n,), step, dtype=torch.long)
-        alpha, sigma = coefficients(family.schedule, t, truth)
-        x_t = (alpha * truth + sigma * torch.randn(truth.shape, generator=generator)).float()
-        for key, known, m in (("true", truth, mask), ("other", truth.roll(1, 0), mask),
-                              ("none", truth, torch.zeros_like(mask))):
+        alpha, sigma = coefficients(family.schedule, t, clean)
+        x_t = (alpha * clean + sigma * torch.randn(clean.shape, generator=generator)).float()
+        for key, known, m in (("true", clean, mask), ("other", clean.roll(1, 0), mask),
+                              ("none", clean, torch.zeros_like(mask))):
             x0, _ = denoiser.split(net(x_t, t, known, m).float(), x_t, alpha=alpha.float(), sigma=sigma.float())
+            x0 = family.decode(run.models, x0)
             out[key].append(float((x0[:, given:] - truth[:, given:]).pow(2).mean()))
     return out
 

@@ -67,6 +67,8 @@ def test_latent_scale_makes_unit_variance_and_cancels_on_decoding():
     eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(1))
     z = (mu + torch.exp(0.5 * logvar) * eps).double()
     assert scale == pytest.approx(1.0 / z.std(unbiased=False).item(), rel=1e-3)   # 4 significant digits
+    of_means = measure_scale(vae, x, generator=torch.Generator(), batch_size=64, sample=False)  # posterior "mean"
+    assert of_means == pytest.approx(1.0 / mu.double().std(unbiased=False).item(), rel=1e-3)
     codec = LatentCodec(vae, latent_shape=(2, 3, 3), scale=scale)
     latents = codec.encode(x, noise=eps)
     assert latents.shape == (300, 2, 3, 3)

@@ -61,8 +61,18 @@ def test_the_registered_name_loads_clips_with_labels() -> None:
     assert train.y is not None and train.y.shape == (6,) and train.num_classes == 10
 
 
+def test_stills_are_the_clips_frames_one_by_one_with_their_clips_labels() -> None:
+    clips = load_dataset("moving-mnist:n=5,frames=3,size=16,digit_size=8", seed=2)
+    stills = load_dataset("moving-mnist:n=5,frames=3,size=16,digit_size=8,stills=1", seed=2)
+    assert stills.kind == "image" and stills.x.shape == (15, 1, 16, 16)
+    assert np.array_equal(stills.x[7], clips.x[2, 1])            # frame 1 of clip 2 is image 2 * 3 + 1
+    assert clips.y is not None and stills.y is not None
+    assert stills.y.tolist() == [int(label) for label in clips.y for _ in range(3)]
+
+
 @pytest.mark.parametrize("spec, words", [("moving-mnist:speed", "key=value"), ("moving-mnist:fps=3", "key one of"),
                                          ("moving-mnist:frames=x", "not a number"),
+                                         ("moving-mnist:stills=2", "stills must be 0"),
                                          ("moving-mnist:digit_size=40", "digit_size must be between")])
 def test_bad_moving_mnist_specs_are_one_line_errors(spec: str, words: str) -> None:
     with pytest.raises(DataError, match=words) as err:

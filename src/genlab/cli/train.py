@@ -53,7 +53,7 @@ def add_parser(sub: Any) -> None:
                    help="what --time-budget counts: wall seconds (default) or this process's CPU seconds")
     p.add_argument("--seed", type=nonnegative_int, help="seed of everything random (train.seed)")
     p.add_argument("--autoencoder", type=nonempty, metavar="RUN",
-                   help="ldm: the trained conv_map VAE run (latent.autoencoder)")
+                   help="ldm, vdm: the trained conv_map VAE run (latent.autoencoder)")
     p.add_argument("--arch", help="network: unet|mlp (ddpm), mlp|conv (vae), dcgan|mlp (gan) (model.arch)")
     p.add_argument("--loss", help="gan: minimax|nonsaturating|wgan-gp|lsgan|hinge (gan.loss)")
     p.add_argument("--tracker", choices=["none", "tensorboard"],

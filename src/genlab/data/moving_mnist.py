@@ -34,6 +34,7 @@ class MovingMnistSpec:
     digit_size: int = 16
     speed: float = 2.0
     n: int = 0                 # clips; 0: 10,000 for train, 2,000 for test
+    stills: int = 0            # 1: every frame of every clip as an image (N * T, 1, S, S), e.g. for a frame autoencoder
 
     def clips(self, split: Split) -> int:
         """The number of clips of `split`."""
@@ -45,7 +46,7 @@ def parse_spec(spec: str) -> MovingMnistSpec:
     name, _, rest = spec.partition(":")
     if name != NAME:
         raise DataError(f"{spec}: expected '{NAME}' or '{NAME}:key=value,...'")
-    fields = {"frames": int, "size": int, "digits": int, "digit_size": int, "speed": float, "n": int}
+    fields = {"frames": int, "size": int, "digits": int, "digit_size": int, "speed": float, "n": int, "stills": int}
     values: dict[str, float] = {}
     for item in filter(None, rest.split(",")):
         key, eq, value = item.partition("=")
@@ -58,6 +59,8 @@ def parse_spec(spec: str) -> MovingMnistSpec:
     s = MovingMnistSpec(**values)  # type: ignore[arg-type]
     if s.frames < 1 or s.digits < 1 or s.n < 0 or s.speed < 0:
         raise DataError(f"{spec}: frames and digits must be >= 1, n and speed >= 0")
+    if s.stills not in (0, 1):
+        raise DataError(f"{spec}: stills must be 0 (clips) or 1 (every frame as an image), got {s.stills}")
     if not 1 <= s.digit_size <= s.size:
         raise DataError(f"{spec}: digit_size must be between 1 and size = {s.size}, got {s.digit_size}")
     return s
@@ -115,7 +118,8 @@ def make_moving_mnist(mnist_x: np.ndarray, mnist_y: np.ndarray, spec: MovingMnis
 
 
 def load_moving_mnist(spec_text: str, *, split: Split, seed: int) -> Dataset:
-    """The `moving-mnist[:...]` data set: clips (N, T, 1, S, S), labels = the first digit's class."""
+    """The `moving-mnist[:...]` data set: clips (N, T, 1, S, S), labels = the first digit's class; with `stills=1`
+    the same clips' frames as images (N * T, 1, S, S), each labelled with its clip's label."""
     from genlab.data.builtin import load_mnist
 
     spec = parse_spec(spec_text)
@@ -123,5 +127,8 @@ def load_moving_mnist(spec_text: str, *, split: Split, seed: int) -> Dataset:
     assert mnist.y is not None
     x, y, _ = make_moving_mnist(mnist.x, mnist.y, spec, n=spec.clips(split),
                                 seed=int(np.random.SeedSequence([seed, SPLIT_STREAM[split]]).generate_state(1)[0]))
-    return Dataset(x=x, y=y[:, 0].copy(), name=NAME, kind="video", num_classes=10,
-                   source=f"{spec_text} made from MNIST {split} digits with seed {seed} (Srivastava et al. 2015)")
+    source = f"{spec_text} made from MNIST {split} digits with seed {seed} (Srivastava et al. 2015)"
+    if spec.stills:
+        return Dataset(x=x.reshape(-1, *x.shape[2:]), y=np.repeat(y[:, 0], spec.frames), name=NAME, kind="image",
+                       num_classes=10, source=source)
+    return Dataset(x=x, y=y[:, 0].copy(), name=NAME, kind="video", num_classes=10, source=source)

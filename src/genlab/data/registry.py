@@ -53,7 +53,8 @@ def list_datasets() -> list[DatasetInfo]:
         infos.append(DatasetInfo(name, "vector", (2,), toy.num_classes, toy.description, "exact sampler", True))
     infos.append(DatasetInfo(MOVING_MNIST, "video", (8, 1, 32, 32), 10,
                              "Moving MNIST made from MNIST (Srivastava et al. 2015), 10,000 / 2,000 clips; options "
-                             "moving-mnist:frames=16,size=48,digits=2,digit_size=20,speed=3,n=500",
+                             "moving-mnist:frames=16,size=48,digits=2,digit_size=20,speed=3,n=500 (stills=1: frames as "
+                             "images)",
                              "made on the fly from MNIST", mnist_path is not None))
     infos.append(DatasetInfo("cifar10:PATH", "image", (3, 32, 32), 10, "CIFAR-10 binary version, 50,000 / 10,000",
                              "your copy of cifar-10-batches-bin (never downloaded)", False))

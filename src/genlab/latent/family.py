@@ -17,11 +17,9 @@ from torch import Tensor, nn
 from genlab.config import TrainConfig
 from genlab.diffusion.config import DDPMConfig
 from genlab.diffusion.family import DiffusionFamily
-from genlab.errors import CheckpointError, ConfigError, ModelInputError
-from genlab.latent.codec import LatentCodec, measure_scale
+from genlab.errors import ModelInputError
+from genlab.latent.codec import LatentCodec, first_stage_scale, load_first_stage
 from genlab.training.objective import Batch, DataInfo
-
-SCALE_ITEMS = 5000     # training images the latent scale is measured on
 
 
 @dataclass
@@ -51,29 +49,7 @@ class LatentDiffusionFamily(DiffusionFamily):
 
     def __init__(self, config: LDMConfig, *, data: DataInfo, train: TrainConfig) -> None:
         super().__init__(config, data=data, train=train)
-        from genlab.training.run import load_run
-        from genlab.vae.family import VAEFamily
-        from genlab.vae.networks import latent_map_shape
-
-        path = config.latent.autoencoder
-        if not path:
-            raise ConfigError("latent diffusion needs a trained autoencoder: --autoencoder RUN "
-                              "(or latent.autoencoder = \"RUN\"), a `vae` run with model.arch = \"conv_map\"")
-        try:
-            self.autoencoder = load_run(path)
-        except CheckpointError as err:
-            raise ConfigError(f"latent.autoencoder: {err}") from None
-        ae = self.autoencoder
-        arch = ae.family.config.model.arch if isinstance(ae.family, VAEFamily) else "?"
-        if ae.config.family != "vae" or arch != "conv_map":
-            raise ConfigError(f"latent.autoencoder {path} holds a '{ae.config.family}' run with model.arch = "
-                              f"'{arch}'; expected a 'vae' run with model.arch = 'conv_map'")
-        assert isinstance(ae.family, VAEFamily)
-        m = ae.family.config.model
-        if tuple(ae.info.shape) != tuple(data.shape):
-            raise ConfigError(f"the autoencoder {path} was trained on images of shape {tuple(ae.info.shape)}, "
-                              f"these data have shape {tuple(data.shape)}")
-        self.latent_shape = latent_map_shape(data.shape, channels=m.channels, latent_channels=m.latent_channels)
+        self.autoencoder, self.latent_shape = load_first_stage(config.latent.autoencoder, image_shape=data.shape)
         self.shape = self.latent_shape
         self.bounded = False
 
@@ -81,17 +57,11 @@ class LatentDiffusionFamily(DiffusionFamily):
         models = super().build_models()
         from genlab.vae.runs import vae_of
         latent = self.config.latent
-        vae = vae_of(self.autoencoder)
         if not latent.scale_factor > 0:
-            latent.scale_factor = self.measure_scale()      # kept in config.json as well as in the checkpoint
-        models["codec"] = LatentCodec(vae, latent_shape=self.latent_shape, scale=latent.scale_factor)
+            latent.scale_factor = first_stage_scale(self.autoencoder, posterior=latent.posterior)  # in config.json too
+        models["codec"] = LatentCodec(vae_of(self.autoencoder), latent_shape=self.latent_shape,
+                                      scale=latent.scale_factor)
         return models
-
-    def measure_scale(self) -> float:
-        """1 / std of the latents of up to SCALE_ITEMS training images of the autoencoder's dataset (seeded)."""
-        from genlab.vae.runs import run_items, vae_of
-        x, _ = run_items(self.autoencoder, split="train", limit=SCALE_ITEMS, seed=0)
-        return measure_scale(vae_of(self.autoencoder), x, generator=torch.Generator().manual_seed(0))
 
     def encode_batch(self, models: Mapping[str, nn.Module], batch: Batch) -> Tensor:
         """Scaled latents of the batch, z = scale (mu + sigma eps) with eps from the batch randomness: (b, c, h, w)."""

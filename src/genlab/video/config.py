@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from genlab.diffusion.conditioning import ConditionConfig
 from genlab.diffusion.config import DiffusionConfig
+from genlab.latent.family import LatentConfig
 
 
 @dataclass
@@ -42,3 +43,5 @@ class VDMConfig:
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
     condition: ConditionConfig = field(default_factory=ConditionConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
+    # frames of a trained autoencoder's latents (latent video diffusion, Blattmann et al. 2023); "": pixels
+    latent: LatentConfig = field(default_factory=LatentConfig)

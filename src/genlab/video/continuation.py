@@ -114,7 +114,7 @@ def sample_clips(family: VideoDiffusionFamily, models: Mapping[str, nn.Module], 
         clip = pipeline.sample(family, models, n, generator=generator, **options)
         keep = max(window // 2, 1)
     else:
-        clip = check_context(context, shape=family.shape, n=n).float()
+        clip = check_context(context, shape=tuple(family.data.shape), n=n).float()
         keep = clip.shape[1]
     if frames < clip.shape[1] and context is not None:
         raise ModelInputError(f"--frames {frames} is shorter than the context of {clip.shape[1]} frames")
@@ -122,7 +122,7 @@ def sample_clips(family: VideoDiffusionFamily, models: Mapping[str, nn.Module], 
         raise ModelInputError(f"--frames must be at least 1, got {frames}")
     while clip.shape[1] < frames:
         known = torch.zeros((n, *family.shape))
-        known[:, :keep] = clip[:, -keep:].cpu()
+        known[:, :keep] = family.encode_frames(models, clip[:, -keep:]).cpu()     # latents for latent runs
         given = torch.zeros((n, window), dtype=torch.bool)
         given[:, :keep] = True
         guided = conditioned_models(family, models, known, given, method=method, weight=weight)

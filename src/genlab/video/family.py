@@ -9,7 +9,7 @@ one network also learns p(unknown frames | given frames), Harvey et al. 2022) an
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -20,10 +20,14 @@ from genlab.diffusion.family import DiffusionFamily
 from genlab.diffusion.losses import example_weight
 from genlab.diffusion.parametrization import coefficients
 from genlab.errors import ConfigError, ModelInputError
+from genlab.latent.codec import LatentCodec, first_stage_scale, load_first_stage
 from genlab.training.objective import Batch, DataInfo
 from genlab.video.config import VDMConfig
 from genlab.video.network import FrameMaskedNet
 from genlab.video.training_masks import frame_masks, still_rows
+
+if TYPE_CHECKING:
+    from genlab.training.run import Run
 
 CONTEXT_OPTIONS = frozenset({"context", "frames", "method", "reconstruction_weight"})
 
@@ -47,6 +51,12 @@ class VideoDiffusionFamily(DiffusionFamily):
         super().__init__(config, data=data, train=train)  # type: ignore[arg-type]
         self.config: VDMConfig = config  # type: ignore[assignment]
         self.bounded = True
+        self.autoencoder: Run | None = None
+        self.latent_shape: tuple[int, int, int] | None = None
+        if config.latent.autoencoder:     # latent video diffusion (Blattmann et al. 2023): diffuse frame latents
+            self.autoencoder, self.latent_shape = load_first_stage(
+                config.latent.autoencoder, image_shape=tuple(data.shape[1:]), what="latent video diffusion's frames")
+            self.shape, self.bounded = (int(data.shape[0]), *self.latent_shape), False
 
     @property
     def frames(self) -> int:
@@ -54,15 +64,51 @@ class VideoDiffusionFamily(DiffusionFamily):
         return int(self.shape[0])
 
     def build_models(self) -> dict[str, nn.Module]:
-        return {"model": FrameMaskedNet(self.config.model, shape=self.shape,
-                                        mask_channel=self.config.video.mask_prob > 0,
-                                        given_at_zero=self.config.video.given_at_zero)}
+        models: dict[str, nn.Module] = {
+            "model": FrameMaskedNet(self.config.model, shape=self.shape, mask_channel=self.config.video.mask_prob > 0,
+                                    given_at_zero=self.config.video.given_at_zero)}
+        if self.autoencoder is not None and self.latent_shape is not None:
+            from genlab.vae.runs import vae_of
+            latent = self.config.latent
+            if not latent.scale_factor > 0:
+                latent.scale_factor = first_stage_scale(self.autoencoder, posterior=latent.posterior)
+            models["codec"] = LatentCodec(vae_of(self.autoencoder), latent_shape=self.latent_shape,
+                                          scale=latent.scale_factor)
+        return models
+
+    def encode_frames(self, models: Mapping[str, nn.Module], clips: Tensor, noise: Tensor | None = None) -> Tensor:
+        """Clips (B, k, C, H, W) in [-1, 1] -> what the diffusion runs on (B, k, *self.shape[1:]): the clips
+        themselves, or their frames' scaled latents (posterior means, or mu + sigma noise with noise (B, k * d))."""
+        if self.autoencoder is None:
+            return clips
+        codec: LatentCodec = models["codec"]  # type: ignore[assignment]
+        b, k = clips.shape[:2]
+        flat_noise = None if noise is None else noise.reshape(b * k, -1)
+        with torch.no_grad():
+            z = codec.encode(clips.flatten(0, 1).to(codec.scale.device), noise=flat_noise).float()
+        return z.view(b, k, *z.shape[1:])
+
+    def encode_batch(self, models: Mapping[str, nn.Module], batch: Batch) -> Tensor:
+        """The batch's clips as the diffusion sees them: (B, T, *self.shape[1:]); latents drawn from q(z|x) with
+        the batch's randomness when latent.posterior = "sample" (Rombach et al. 2022)."""
+        if self.autoencoder is None:
+            return batch.x
+        sample = self.config.latent.posterior == "sample"
+        noise = batch.rng.randn(self.frames * models["codec"].vae.latent_dim) if sample else None  # type: ignore
+        return self.encode_frames(models, batch.x, noise)
+
+    def decode(self, models: Mapping[str, nn.Module], x0: Tensor) -> Tensor:
+        """Samples (n, T, *self.shape[1:]) -> clips (n, T, C, H, W) in [-1, 1], through the frame decoder if latent."""
+        if self.autoencoder is None:
+            return x0
+        frames = models["codec"].decode(x0.flatten(0, 1))  # type: ignore[operator]
+        return frames.view(*x0.shape[:2], *frames.shape[1:])
 
     def loss(self, phase: str, models: Mapping[str, nn.Module], batch: Batch) -> tuple[Tensor, dict[str, float]]:
         """L_simple (Ho et al. 2020, Algorithm 1) over the frames not given, on clips with still-image rows
         (Ho et al. 2022, sec. 3) and given frames held clean (Harvey et al. 2022, sec. 3)."""
         v = self.config.video
-        x0, still = still_rows(batch.x, batch.rng, v.image_fraction)
+        x0, still = still_rows(self.encode_batch(models, batch), batch.rng, v.image_fraction)
         t = batch.rng.randint(self.schedule.T)
         noise = batch.rng.randn(*x0.shape[1:])
         given = frame_masks(batch.rng, self.frames, v.mask_prob, still=still)
