@@ -49,8 +49,9 @@ def test_unet_maps_clips_to_clips() -> None:
         net(torch.randn(1, 7, 1, 8, 8), 0)
 
 
-def test_still_images_are_independent_across_frames() -> None:
-    net = _unet()
+@pytest.mark.parametrize("attention", ["axial", "full"])
+def test_still_images_are_independent_across_frames(attention: str) -> None:
+    net = _unet(temporal_attention=attention)
     x = torch.randn(2, 4, 1, 8, 8)
     y = x.clone()
     y[:, 0] += 1.0                                              # change frame 0 of both rows
@@ -145,6 +146,39 @@ def test_relative_position_bias_depends_on_frame_distance_only() -> None:
     weights = torch.softmax(bias, dim=-1)                       # (heads, T, T)
     expect = torch.cat([weights[k] @ normed[:, 2 * k:2 * k + 2] for k in range(2)], dim=1)
     torch.testing.assert_close(attn(h, 3)[:, :, 0, 0], h[:, :, 0, 0] + expect, rtol=1e-5, atol=1e-5)
+
+
+def test_full_space_time_attention_in_closed_form() -> None:
+    """With q = k = 0, token (f, p) attends to every token (g, q) of the clip with weight softmax_g(bias[f, g]) / HW:
+    out(f, p) = h(f, p) + sum_g softmax(bias[f])[g] * mean_q v(g, q), the same for every position p of frame f; a
+    still row's frame averages its own positions only."""
+    torch.manual_seed(0)
+    attn = TemporalAttention(4, heads=2, groups=1, max_frames=3, full=True)
+    with torch.no_grad():
+        nn.init.normal_(attn.relative_bias, std=1.0)
+        attn.qkv.weight.zero_()
+        attn.qkv.bias.zero_()
+        attn.qkv.weight[8:].copy_(torch.eye(4))                # v = normed h
+        attn.proj.weight.copy_(torch.eye(4))
+    h = torch.randn(2 * 3, 4, 2, 5)                             # 2 clips of 3 frames, 2x5 positions
+    means = attn.norm(h).mean(dim=(2, 3)).view(2, 3, 4)         # (clip, frame, C)
+    weights = torch.softmax(attn.bias(3), dim=-1)               # (heads, T, T)
+    video = torch.cat([weights[k] @ means[0, :, 2 * k:2 * k + 2] for k in range(2)], dim=1)   # (T, C)
+    out = attn(h, 3, torch.tensor([False, True])).view(2, 3, 4, 2, 5)
+    torch.testing.assert_close(out[0], h.view(2, 3, 4, 2, 5)[0] + video[:, :, None, None], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(out[1], h.view(2, 3, 4, 2, 5)[1] + means[1, :, :, None, None], rtol=1e-5, atol=1e-5)
+    with torch.no_grad():                                       # on 1x1 frames it is the per-position attention
+        axial = TemporalAttention(4, heads=2, groups=1, max_frames=3)
+        axial.load_state_dict(attn.state_dict())
+        nn.init.normal_(attn.qkv.weight)
+        axial.qkv.weight.copy_(attn.qkv.weight)
+        pixels = torch.randn(6, 4, 1, 1)
+        torch.testing.assert_close(attn(pixels, 3), axial(pixels, 3))
+
+
+def test_unknown_temporal_attention_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="temporal_attention = 'global'; expected one of: axial, full"):
+        VideoUNet(channels=(8, 16), groups=4, temporal_attention="global")
 
 
 def _rng(b: int, seed: int = 0) -> BatchRandom:

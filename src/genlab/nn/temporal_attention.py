@@ -17,15 +17,19 @@ def check_still(still: Tensor, clips: int) -> None:
 
 
 class TemporalAttention(nn.Module):
-    """h + proj(softmax(q k^T / sqrt(d) + bias(i - j) + mask) v) over the T frames at each position.
+    """h + proj(softmax(q k^T / sqrt(d) + bias(i - j) + mask) v) over the T frames at each position (`full`
+    False, Ho et al. 2022's factorised attention), or over all T * H * W positions of the clip (`full` True: joint
+    space-time attention, as in the video transformers of Arnab et al. 2021, model 1; affordable on small latent
+    frames), so that a frame can look up a displaced pattern of another frame.
 
     Still images in a video batch (`still[b]` True) get a mask that lets each frame attend to itself only, so
     their frames stay independent (Ho et al. 2022, sec. 3: joint image-video training). The output projection
     starts at zero: a fresh network is a per-frame image model.
     """
 
-    def __init__(self, channels: int, *, heads: int, groups: int, max_frames: int) -> None:
+    def __init__(self, channels: int, *, heads: int, groups: int, max_frames: int, full: bool = False) -> None:
         super().__init__()
+        self.full = full
         if channels % heads:
             raise ConfigError(f"attention needs channels divisible by heads, got channels={channels}, heads={heads}")
         self.heads, self.max_frames = heads, max_frames
@@ -47,17 +51,23 @@ class TemporalAttention(nn.Module):
     def forward(self, h: Tensor, frames: int, still: Tensor | None = None) -> Tensor:
         """h: (B*T, C, H, W) frames of B clips in order; still: (B,) bool -> (B*T, C, H, W)."""
         bt, c, hh, ww = h.shape
-        b = bt // frames
-        tokens = self.norm(h).view(b, frames, c, hh * ww).permute(0, 3, 1, 2)        # (B, HW, T, C)
+        b, hw = bt // frames, hh * ww
+        tokens = self.norm(h).view(b, frames, c, hw).permute(0, 3, 1, 2)             # (B, HW, T, C)
+        if self.full:
+            tokens = tokens.transpose(1, 2).reshape(b, 1, frames * hw, c)            # (B, 1, T*HW, C), frame-major
         q, k, v = self.qkv(tokens).float().chunk(3, dim=-1)
-        d = c // self.heads
-        q, k, v = (z.reshape(b, hh * ww, frames, self.heads, d).transpose(2, 3) for z in (q, k, v))  # (B,HW,h,T,d)
+        d, n = c // self.heads, tokens.shape[2]
+        q, k, v = (z.reshape(b, tokens.shape[1], n, self.heads, d).transpose(2, 3) for z in (q, k, v))  # (B,.,h,n,d)
         mask = self.bias(frames).float()                                             # (h, T, T)
         if still is not None:
             check_still(still, b)
             eye = torch.eye(frames, dtype=torch.bool, device=h.device)
             blocked = still[:, None, None, None, None] & ~eye                        # (B, 1, 1, T, T)
             mask = mask.masked_fill(blocked, float("-inf"))                          # (B, 1, h, T, T)
-        out = attend(q, k, v, mask).transpose(2, 3).reshape(b, hh * ww, frames, c)
-        out = self.proj(out.to(h.dtype)).permute(0, 2, 3, 1).reshape(bt, c, hh, ww)
+        if self.full:                                          # token i is frame i // HW: expand frames to tokens
+            mask = mask.repeat_interleave(hw, dim=-1).repeat_interleave(hw, dim=-2)
+        out = attend(q, k, v, mask).transpose(2, 3)                                 # (B, ., n, h, d)
+        if self.full:
+            out = out.reshape(b, frames, hw, c).transpose(1, 2)
+        out = self.proj(out.reshape(b, hw, frames, c).to(h.dtype)).permute(0, 2, 3, 1).reshape(bt, c, hh, ww)
         return h + out

@@ -17,18 +17,21 @@ from genlab.nn.resblock import ResBlock
 from genlab.nn.temporal_attention import TemporalAttention
 from genlab.nn.temporal_conv import TemporalConv
 
+TEMPORAL_ATTENTION = ("axial", "full")    # across frames per position (Ho et al. 2022), or over frames x positions
+
 
 class _SpaceTime(nn.Module):
     """A residual block per frame, a temporal convolution, then spatial attention per frame (at `attention`
     levels) and temporal attention across frames (at `temporal` levels)."""
 
     def __init__(self, c_in: int, c_out: int, emb_dim: int, *, attention: bool, temporal: bool, temporal_conv: bool,
-                 heads: int, groups: int, max_frames: int) -> None:
+                 heads: int, groups: int, max_frames: int, full: bool = False) -> None:
         super().__init__()
         self.res = ResBlock(c_in, c_out, emb_dim, groups=groups)
         self.conv_t = TemporalConv(c_out, groups=groups) if temporal_conv else None
         self.spatial = SelfAttention2d(c_out, heads=heads, groups=groups) if attention else None
-        self.temporal = TemporalAttention(c_out, heads=heads, groups=groups, max_frames=max_frames) if temporal \
+        self.temporal = TemporalAttention(c_out, heads=heads, groups=groups, max_frames=max_frames,
+                                          full=full) if temporal \
             else None
 
     def forward(self, h: Tensor, emb: Tensor, frames: int, still: Tensor | None) -> Tensor:
@@ -50,12 +53,14 @@ class VideoUNet(nn.Module):
     `temporal_levels`, None: the `attention_levels`) and temporal convolutions (`temporal_conv`: one per block), which
     `still` turns into the identity for still-image rows, so one network trains on images and videos together.
     Each level halves H and W; `attention_levels` (spatial attention) and `temporal_levels` index `channels`;
-    the middle block always attends in space and time.
+    the middle block always attends in space and time. `temporal_attention` "full" makes the temporal attention
+    joint over all frames and positions of a clip (for small latent frames; see TemporalAttention).
     """
 
     def __init__(self, *, in_channels: int = 1, out_channels: int | None = None, channels: tuple[int, ...] = (32, 64),
                  attention_levels: tuple[int, ...] = (1,), temporal_levels: tuple[int, ...] | None = None,
-                 temporal_conv: bool = False, heads: int = 4, groups: int = 8, max_frames: int = 16) -> None:
+                 temporal_conv: bool = False, heads: int = 4, groups: int = 8, max_frames: int = 16,
+                 temporal_attention: str = "axial") -> None:
         super().__init__()
         if not channels or any(c % groups for c in channels):
             raise ConfigError(f"every entry of channels={tuple(channels)} must be divisible by groups={groups}")
@@ -63,13 +68,16 @@ class VideoUNet(nn.Module):
         for key, levels in (("attention_levels", attention_levels), ("temporal_levels", temporal_levels)):
             if any(not 0 <= i < len(channels) for i in levels):
                 raise ConfigError(f"{key}={tuple(levels)} must index channels (0..{len(channels) - 1})")
+        if temporal_attention not in TEMPORAL_ATTENTION:
+            raise ConfigError(f"temporal_attention = {temporal_attention!r}; expected one of: "
+                              f"{', '.join(TEMPORAL_ATTENTION)}")
         self.in_channels, self.out_channels = in_channels, out_channels or in_channels
         self.max_frames = max_frames
         emb_dim = 4 * channels[0]
         self.time_embed = TimeEmbedding(channels[0], emb_dim)
         self.conv_in = nn.Conv2d(in_channels, channels[0], 3, padding=1)
         block = partial(_SpaceTime, emb_dim=emb_dim, temporal_conv=temporal_conv, heads=heads, groups=groups,
-                        max_frames=max_frames)
+                        max_frames=max_frames, full=temporal_attention == "full")
         self.down, self.downsample = nn.ModuleList(), nn.ModuleList()
         skips, c = [channels[0]], channels[0]
         for i, ch in enumerate(channels):

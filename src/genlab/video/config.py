@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from genlab.diffusion.conditioning import ConditionConfig
 from genlab.diffusion.config import DiffusionConfig
@@ -17,6 +18,8 @@ class VideoNetConfig:
     # temporal attention (and the middle); None: the attention_levels, the layout of runs made before this key
     temporal_levels: tuple[int, ...] | None = field(default=None, metadata={"ge": 0})
     temporal_conv: bool = False     # a zero-initialised kernel-3 convolution over time after each residual block
+    # "axial": attention across frames at each position (Ho et al. 2022); "full": over all frames and positions
+    temporal_attention: Literal["axial", "full"] = "axial"
     heads: int = field(default=4, metadata={"ge": 1})
     groups: int = field(default=8, metadata={"ge": 1})
 
