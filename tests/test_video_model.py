@@ -149,31 +149,45 @@ def test_relative_position_bias_depends_on_frame_distance_only() -> None:
 
 
 def test_full_space_time_attention_in_closed_form() -> None:
-    """With q = k = 0, token (f, p) attends to every token (g, q) of the clip with weight softmax_g(bias[f, g]) / HW:
-    out(f, p) = h(f, p) + sum_g softmax(bias[f])[g] * mean_q v(g, q), the same for every position p of frame f; a
-    still row's frame averages its own positions only."""
+    """With q = k = 0, token i = (f, y, x) attends to every token j of its clip with weight softmax_j(B[i, j]),
+    B[i, j] = relative_bias[fi - fj] + displacement_bias[fi - fj, yi - yj, xi - xj] (tables read here by hand);
+    a still row's token attends to its own frame's tokens only."""
     torch.manual_seed(0)
-    attn = TemporalAttention(4, heads=2, groups=1, max_frames=3, full=True)
+    frames, hh, ww = 3, 2, 3
+    attn = TemporalAttention(4, heads=2, groups=1, max_frames=frames, full_size=(hh, ww))
     with torch.no_grad():
         nn.init.normal_(attn.relative_bias, std=1.0)
+        nn.init.normal_(attn.displacement_bias, std=1.0)
         attn.qkv.weight.zero_()
         attn.qkv.bias.zero_()
         attn.qkv.weight[8:].copy_(torch.eye(4))                # v = normed h
         attn.proj.weight.copy_(torch.eye(4))
-    h = torch.randn(2 * 3, 4, 2, 5)                             # 2 clips of 3 frames, 2x5 positions
-    means = attn.norm(h).mean(dim=(2, 3)).view(2, 3, 4)         # (clip, frame, C)
-    weights = torch.softmax(attn.bias(3), dim=-1)               # (heads, T, T)
-    video = torch.cat([weights[k] @ means[0, :, 2 * k:2 * k + 2] for k in range(2)], dim=1)   # (T, C)
-    out = attn(h, 3, torch.tensor([False, True])).view(2, 3, 4, 2, 5)
-    torch.testing.assert_close(out[0], h.view(2, 3, 4, 2, 5)[0] + video[:, :, None, None], rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(out[1], h.view(2, 3, 4, 2, 5)[1] + means[1, :, :, None, None], rtol=1e-5, atol=1e-5)
-    with torch.no_grad():                                       # on 1x1 frames it is the per-position attention
-        axial = TemporalAttention(4, heads=2, groups=1, max_frames=3)
-        axial.load_state_dict(attn.state_dict())
+    h = torch.randn(2 * frames, 4, hh, ww)                      # 2 clips of 3 frames
+    v = attn.norm(h).view(2, frames, 4, hh * ww).permute(0, 1, 3, 2).reshape(2, -1, 4)   # (clip, token, C)
+    tokens = [(f, y, x) for f in range(frames) for y in range(hh) for x in range(ww)]
+    expect = torch.zeros(2, len(tokens), 4)
+    for head in range(2):
+        rel, disp = attn.relative_bias[head].detach(), attn.displacement_bias[head].detach()
+        table = torch.tensor([[float(rel[fi - fj + frames - 1] + disp[fi - fj + frames - 1, yi - yj + hh - 1,
+                                                                      xi - xj + ww - 1])
+                               for (fj, yj, xj) in tokens] for (fi, yi, xi) in tokens])
+        same = torch.tensor([[fi == fj for (fj, _, _) in tokens] for (fi, _, _) in tokens])
+        cols = slice(2 * head, 2 * head + 2)
+        expect[0, :, cols] = torch.softmax(table, dim=1) @ v[0, :, cols]
+        expect[1, :, cols] = torch.softmax(table.masked_fill(~same, float("-inf")), dim=1) @ v[1, :, cols]
+    out = attn(h, frames, torch.tensor([False, True]))
+    got = out.view(2, frames, 4, hh * ww).permute(0, 1, 3, 2).reshape(2, -1, 4)
+    base = h.view(2, frames, 4, hh * ww).permute(0, 1, 3, 2).reshape(2, -1, 4)
+    torch.testing.assert_close(got, base + expect, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ModelInputError, match="built for at most 2x3"):
+        attn(torch.randn(frames, 4, 3, 3), frames)
+    with torch.no_grad():                                       # zero displacement bias, 1x1 frames: the axial one
+        attn.displacement_bias.zero_()
         nn.init.normal_(attn.qkv.weight)
-        axial.qkv.weight.copy_(attn.qkv.weight)
+        axial = TemporalAttention(4, heads=2, groups=1, max_frames=frames)
+        axial.load_state_dict({k: w for k, w in attn.state_dict().items() if k != "displacement_bias"})
         pixels = torch.randn(6, 4, 1, 1)
-        torch.testing.assert_close(attn(pixels, 3), axial(pixels, 3))
+        torch.testing.assert_close(attn(pixels, frames), axial(pixels, frames))
 
 
 def test_unknown_temporal_attention_is_a_config_error() -> None:
@@ -361,7 +375,8 @@ def test_min_snr_with_v_starves_the_high_noise_half_in_closed_form() -> None:
     assert _high_noise_share(family) == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize("name", ["vdm_moving_mnist.toml", "vdm_moving_mnist_video_only.toml"])
+@pytest.mark.parametrize("name", ["vdm_moving_mnist.toml", "vdm_moving_mnist_video_only.toml",
+                                  "vdm_moving_mnist_latent.toml"])
 def test_shipped_vdm_configs_train_the_steps_where_continuations_use_the_context(name: str) -> None:
     """The given frames decide the unknown ones at high noise (docs/video.md: at min-SNR the runs ignored them)."""
     from pathlib import Path

@@ -25,13 +25,13 @@ class _SpaceTime(nn.Module):
     levels) and temporal attention across frames (at `temporal` levels)."""
 
     def __init__(self, c_in: int, c_out: int, emb_dim: int, *, attention: bool, temporal: bool, temporal_conv: bool,
-                 heads: int, groups: int, max_frames: int, full: bool = False) -> None:
+                 heads: int, groups: int, max_frames: int, full_size: tuple[int, int] | None = None) -> None:
         super().__init__()
         self.res = ResBlock(c_in, c_out, emb_dim, groups=groups)
         self.conv_t = TemporalConv(c_out, groups=groups) if temporal_conv else None
         self.spatial = SelfAttention2d(c_out, heads=heads, groups=groups) if attention else None
         self.temporal = TemporalAttention(c_out, heads=heads, groups=groups, max_frames=max_frames,
-                                          full=full) if temporal \
+                                          full_size=full_size) if temporal \
             else None
 
     def forward(self, h: Tensor, emb: Tensor, frames: int, still: Tensor | None) -> Tensor:
@@ -54,13 +54,14 @@ class VideoUNet(nn.Module):
     `still` turns into the identity for still-image rows, so one network trains on images and videos together.
     Each level halves H and W; `attention_levels` (spatial attention) and `temporal_levels` index `channels`;
     the middle block always attends in space and time. `temporal_attention` "full" makes the temporal attention
-    joint over all frames and positions of a clip (for small latent frames; see TemporalAttention).
+    joint over all frames and positions of a clip (for small latent frames; see TemporalAttention), with a bias
+    table per displacement sized for frames of at most `frame_size` (H, W).
     """
 
     def __init__(self, *, in_channels: int = 1, out_channels: int | None = None, channels: tuple[int, ...] = (32, 64),
                  attention_levels: tuple[int, ...] = (1,), temporal_levels: tuple[int, ...] | None = None,
                  temporal_conv: bool = False, heads: int = 4, groups: int = 8, max_frames: int = 16,
-                 temporal_attention: str = "axial") -> None:
+                 temporal_attention: str = "axial", frame_size: tuple[int, int] = (64, 64)) -> None:
         super().__init__()
         if not channels or any(c % groups for c in channels):
             raise ConfigError(f"every entry of channels={tuple(channels)} must be divisible by groups={groups}")
@@ -76,24 +77,27 @@ class VideoUNet(nn.Module):
         emb_dim = 4 * channels[0]
         self.time_embed = TimeEmbedding(channels[0], emb_dim)
         self.conv_in = nn.Conv2d(in_channels, channels[0], 3, padding=1)
+        sizes = [(-(-frame_size[0] // 2 ** i), -(-frame_size[1] // 2 ** i)) for i in range(len(channels))]
+        full = temporal_attention == "full"
         block = partial(_SpaceTime, emb_dim=emb_dim, temporal_conv=temporal_conv, heads=heads, groups=groups,
-                        max_frames=max_frames, full=temporal_attention == "full")
+                        max_frames=max_frames)
         self.down, self.downsample = nn.ModuleList(), nn.ModuleList()
         skips, c = [channels[0]], channels[0]
         for i, ch in enumerate(channels):
-            self.down.append(block(c, ch, attention=i in attention_levels, temporal=i in temporal_levels))
+            self.down.append(block(c, ch, attention=i in attention_levels, temporal=i in temporal_levels,
+                                   full_size=sizes[i] if full else None))
             c = ch
             skips.append(ch)
             if i < len(channels) - 1:
                 self.downsample.append(Downsample(ch))
                 skips.append(ch)
-        self.mid1 = block(c, c, attention=True, temporal=True)
+        self.mid1 = block(c, c, attention=True, temporal=True, full_size=sizes[-1] if full else None)
         self.mid2 = block(c, c, attention=False, temporal=False)
         self.up, self.upsample = nn.ModuleList(), nn.ModuleList()
         for i, ch in reversed(list(enumerate(channels))):
             for _ in range(2):
                 self.up.append(block(c + skips.pop(), ch, attention=i in attention_levels,
-                                     temporal=i in temporal_levels))
+                                     temporal=i in temporal_levels, full_size=sizes[i] if full else None))
                 c = ch
             if i > 0:
                 self.upsample.append(Upsample(ch))

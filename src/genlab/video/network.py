@@ -22,7 +22,8 @@ class FrameMaskedNet(nn.Module):
         self.unet = VideoUNet(in_channels=channels + int(mask_channel), out_channels=channels,
                               channels=cfg.channels, attention_levels=cfg.attention_levels,
                               temporal_levels=cfg.temporal_levels, temporal_conv=cfg.temporal_conv, heads=cfg.heads,
-                              groups=cfg.groups, max_frames=frames, temporal_attention=cfg.temporal_attention)
+                              groups=cfg.groups, max_frames=frames, temporal_attention=cfg.temporal_attention,
+                              frame_size=(shape[2], shape[3]))
 
     def forward(self, x_t: Tensor, t: Tensor | float, known: Tensor | None = None, mask: Tensor | None = None,
                 still: Tensor | None = None) -> Tensor:
