@@ -78,3 +78,10 @@ def test_an_autoencoder_of_other_frames_is_one_line_and_status_2(tmp_path, capsy
                  str(tmp_path / "r"), "--quiet", *TINY]) == 2
     err = capsys.readouterr().err.strip()
     assert "trained on images of shape (1, 8, 8), not (1, 16, 16)" in err and len(err.splitlines()) == 1
+
+
+def test_a_context_of_other_frames_is_checked_against_the_pixels_not_the_latents(run, tmp_path, capsys) -> None:
+    np.savez(tmp_path / "ctx.npz", x=np.zeros((1, 2, 1, 4, 4), dtype=np.uint8))      # the latents' size, not 16x16
+    assert main(["sample", str(run), "--n", "1", "--context", str(tmp_path / "ctx.npz"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "context frames of shape (1, 4, 4); the model's frames are (1, 16, 16)" in err and len(err.splitlines()) == 1
