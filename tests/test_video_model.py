@@ -51,7 +51,7 @@ def test_unet_maps_clips_to_clips() -> None:
 
 @pytest.mark.parametrize("attention", ["axial", "full"])
 def test_still_images_are_independent_across_frames(attention: str) -> None:
-    net = _unet(temporal_attention=attention)
+    net = _unet(temporal_attention=attention, frame_size=(8, 8))
     x = torch.randn(2, 4, 1, 8, 8)
     y = x.clone()
     y[:, 0] += 1.0                                              # change frame 0 of both rows
@@ -190,9 +190,14 @@ def test_full_space_time_attention_in_closed_form() -> None:
         torch.testing.assert_close(attn(pixels, frames), axial(pixels, frames))
 
 
-def test_unknown_temporal_attention_is_a_config_error() -> None:
+def test_unknown_or_oversized_full_attention_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="temporal_attention = 'global'; expected one of: axial, full"):
         VideoUNet(channels=(8, 16), groups=4, temporal_attention="global")
+    with pytest.raises(ConfigError, match=r"level 0 \(32x32\) would attend over 8 x 1024 = 8,192 positions"):
+        VideoUNet(channels=(8, 16), groups=4, temporal_levels=(0, 1), temporal_attention="full", max_frames=8,
+                  frame_size=(32, 32))
+    VideoUNet(channels=(8, 16), groups=4, temporal_levels=(1,), temporal_attention="full", max_frames=8,
+              frame_size=(32, 32))                                 # 16x16 and the middle: 2,048 positions
 
 
 def _rng(b: int, seed: int = 0) -> BatchRandom:

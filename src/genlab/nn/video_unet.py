@@ -18,6 +18,7 @@ from genlab.nn.temporal_attention import TemporalAttention
 from genlab.nn.temporal_conv import TemporalConv
 
 TEMPORAL_ATTENTION = ("axial", "full")    # across frames per position (Ho et al. 2022), or over frames x positions
+FULL_TOKENS = 4096     # largest T*H*W of full attention: its (T H W)^2 scores per head and clip grow fast
 
 
 class _SpaceTime(nn.Module):
@@ -61,7 +62,7 @@ class VideoUNet(nn.Module):
     def __init__(self, *, in_channels: int = 1, out_channels: int | None = None, channels: tuple[int, ...] = (32, 64),
                  attention_levels: tuple[int, ...] = (1,), temporal_levels: tuple[int, ...] | None = None,
                  temporal_conv: bool = False, heads: int = 4, groups: int = 8, max_frames: int = 16,
-                 temporal_attention: str = "axial", frame_size: tuple[int, int] = (64, 64)) -> None:
+                 temporal_attention: str = "axial", frame_size: tuple[int, int] | None = None) -> None:
         super().__init__()
         if not channels or any(c % groups for c in channels):
             raise ConfigError(f"every entry of channels={tuple(channels)} must be divisible by groups={groups}")
@@ -77,8 +78,17 @@ class VideoUNet(nn.Module):
         emb_dim = 4 * channels[0]
         self.time_embed = TimeEmbedding(channels[0], emb_dim)
         self.conv_in = nn.Conv2d(in_channels, channels[0], 3, padding=1)
-        sizes = [(-(-frame_size[0] // 2 ** i), -(-frame_size[1] // 2 ** i)) for i in range(len(channels))]
         full = temporal_attention == "full"
+        if full and frame_size is None:
+            raise ConfigError("full space-time attention needs the frame size (H, W) to size its displacement bias")
+        size = frame_size or (1, 1)
+        sizes = [(-(-size[0] // 2 ** i), -(-size[1] // 2 ** i)) for i in range(len(channels))]
+        for i in sorted({*temporal_levels, len(channels) - 1}) if full else ():
+            tokens = max_frames * sizes[i][0] * sizes[i][1]
+            if tokens > FULL_TOKENS:
+                raise ConfigError(f"full space-time attention at level {i} ({sizes[i][0]}x{sizes[i][1]}) would attend "
+                                  f"over {max_frames} x {sizes[i][0] * sizes[i][1]} = {tokens:,} positions (at most "
+                                  f"{FULL_TOKENS:,}): use it on small latent frames or at lower temporal_levels")
         block = partial(_SpaceTime, emb_dim=emb_dim, temporal_conv=temporal_conv, heads=heads, groups=groups,
                         max_frames=max_frames)
         self.down, self.downsample = nn.ModuleList(), nn.ModuleList()
