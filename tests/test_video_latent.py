@@ -85,3 +85,9 @@ def test_a_context_of_other_frames_is_checked_against_the_pixels_not_the_latents
     assert main(["sample", str(run), "--n", "1", "--context", str(tmp_path / "ctx.npz"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert "context frames of shape (1, 4, 4); the model's frames are (1, 16, 16)" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("sampler", ["ancestral", "heun", "dpmpp_2m", "unipc"])
+def test_registry_samplers_draw_latent_clips_decoded_to_pixels(run, sampler) -> None:
+    clips = load_run(run).sample(2, seed=0, sampler=sampler, steps=3)
+    assert clips.shape == (2, 4, 1, 16, 16) and clips.min() >= -1 and clips.max() <= 1
