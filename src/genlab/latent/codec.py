@@ -14,6 +14,7 @@ from genlab.errors import CheckpointError, ConfigError, ModelInputError
 from genlab.vae.networks import VAE
 
 if TYPE_CHECKING:
+    from genlab.latent.family import LatentConfig
     from genlab.training.run import Run
 
 SCALE_ITEMS = 5000     # training images of the autoencoder's data the latent scale is measured on
@@ -106,3 +107,13 @@ def first_stage_scale(run: Run, *, posterior: str = "sample") -> float:
 
     x, _ = run_items(run, split="train", limit=SCALE_ITEMS, seed=0)
     return measure_scale(vae_of(run), x, generator=torch.Generator().manual_seed(0), sample=posterior == "sample")
+
+
+def first_stage_codec(run: Run, latent: LatentConfig, *, latent_shape: tuple[int, int, int]) -> LatentCodec:
+    """The frozen codec of the autoencoder run; `latent.scale_factor` 0 is measured first (first_stage_scale) and
+    written back, so config.json keeps it beside the checkpoint's buffer."""
+    from genlab.vae.runs import vae_of
+
+    if not latent.scale_factor > 0:
+        latent.scale_factor = first_stage_scale(run, posterior=latent.posterior)
+    return LatentCodec(vae_of(run), latent_shape=latent_shape, scale=latent.scale_factor)

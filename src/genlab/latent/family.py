@@ -18,7 +18,7 @@ from genlab.config import TrainConfig
 from genlab.diffusion.config import DDPMConfig
 from genlab.diffusion.family import DiffusionFamily
 from genlab.errors import ModelInputError
-from genlab.latent.codec import LatentCodec, first_stage_scale, load_first_stage
+from genlab.latent.codec import LatentCodec, first_stage_codec, load_first_stage
 from genlab.training.objective import Batch, DataInfo
 
 
@@ -55,12 +55,7 @@ class LatentDiffusionFamily(DiffusionFamily):
 
     def build_models(self) -> dict[str, nn.Module]:
         models = super().build_models()
-        from genlab.vae.runs import vae_of
-        latent = self.config.latent
-        if not latent.scale_factor > 0:
-            latent.scale_factor = first_stage_scale(self.autoencoder, posterior=latent.posterior)  # in config.json too
-        models["codec"] = LatentCodec(vae_of(self.autoencoder), latent_shape=self.latent_shape,
-                                      scale=latent.scale_factor)
+        models["codec"] = first_stage_codec(self.autoencoder, self.config.latent, latent_shape=self.latent_shape)
         return models
 
     def encode_batch(self, models: Mapping[str, nn.Module], batch: Batch) -> Tensor:

@@ -31,7 +31,7 @@ class TemporalAttention(nn.Module):
     def __init__(self, channels: int, *, heads: int, groups: int, max_frames: int,
                  full_size: tuple[int, int] | None = None) -> None:
         super().__init__()
-        self.full, self.full_size = full_size is not None, full_size
+        self.full_size = full_size
         if channels % heads:
             raise ConfigError(f"attention needs channels divisible by heads, got channels={channels}, heads={heads}")
         self.heads, self.max_frames = heads, max_frames
@@ -44,6 +44,11 @@ class TemporalAttention(nn.Module):
         if full_size is not None:      # a bias per head and displacement (dt, dy, dx): where to look, not what for
             self.displacement_bias = nn.Parameter(torch.zeros(heads, 2 * max_frames - 1, 2 * full_size[0] - 1,
                                                               2 * full_size[1] - 1))
+
+    @property
+    def full(self) -> bool:
+        """Attention over all frames and positions (built with a full_size), not across frames per position."""
+        return self.full_size is not None
 
     def bias(self, frames: int) -> Tensor:
         """The (heads, T, T) table bias[h, i, j] = relative_bias[h, i - j + max_frames - 1] (a Toeplitz matrix)."""

@@ -83,6 +83,7 @@ class VideoUNet(nn.Module):
             raise ConfigError("full space-time attention needs the frame size (H, W) to size its displacement bias")
         size = frame_size or (1, 1)
         sizes = [(-(-size[0] // 2 ** i), -(-size[1] // 2 ** i)) for i in range(len(channels))]
+        full_sizes = sizes if full else [None] * len(channels)     # TemporalAttention's full_size per level
         for i in sorted({*temporal_levels, len(channels) - 1}) if full else ():
             tokens = max_frames * sizes[i][0] * sizes[i][1]
             if tokens > FULL_TOKENS:
@@ -95,19 +96,19 @@ class VideoUNet(nn.Module):
         skips, c = [channels[0]], channels[0]
         for i, ch in enumerate(channels):
             self.down.append(block(c, ch, attention=i in attention_levels, temporal=i in temporal_levels,
-                                   full_size=sizes[i] if full else None))
+                                   full_size=full_sizes[i]))
             c = ch
             skips.append(ch)
             if i < len(channels) - 1:
                 self.downsample.append(Downsample(ch))
                 skips.append(ch)
-        self.mid1 = block(c, c, attention=True, temporal=True, full_size=sizes[-1] if full else None)
+        self.mid1 = block(c, c, attention=True, temporal=True, full_size=full_sizes[-1])
         self.mid2 = block(c, c, attention=False, temporal=False)
         self.up, self.upsample = nn.ModuleList(), nn.ModuleList()
         for i, ch in reversed(list(enumerate(channels))):
             for _ in range(2):
                 self.up.append(block(c + skips.pop(), ch, attention=i in attention_levels,
-                                     temporal=i in temporal_levels, full_size=sizes[i] if full else None))
+                                     temporal=i in temporal_levels, full_size=full_sizes[i]))
                 c = ch
             if i > 0:
                 self.upsample.append(Upsample(ch))

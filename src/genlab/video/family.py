@@ -20,7 +20,7 @@ from genlab.diffusion.family import DiffusionFamily
 from genlab.diffusion.losses import example_weight
 from genlab.diffusion.parametrization import coefficients
 from genlab.errors import ConfigError, ModelInputError
-from genlab.latent.codec import LatentCodec, first_stage_scale, load_first_stage
+from genlab.latent.codec import LatentCodec, first_stage_codec, load_first_stage
 from genlab.training.objective import Batch, DataInfo
 from genlab.video.config import VDMConfig
 from genlab.video.network import FrameMaskedNet
@@ -68,12 +68,7 @@ class VideoDiffusionFamily(DiffusionFamily):
             "model": FrameMaskedNet(self.config.model, shape=self.shape, mask_channel=self.config.video.mask_prob > 0,
                                     given_at_zero=self.config.video.given_at_zero)}
         if self.autoencoder is not None and self.latent_shape is not None:
-            from genlab.vae.runs import vae_of
-            latent = self.config.latent
-            if not latent.scale_factor > 0:
-                latent.scale_factor = first_stage_scale(self.autoencoder, posterior=latent.posterior)
-            models["codec"] = LatentCodec(vae_of(self.autoencoder), latent_shape=self.latent_shape,
-                                          scale=latent.scale_factor)
+            models["codec"] = first_stage_codec(self.autoencoder, self.config.latent, latent_shape=self.latent_shape)
         return models
 
     def encode_frames(self, models: Mapping[str, nn.Module], clips: Tensor, noise: Tensor | None = None) -> Tensor:
