@@ -72,6 +72,20 @@ def test_changed_config_refuses_to_resume(tmp_path):
         train(tiny_config("train.steps=4", "model.channels=[32, 64]"), tmp_path / "r", progress=False)
 
 
+def test_a_run_made_before_a_config_key_existed_resumes_with_its_default(tmp_path):
+    """config.json of an older genlab lacks keys added since; load_run reads them as their defaults, so resuming
+    with the default must work, and resuming with another value must still be refused."""
+    run_dir = tmp_path / "r"
+    train(tiny_config("train.steps=2"), run_dir, progress=False)
+    record = json.loads((run_dir / "config.json").read_text())
+    del record["config"]["diffusion"]["prediction"]                  # as if the key were added after the run
+    (run_dir / "config.json").write_text(json.dumps(record))
+    train(tiny_config("train.steps=3"), run_dir, progress=False)
+    assert load_run(run_dir).step == 3
+    with pytest.raises(ConfigError, match="diffusion.prediction = 'eps', not 'v'"):
+        train(tiny_config("train.steps=4", "diffusion.prediction=v"), run_dir, progress=False)
+
+
 def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
     real_build = session_module.build_family
 

@@ -75,7 +75,7 @@ class VideoUNet(nn.Module):
                               f"{', '.join(TEMPORAL_ATTENTION)}")
         self.in_channels, self.out_channels = in_channels, out_channels or in_channels
         self.max_frames = max_frames
-        emb_dim = 4 * channels[0]
+        self.emb_dim = emb_dim = 4 * channels[0]
         self.time_embed = TimeEmbedding(channels[0], emb_dim)
         self.conv_in = nn.Conv2d(in_channels, channels[0], 3, padding=1)
         full = temporal_attention == "full"
@@ -116,9 +116,11 @@ class VideoUNet(nn.Module):
         self.norm_out = GroupNorm(groups, c)
         self.conv_out = nn.Conv2d(c, self.out_channels, 3, padding=1)
 
-    def forward(self, x: Tensor, t: Tensor | float, *, still: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, t: Tensor | float, *, still: Tensor | None = None,
+                code: Tensor | None = None) -> Tensor:
         """x: (B, T, C_in, H, W), t: (B,), (B, T) (a step per frame) or scalar, still: (B,) bool (frames
-        independent) -> (B, T, C_out, H, W)."""
+        independent), code: (B, 4 channels[0]) a clip-level code added to every frame's time embedding
+        -> (B, T, C_out, H, W)."""
         if x.ndim != 5 or x.shape[2] != self.in_channels or x.shape[0] == 0:
             raise ModelInputError(f"video U-Net expects clips of shape (B, T, {self.in_channels}, H, W), "
                                   f"got {tuple(x.shape)}")
@@ -131,6 +133,8 @@ class VideoUNet(nn.Module):
             emb = self.time_embed(t.to(x.device).flatten())
         else:
             emb = self.time_embed(batch_timesteps(t, b, x.device)).repeat_interleave(frames, dim=0)
+        if code is not None:
+            emb = emb + code.to(emb.dtype).repeat_interleave(frames, dim=0)
         h = self.conv_in(x.flatten(0, 1))
         skips = [h]
         for i, block in enumerate(self.down):

@@ -1,12 +1,14 @@
 """Resuming a run folder: the stored config must match, then weights, EMA, optimiser state and the step come back."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from genlab.config import run_config_from_dict
 from genlab.errors import ConfigError
 from genlab.training.checkpoint import (ema_updates_of, load_module_state, load_optimizer_states, read_trainer_state,
                                         read_weights, split_prefix)
@@ -25,7 +27,7 @@ def check_resume_config(run_dir: Path, record: dict[str, Any]) -> None:
     if old_info and old_info != new_info:
         raise ConfigError(f"{run_dir} was trained on {old_info['kind']}s of shape {old_info['shape']}, this data "
                           f"has shape {new_info['shape']}: pick another --out")
-    old, new = stored["config"], record["config"]
+    old, new = with_defaults(stored["config"]), record["config"]
     for section in sorted(set(old) | set(new)):
         a, b = old.get(section), new.get(section)
         if isinstance(a, dict) and isinstance(b, dict):
@@ -37,6 +39,16 @@ def check_resume_config(run_dir: Path, record: dict[str, Any]) -> None:
                                       f"{b.get(key)!r}: pick another --out, or keep the config to resume")
         elif a != b:
             raise ConfigError(f"{run_dir} holds a run with {section} = {a!r}, not {b!r}: pick another --out")
+
+
+def with_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """A stored config with the keys added to genlab after the run was made filled in with their defaults, as
+    load_run reads it (so an old run resumes with the behaviour it was trained with); as stored if it no longer
+    parses (the key-by-key comparison then names what differs)."""
+    try:
+        return json.loads(json.dumps(run_config_from_dict(config).to_dict()))
+    except (ConfigError, TypeError, ValueError):
+        return config
 
 
 def restore(ckpt: Path, *, family: str, models: dict[str, nn.Module], emas: dict[str, EMA],

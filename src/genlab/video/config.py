@@ -34,6 +34,12 @@ class VideoConfig:
     mask_prob: float = field(default=0.5, metadata={"ge": 0, "le": 1})
     # embed step 0 for the clean given frames instead of the clip's step t (a noise level per frame)
     given_at_zero: bool = False
+    # feed every frame the nearest given frame and its time offset as extra input channels (as MCVD concatenates
+    # its conditioning frames, Voleti et al. 2022): the shape of a given digit reaches each frame at every level
+    reference: bool = False
+    # a code of what the given frames show, pooled over positions and frames (a content encoder, Villegas et al.
+    # 2017), added to every frame's time embedding: the given digit's identity reaches every frame wherever it is
+    content: bool = False
     # reconstruction guidance weight w_r of Ho et al. 2022, eq. 7 (sampling with context by "reconstruction")
     reconstruction_weight: float = field(default=4.0, metadata={"ge": 0})
 

@@ -66,7 +66,8 @@ class VideoDiffusionFamily(DiffusionFamily):
     def build_models(self) -> dict[str, nn.Module]:
         models: dict[str, nn.Module] = {
             "model": FrameMaskedNet(self.config.model, shape=self.shape, mask_channel=self.config.video.mask_prob > 0,
-                                    given_at_zero=self.config.video.given_at_zero)}
+                                    given_at_zero=self.config.video.given_at_zero,
+                                    reference=self.config.video.reference, content=self.config.video.content)}
         if self.autoencoder is not None and self.latent_shape is not None:
             models["codec"] = first_stage_codec(self.autoencoder, self.config.latent, latent_shape=self.latent_shape)
         return models

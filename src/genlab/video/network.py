@@ -4,7 +4,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from genlab.errors import ModelInputError
+from genlab.errors import ConfigError, ModelInputError
+from genlab.nn.content_encoder import ContentEncoder
 from genlab.nn.video_unet import VideoUNet
 from genlab.video.config import VideoNetConfig
 
@@ -12,18 +13,25 @@ from genlab.video.config import VideoNetConfig
 class FrameMaskedNet(nn.Module):
     """net(x_t, t, known, mask, still): clean `known` frames replace x_t where mask[b, f] (Harvey et al. 2022,
     sec. 3), and a constant mask plane per frame says which; `given_at_zero` also embeds step 0 for the given
-    frames (a noise level per frame, as in Chen et al. 2024). Without a mask channel it is the plain U-Net."""
+    frames (a noise level per frame, as in Chen et al. 2024); `reference` also gives every frame the nearest given
+    frame and its time offset as input channels. Without a mask channel it is the plain U-Net."""
 
     def __init__(self, cfg: VideoNetConfig, *, shape: tuple[int, ...], mask_channel: bool,
-                 given_at_zero: bool = False) -> None:
+                 given_at_zero: bool = False, reference: bool = False, content: bool = False) -> None:
         super().__init__()
         frames, channels = shape[0], shape[1]
+        for key, on in (("reference", reference), ("content", content)):
+            if on and not mask_channel:
+                raise ConfigError(f"video.{key} needs frame masks to train with (video.mask_prob > 0)")
         self.shape, self.mask_channel, self.given_at_zero = tuple(shape), mask_channel, given_at_zero
-        self.unet = VideoUNet(in_channels=channels + int(mask_channel), out_channels=channels,
+        self.reference = reference
+        extra = int(mask_channel) + (channels + 1) * int(reference)
+        self.unet = VideoUNet(in_channels=channels + extra, out_channels=channels,
                               channels=cfg.channels, attention_levels=cfg.attention_levels,
                               temporal_levels=cfg.temporal_levels, temporal_conv=cfg.temporal_conv, heads=cfg.heads,
                               groups=cfg.groups, max_frames=frames, temporal_attention=cfg.temporal_attention,
                               frame_size=(shape[2], shape[3]))
+        self.content = ContentEncoder(channels, self.unet.emb_dim) if content else None
 
     def forward(self, x_t: Tensor, t: Tensor | float, known: Tensor | None = None, mask: Tensor | None = None,
                 still: Tensor | None = None) -> Tensor:
@@ -41,9 +49,30 @@ class FrameMaskedNet(nn.Module):
             known = x_t
         given = mask[:, :, None, None, None]
         x_in = torch.where(given, known.to(x_t.dtype), x_t)
-        plane = given.to(x_t.dtype).expand(*x_t.shape[:2], 1, *x_t.shape[3:])
+        planes = [x_in, given.to(x_t.dtype).expand(*x_t.shape[:2], 1, *x_t.shape[3:])]
+        if self.reference:
+            frame, offset = nearest_given(known.to(x_t.dtype), mask)
+            planes += [frame, offset[:, :, None, None, None].to(x_t.dtype).expand_as(planes[1])]
         if self.given_at_zero:      # a noise level per frame, 0 for the clean given ones (Chen et al. 2024)
             steps = torch.as_tensor(t, device=x_t.device)
             steps = (steps[:, None] if steps.ndim == 1 else steps).expand(mask.shape)
             t = torch.where(mask, torch.zeros_like(steps), steps)
-        return self.unet(torch.cat([x_in, plane], dim=2), t, still=still)
+        code = None if self.content is None else self.content(known.to(x_t.dtype), mask)
+        return self.unet(torch.cat(planes, dim=2), t, still=still, code=code)
+
+
+def nearest_given(known: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """For each frame i the given frame j nearest in time (the earlier on ties) and (i - j) / T: known (B, T, ...),
+    mask (B, T) -> ((B, T, ...), (B, T)); zeros in rows with no given frame. The conditioning frames fed as input
+    channels, as MCVD does (Voleti et al. 2022, sec. 3), here one per frame so that any subset can be given."""
+    frames = mask.shape[1]
+    position = torch.arange(frames, device=mask.device)
+    gap = position[:, None] - position[None, :]                          # (T, T): i - j
+    cost = torch.where(mask[:, None, :], 2 * gap.abs() + (gap < 0).long(), 4 * frames)   # (B, T_i, T_j)
+    nearest = cost.argmin(dim=2)                                         # (B, T)
+    some = mask.any(dim=1, keepdim=True)
+    index = nearest.view(*nearest.shape, *([1] * (known.ndim - 2))).expand_as(known)
+    frame = torch.where(some.view(*some.shape, *([1] * (known.ndim - 2))), known.gather(1, index),
+                        torch.zeros_like(known))
+    offset = torch.where(some, (position - nearest).to(known.dtype) / frames, torch.zeros_like(known[:, :, 0, 0, 0]))
+    return frame, offset
