@@ -1,5 +1,7 @@
-"""video.reference: every frame is fed the nearest given frame and its time offset (MCVD-style conditioning by
-concatenation, Voleti et al. 2022), checked against tables written by hand."""
+"""Two more paths for the given frames of a vdm run: video.reference (every frame is fed the nearest given frame and
+its time offset, as MCVD concatenates its conditioning frames, Voleti et al. 2022), checked against tables written
+by hand; video.content (a code of what the given frames show, pooled over positions and frames), checked for its
+shift invariance, its mean over the given frames only, and for reaching every frame."""
 from __future__ import annotations
 
 import pytest
