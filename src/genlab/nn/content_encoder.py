@@ -26,8 +26,7 @@ class ContentEncoder(nn.Module):
     def forward(self, known: Tensor, given: Tensor) -> Tensor:
         """known: (B, T, C, H, W) (only the given frames are read), given: (B, T) bool -> (B, emb_dim)."""
         b, frames = given.shape
-        picked = known[given]                                            # (G, C, H, W): the given frames only
-        h = picked
+        h = known[given]                                                 # (G, C, H, W): the given frames only
         for conv in self.convs:
             h = F.silu(conv(h))
         per_frame = h.mean(dim=(2, 3))                                   # (G, E)

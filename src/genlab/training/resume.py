@@ -47,7 +47,7 @@ def with_defaults(config: dict[str, Any]) -> dict[str, Any]:
     parses (the key-by-key comparison then names what differs)."""
     try:
         return json.loads(json.dumps(run_config_from_dict(config).to_dict()))
-    except (ConfigError, TypeError, ValueError):
+    except (ConfigError, KeyError, TypeError, ValueError):
         return config
 
 
