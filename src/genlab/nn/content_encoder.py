@@ -25,14 +25,11 @@ class ContentEncoder(nn.Module):
 
     def forward(self, known: Tensor, given: Tensor) -> Tensor:
         """known: (B, T, C, H, W) (only the given frames are read), given: (B, T) bool -> (B, emb_dim)."""
-        b, frames = given.shape
         h = known[given]                                                 # (G, C, H, W): the given frames only
         for conv in self.convs:
             h = F.silu(conv(h))
-        per_frame = h.mean(dim=(2, 3))                                   # (G, E)
-        total = torch.zeros(b, per_frame.shape[1], dtype=per_frame.dtype, device=per_frame.device)
-        rows = torch.arange(b, device=given.device)[:, None].expand(b, frames)[given]
-        total = total.index_add(0, rows, per_frame)
+        per_frame = h.mean(dim=(2, 3))                                   # (G, E), in the order of given.nonzero()
+        total = per_frame.new_zeros(given.shape[0], per_frame.shape[1]).index_add(0, given.nonzero()[:, 0], per_frame)
         count = given.sum(dim=1, keepdim=True).clamp(min=1).to(total.dtype)
         some = given.any(dim=1, keepdim=True)
         return torch.where(some, self.mlp(total / count), torch.zeros_like(total))

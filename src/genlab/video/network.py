@@ -47,17 +47,18 @@ class FrameMaskedNet(nn.Module):
         if mask is None or known is None:
             mask = torch.zeros(x_t.shape[:2], dtype=torch.bool, device=x_t.device)
             known = x_t
+        known = known.to(x_t.dtype)
         given = mask[:, :, None, None, None]
-        x_in = torch.where(given, known.to(x_t.dtype), x_t)
+        x_in = torch.where(given, known, x_t)
         planes = [x_in, given.to(x_t.dtype).expand(*x_t.shape[:2], 1, *x_t.shape[3:])]
         if self.reference:
-            frame, offset = nearest_given(known.to(x_t.dtype), mask)
+            frame, offset = nearest_given(known, mask)
             planes += [frame, offset[:, :, None, None, None].to(x_t.dtype).expand_as(planes[1])]
         if self.given_at_zero:      # a noise level per frame, 0 for the clean given ones (Chen et al. 2024)
             steps = torch.as_tensor(t, device=x_t.device)
             steps = (steps[:, None] if steps.ndim == 1 else steps).expand(mask.shape)
             t = torch.where(mask, torch.zeros_like(steps), steps)
-        code = None if self.content is None else self.content(known.to(x_t.dtype), mask)
+        code = None if self.content is None else self.content(known, mask)
         return self.unet(torch.cat(planes, dim=2), t, still=still, code=code)
 
 
