@@ -52,7 +52,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--prompt", help="text prompt, for text-conditional diffusion runs (needs genlab[text])")
     p.add_argument("--guidance", type=nonnegative_float, metavar="W",
                    help="classifier-free guidance scale of a conditional "
-                   "diffusion run: 0 unconditional, 1 conditional, >1 sharper (default: the run's)")
+                   "diffusion run: 0 unconditional, 1 conditional, >1 sharper (default: the run's); video runs: "
+                   "towards the --context frames")
     p.add_argument("--low-res", metavar="IMAGE", help="low-resolution PNG to upsample (super-resolution runs)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the samples (default 0)")
     p.add_argument("--batch-size", type=positive_int, default=256, help="samples drawn per chunk (memory stays flat)")

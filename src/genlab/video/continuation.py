@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from genlab.diffusion import pipeline
+from genlab.diffusion.guidance import classifier_free_guidance_batched
 from genlab.diffusion.parametrization import coefficients, prediction_target
 from genlab.errors import ModelInputError
 
@@ -34,6 +35,23 @@ class MaskConditioned(nn.Module):
     def forward(self, x_t: Tensor, t: Tensor) -> Tensor:
         """x_t: (B, T, C, H, W) -> the run's raw output (B, T, C, H, W)."""
         return self.net(x_t, t, self.known, self.given)
+
+
+class ContextGuided(nn.Module):
+    """Classifier-free guidance towards the given frames (Ho & Salimans 2022, eq. 6, with the frame mask as the
+    condition): out_u + w (out_c - out_u), out_u the output given no frames, which the rows trained without
+    given frames (1 - video.mask_prob of them) taught; one network call on a doubled batch. net(x_t, t)."""
+
+    def __init__(self, net: nn.Module, known: Tensor, given: Tensor, scale: float) -> None:
+        super().__init__()
+        self.net, self.known, self.given, self.scale = net, known, given, scale
+        doubled = torch.cat([known, known])
+        self.guided = classifier_free_guidance_batched(lambda x, t, mask: self.net(x, t, doubled, mask), given,
+                                                       torch.zeros_like(given), scale)
+
+    def forward(self, x_t: Tensor, t: Tensor) -> Tensor:
+        """x_t: (B, T, C, H, W), t: (B,) -> the guided output (B, T, C, H, W), in the run's parameterisation."""
+        return self.guided(x_t, t)
 
 
 class ReconstructionGuided(nn.Module):
@@ -80,10 +98,15 @@ def check_context(context: Tensor, *, shape: tuple[int, ...], n: int) -> Tensor:
 
 
 def conditioned_models(family: VideoDiffusionFamily, models: Mapping[str, nn.Module], known: Tensor,
-                       given: Tensor, *, method: Method, weight: float) -> dict[str, nn.Module]:
-    """The run's networks with `model` conditioned on known (n, T, C, H, W) where given (n, T) by `method`."""
+                       given: Tensor, *, method: Method, weight: float,
+                       guidance: float | None = None) -> dict[str, nn.Module]:
+    """The run's networks with `model` conditioned on known (n, T, C, H, W) where given (n, T) by `method`;
+    `guidance` w != 1: classifier-free guidance towards the given frames (mask method only)."""
     if method not in METHODS:
         raise ModelInputError(f"unknown context method {method!r}; expected one of: {', '.join(METHODS)}")
+    if guidance is not None and method != "mask":
+        raise ModelInputError("--guidance guides towards the given frames of the method 'mask'; reconstruction "
+                              "guidance has its own weight (--reconstruction-weight, video.reconstruction_weight)")
     net = models["model"]
     device = next(net.parameters()).device
     known, given = known.to(device), given.to(device)
@@ -91,6 +114,8 @@ def conditioned_models(family: VideoDiffusionFamily, models: Mapping[str, nn.Mod
         if not getattr(net, "mask_channel", False):
             raise ModelInputError("this run was trained without frame masks (video.mask_prob = 0); use the "
                                   "method 'reconstruction'")
+        if guidance is not None and guidance != 1.0:
+            return {**models, "model": ContextGuided(net, known, given, guidance)}
         return {**models, "model": MaskConditioned(net, known, given)}
     return {**models, "model": ReconstructionGuided(family, net, known, given, weight)}
 
@@ -98,12 +123,13 @@ def conditioned_models(family: VideoDiffusionFamily, models: Mapping[str, nn.Mod
 def sample_clips(family: VideoDiffusionFamily, models: Mapping[str, nn.Module], n: int, *,
                  generator: torch.Generator, context: Tensor | None = None, frames: int | None = None,
                  method: Method | None = None, reconstruction_weight: float | None = None,
-                 **options: Any) -> Tensor:
+                 guidance: float | None = None, **options: Any) -> Tensor:
     """n clips (n, frames, C, H, W) in [-1, 1], continuing `context` (1 or n, k, C, H, W) when given.
 
     Each window of T frames is conditioned on the last k frames so far (k: the context's length, or T // 2
     without a context) and adds T - k new ones (autoregressive sliding window, Harvey et al. 2022, sec. 4);
-    `method`: "mask" (default for runs trained with frame masks) or "reconstruction" (Ho et al. 2022, eq. 7).
+    `method`: "mask" (default for runs trained with frame masks) or "reconstruction" (Ho et al. 2022, eq. 7);
+    `guidance` w: classifier-free guidance towards the given frames of the mask method (1: none, 2: twice the pull).
     """
     window = family.frames
     frames = window if frames is None else frames
@@ -120,12 +146,26 @@ def sample_clips(family: VideoDiffusionFamily, models: Mapping[str, nn.Module], 
         raise ModelInputError(f"--frames {frames} is shorter than the context of {clip.shape[1]} frames")
     if frames < 1:
         raise ModelInputError(f"--frames must be at least 1, got {frames}")
+    if guidance is not None:
+        if context is None and frames <= window:
+            raise ModelInputError("--guidance guides a video run towards given frames: give --context, or --frames "
+                                  f"beyond the model's window of {window}")
+        if options.get("clip_x0") is None:
+            options = {**options, **unclipped(family, options.get("sampler"), guidance)}
     while clip.shape[1] < frames:
         known = torch.zeros((n, *family.shape))
         known[:, :keep] = family.encode_frames(models, clip[:, -keep:]).cpu()     # latents for latent runs
         given = torch.zeros((n, window), dtype=torch.bool)
         given[:, :keep] = True
-        guided = conditioned_models(family, models, known, given, method=method, weight=weight)
+        guided = conditioned_models(family, models, known, given, method=method, weight=weight, guidance=guidance)
         new = pipeline.sample(family, guided, n, generator=generator, **options)[:, keep:]
         clip = torch.cat([clip, new.to(clip.device)], dim=1)
     return clip[:, :frames]
+
+
+def unclipped(family: VideoDiffusionFamily, sampler: str | None, guidance: float) -> dict[str, bool]:
+    """{"clip_x0": False} for a pixel run's clipping sampler under guidance w not in {0, 1}, as
+    genlab.diffusion.pipeline does for class guidance (an extrapolated eps paired with a clipped x0 leaves the data)."""
+    from genlab.diffusion.samplers import get_sampler
+    takes = "clip_x0" in get_sampler(sampler or family.config.diffusion.sampler).options
+    return {"clip_x0": False} if family.bounded and takes and guidance not in (0.0, 1.0) else {}

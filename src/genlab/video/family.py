@@ -29,7 +29,7 @@ from genlab.video.training_masks import frame_masks, still_rows
 if TYPE_CHECKING:
     from genlab.training.run import Run
 
-CONTEXT_OPTIONS = frozenset({"context", "frames", "method", "reconstruction_weight"})
+CONTEXT_OPTIONS = frozenset({"context", "frames", "method", "reconstruction_weight", "guidance"})
 
 
 class VideoDiffusionFamily(DiffusionFamily):
