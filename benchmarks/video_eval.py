@@ -57,7 +57,9 @@ def context_use(run: Any, truth: torch.Tensor, *, given: int, seed: int,
         x_t = (alpha * clean + sigma * torch.randn(clean.shape, generator=generator)).float()
         for key, known, m in (("true", clean, mask), ("other", clean.roll(1, 0), mask),
                               ("none", clean, torch.zeros_like(mask))):
-            x0, _ = denoiser.split(net(x_t, t, known, m).float(), x_t, alpha=alpha.float(), sigma=sigma.float())
+            moved = family.moved_reference(run.models, truth.roll(int(key == "other"), 0), m)   # video.motion runs
+            out_t = net(x_t, t, known, m, **({} if moved is None else {"moved": moved}))
+            x0, _ = denoiser.split(out_t.float(), x_t, alpha=alpha.float(), sigma=sigma.float())
             x0 = family.decode(run.models, x0)
             out[key].append(float((x0[:, given:] - truth[:, given:]).pow(2).mean()))
     return out

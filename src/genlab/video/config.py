@@ -37,6 +37,9 @@ class VideoConfig:
     # feed every frame the nearest given frame and its time offset as extra input channels (as MCVD concatenates
     # its conditioning frames, Voleti et al. 2022): the shape of a given digit reaches each frame at every level
     reference: bool = False
+    # move that reference by the given frames' global translation (phase correlation, genlab.video.motion), as
+    # global motion compensation does in video coding: the given shape arrives near where the motion takes it
+    motion: bool = False
     # a code of what the given frames show, pooled over positions and frames (a content encoder, Villegas et al.
     # 2017), added to every frame's time embedding: the given digit's identity reaches every frame wherever it is
     content: bool = False

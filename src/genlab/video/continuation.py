@@ -28,13 +28,14 @@ METHODS = ("mask", "reconstruction")
 class MaskConditioned(nn.Module):
     """The run's network with clean given frames fed in (Harvey et al. 2022, sec. 3): net(x_t, t)."""
 
-    def __init__(self, net: nn.Module, known: Tensor, given: Tensor) -> None:
+    def __init__(self, net: nn.Module, known: Tensor, given: Tensor, moved: Tensor | None = None) -> None:
         super().__init__()
         self.net, self.known, self.given = net, known, given
+        self.extra = {} if moved is None else {"moved": moved}
 
     def forward(self, x_t: Tensor, t: Tensor) -> Tensor:
         """x_t: (B, T, C, H, W) -> the run's raw output (B, T, C, H, W)."""
-        return self.net(x_t, t, self.known, self.given)
+        return self.net(x_t, t, self.known, self.given, **self.extra)
 
 
 class ContextGuided(nn.Module):
@@ -42,12 +43,14 @@ class ContextGuided(nn.Module):
     condition): out_u + w (out_c - out_u), out_u the output given no frames, which the rows trained without
     given frames (1 - video.mask_prob of them) taught; one network call on a doubled batch. net(x_t, t)."""
 
-    def __init__(self, net: nn.Module, known: Tensor, given: Tensor, scale: float) -> None:
+    def __init__(self, net: nn.Module, known: Tensor, given: Tensor, scale: float,
+                 moved: Tensor | None = None) -> None:
         super().__init__()
         self.net, self.known, self.given, self.scale = net, known, given, scale
         doubled = torch.cat([known, known])
-        self.guided = classifier_free_guidance_batched(lambda x, t, mask: self.net(x, t, doubled, mask), given,
-                                                       torch.zeros_like(given), scale)
+        extra = {} if moved is None else {"moved": torch.cat([moved, moved])}
+        self.guided = classifier_free_guidance_batched(lambda x, t, mask: self.net(x, t, doubled, mask, **extra),
+                                                       given, torch.zeros_like(given), scale)
 
     def forward(self, x_t: Tensor, t: Tensor) -> Tensor:
         """x_t: (B, T, C, H, W), t: (B,) -> the guided output (B, T, C, H, W), in the run's parameterisation."""
@@ -99,9 +102,10 @@ def check_context(context: Tensor, *, shape: tuple[int, ...], n: int) -> Tensor:
 
 def conditioned_models(family: VideoDiffusionFamily, models: Mapping[str, nn.Module], known: Tensor,
                        given: Tensor, *, method: Method, weight: float,
-                       guidance: float | None = None) -> dict[str, nn.Module]:
+                       guidance: float | None = None, moved: Tensor | None = None) -> dict[str, nn.Module]:
     """The run's networks with `model` conditioned on known (n, T, C, H, W) where given (n, T) by `method`;
-    `guidance` w != 1: classifier-free guidance towards the given frames (mask method only)."""
+    `guidance` w != 1: classifier-free guidance towards the given frames (mask method only); `moved`: the
+    motion-compensated reference frames of a video.motion run (n, T, C, H, W)."""
     if method not in METHODS:
         raise ModelInputError(f"unknown context method {method!r}; expected one of: {', '.join(METHODS)}")
     if guidance is not None and method != "mask":
@@ -110,13 +114,14 @@ def conditioned_models(family: VideoDiffusionFamily, models: Mapping[str, nn.Mod
     net = models["model"]
     device = next(net.parameters()).device
     known, given = known.to(device), given.to(device)
+    moved = None if moved is None else moved.to(device)
     if method == "mask":
         if not getattr(net, "mask_channel", False):
             raise ModelInputError("this run was trained without frame masks (video.mask_prob = 0); use the "
                                   "method 'reconstruction'")
         if guidance is not None and guidance != 1.0:
-            return {**models, "model": ContextGuided(net, known, given, guidance)}
-        return {**models, "model": MaskConditioned(net, known, given)}
+            return {**models, "model": ContextGuided(net, known, given, guidance, moved)}
+        return {**models, "model": MaskConditioned(net, known, given, moved)}
     return {**models, "model": ReconstructionGuided(family, net, known, given, weight)}
 
 
@@ -157,7 +162,11 @@ def sample_clips(family: VideoDiffusionFamily, models: Mapping[str, nn.Module], 
         known[:, :keep] = family.encode_frames(models, clip[:, -keep:]).cpu()     # latents for latent runs
         given = torch.zeros((n, window), dtype=torch.bool)
         given[:, :keep] = True
-        guided = conditioned_models(family, models, known, given, method=method, weight=weight, guidance=guidance)
+        pixels = torch.zeros((n, window, *clip.shape[2:]))
+        pixels[:, :keep] = clip[:, -keep:].cpu()
+        moved = family.moved_reference(models, pixels, given)
+        guided = conditioned_models(family, models, known, given, method=method, weight=weight, guidance=guidance,
+                                    moved=None if moved is None else moved.cpu())
         new = pipeline.sample(family, guided, n, generator=generator, **options)[:, keep:]
         clip = torch.cat([clip, new.to(clip.device)], dim=1)
     return clip[:, :frames]

@@ -23,6 +23,7 @@ from genlab.errors import ConfigError, ModelInputError
 from genlab.latent.codec import LatentCodec, first_stage_codec, load_first_stage
 from genlab.training.objective import Batch, DataInfo
 from genlab.video.config import VDMConfig
+from genlab.video.motion import motion_reference
 from genlab.video.network import FrameMaskedNet
 from genlab.video.training_masks import frame_masks, still_rows
 
@@ -67,7 +68,8 @@ class VideoDiffusionFamily(DiffusionFamily):
         models: dict[str, nn.Module] = {
             "model": FrameMaskedNet(self.config.model, shape=self.shape, mask_channel=self.config.video.mask_prob > 0,
                                     given_at_zero=self.config.video.given_at_zero,
-                                    reference=self.config.video.reference, content=self.config.video.content)}
+                                    reference=self.config.video.reference, content=self.config.video.content,
+                                    motion=self.config.video.motion)}
         if self.autoencoder is not None and self.latent_shape is not None:
             models["codec"] = first_stage_codec(self.autoencoder, self.config.latent, latent_shape=self.latent_shape)
         return models
@@ -93,6 +95,13 @@ class VideoDiffusionFamily(DiffusionFamily):
         noise = batch.rng.randn(self.frames * models["codec"].vae.latent_dim) if sample else None  # type: ignore
         return self.encode_frames(models, batch.x, noise)
 
+    def moved_reference(self, models: Mapping[str, nn.Module], clips: Tensor, given: Tensor) -> Tensor | None:
+        """With video.motion, the motion-compensated reference of every frame (genlab.video.motion) of pixel clips
+        (B, T, C, H, W) given `given` (B, T), as the diffusion sees frames (latents if latent), or None."""
+        if not self.config.video.motion:
+            return None
+        return self.encode_frames(models, motion_reference(clips, given.to(clips.device)))
+
     def decode(self, models: Mapping[str, nn.Module], x0: Tensor) -> Tensor:
         """Samples (n, T, *self.shape[1:]) -> clips (n, T, C, H, W) in [-1, 1], through the frame decoder if latent."""
         if self.autoencoder is None:
@@ -110,7 +119,9 @@ class VideoDiffusionFamily(DiffusionFamily):
         given = frame_masks(batch.rng, self.frames, v.mask_prob, still=still)
         alpha, sigma = coefficients(self.schedule, t, x0)
         net = models["model"]
-        output = net(alpha * x0 + sigma * noise, t, x0, given if v.mask_prob > 0 else None, still)
+        moved = self.moved_reference(models, batch.x, given)
+        output = net(alpha * x0 + sigma * noise, t, x0, given if v.mask_prob > 0 else None, still,
+                     **({} if moved is None else {"moved": moved}))
         denoiser = self.denoiser(net)
         error = (output.float() - denoiser.target(x0, noise, t).float()).pow(2).flatten(2).mean(dim=2)  # (B, T)
         weight = (~given).float() * self.loss_weight(t)[:, None]

@@ -17,14 +17,17 @@ class FrameMaskedNet(nn.Module):
     frame and its time offset as input channels. Without a mask channel it is the plain U-Net."""
 
     def __init__(self, cfg: VideoNetConfig, *, shape: tuple[int, ...], mask_channel: bool,
-                 given_at_zero: bool = False, reference: bool = False, content: bool = False) -> None:
+                 given_at_zero: bool = False, reference: bool = False, content: bool = False,
+                 motion: bool = False) -> None:
         super().__init__()
         frames, channels = shape[0], shape[1]
         for key, on in (("reference", reference), ("content", content)):
             if on and not mask_channel:
                 raise ConfigError(f"video.{key} needs frame masks to train with (video.mask_prob > 0)")
+        if motion and not reference:
+            raise ConfigError("video.motion moves the reference frame: it needs video.reference = true")
         self.shape, self.mask_channel, self.given_at_zero = tuple(shape), mask_channel, given_at_zero
-        self.reference = reference
+        self.reference, self.motion = reference, motion
         extra = int(mask_channel) + (channels + 1) * int(reference)
         self.unet = VideoUNet(in_channels=channels + extra, out_channels=channels,
                               channels=cfg.channels, attention_levels=cfg.attention_levels,
@@ -34,8 +37,10 @@ class FrameMaskedNet(nn.Module):
         self.content = ContentEncoder(channels, self.unet.emb_dim) if content else None
 
     def forward(self, x_t: Tensor, t: Tensor | float, known: Tensor | None = None, mask: Tensor | None = None,
-                still: Tensor | None = None) -> Tensor:
-        """x_t, known: (B, T, C, H, W); mask: (B, T) bool, True = frame given; still: (B,) bool -> (B, T, C, H, W)."""
+                still: Tensor | None = None, *, moved: Tensor | None = None) -> Tensor:
+        """x_t, known: (B, T, C, H, W); mask: (B, T) bool, True = frame given; still: (B,) bool -> (B, T, C, H, W).
+        moved (B, T, C, H, W): with video.motion, the reference frames moved by the given frames' motion
+        (genlab.video.motion.motion_reference, encoded as the frames are)."""
         if x_t.ndim != 5 or tuple(x_t.shape[1:]) != self.shape:
             raise ModelInputError(f"clips of shape {tuple(x_t.shape[1:])} given to a model of clips {self.shape} "
                                   "(T, C, H, W)")
@@ -53,6 +58,12 @@ class FrameMaskedNet(nn.Module):
         planes = [x_in, given.to(x_t.dtype).expand(*x_t.shape[:2], 1, *x_t.shape[3:])]
         if self.reference:
             frame, offset = nearest_given(known, mask)
+            if self.motion:
+                if moved is None and bool(mask.any()):
+                    raise ModelInputError("this run feeds motion-compensated reference frames (video.motion): "
+                                          "pass moved= (VideoDiffusionFamily.moved_reference)")
+                some = mask.any(dim=1)[:, None, None, None, None]
+                frame = torch.where(some, moved.to(x_t.dtype), 0.0) if moved is not None else frame
             planes += [frame, offset[:, :, None, None, None].to(x_t.dtype).expand_as(planes[1])]
         if self.given_at_zero:      # a noise level per frame, 0 for the clean given ones (Chen et al. 2024)
             steps = torch.as_tensor(t, device=x_t.device)
@@ -68,12 +79,23 @@ def nearest_given(known: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
     channels, as MCVD does (Voleti et al. 2022, sec. 3), here one per frame so that any subset can be given."""
     frames = mask.shape[1]
     position = torch.arange(frames, device=mask.device)
-    gap = position[:, None] - position[None, :]                          # (T, T): i - j
-    cost = torch.where(mask[:, None, :], 2 * gap.abs() + (gap < 0).long(), 4 * frames)   # (B, T_i, T_j)
-    nearest = cost.argmin(dim=2)                                         # (B, T)
+    nearest, _ = nearest_given_index(mask)                               # (B, T)
     some = mask.any(dim=1, keepdim=True)
     index = nearest.view(*nearest.shape, *([1] * (known.ndim - 2))).expand_as(known)
     frame = torch.where(some.view(*some.shape, *([1] * (known.ndim - 2))), known.gather(1, index),
                         torch.zeros_like(known))
     offset = torch.where(some, (position - nearest).to(known.dtype) / frames, torch.zeros_like(known[:, :, 0, 0, 0]))
     return frame, offset
+
+
+def nearest_given_index(mask: Tensor, exclude: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """For each frame i of mask (B, T) bool, the given frame j nearest in time, the earlier on ties, and whether
+    there is one: ((B, T) long, (B, T) bool). `exclude` (B, T) long: a frame per position that may not be chosen."""
+    frames = mask.shape[1]
+    position = torch.arange(frames, device=mask.device)
+    gap = position[:, None] - position[None, :]                                     # (T, T): i - j
+    allowed = mask[:, None, :].expand(-1, frames, -1)                               # (B, T_i, T_j)
+    if exclude is not None:
+        allowed = allowed & (position[None, None, :] != exclude[:, :, None])
+    cost = torch.where(allowed, 2 * gap.abs() + (gap < 0).long(), 4 * frames)
+    return cost.argmin(dim=2), allowed.any(dim=2)

@@ -1,0 +1,92 @@
+"""video.motion: the reference frame moved by the given frames' global translation. Phase correlation and the
+move against shifts made by hand, the reference of a blob in uniform motion against its true frames (continuation
+and infilling), and the network's and family's use of it."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from genlab.config import TrainConfig
+from genlab.errors import ConfigError, ModelInputError
+from genlab.training.objective import Batch, BatchRandom, DataInfo
+from genlab.video.config import VDMConfig, VideoNetConfig
+from genlab.video.family import VideoDiffusionFamily
+from genlab.video.motion import motion_reference, translate, translation
+from genlab.video.network import FrameMaskedNet
+
+
+@pytest.fixture(autouse=True)
+def _threads(one_thread):
+    yield
+
+
+def _blob_clip(frames: int, step: tuple[int, int], size: int = 24) -> torch.Tensor:
+    """A 4x3 asymmetric blob on a -1 ground, top-left corner at (2, 1) + f * step in frame f: (1, frames, 1, S, S)."""
+    shape = torch.tensor([[1.0, 0.5, 0.0], [1.0, 1.0, 0.2], [0.3, 1.0, 0.0], [0.0, 0.8, 1.0]])
+    clip = -torch.ones(1, frames, 1, size, size)
+    for f in range(frames):
+        y, x = 2 + f * step[0], 1 + f * step[1]
+        clip[0, f, 0, y:y + 4, x:x + 3] = shape
+    return clip
+
+
+def test_phase_correlation_finds_a_shift_made_by_hand() -> None:
+    clip = _blob_clip(4, (2, 3))
+    assert translation(clip[:, 0], clip[:, 1]).tolist() == [[2, 3]]
+    assert translation(clip[:, 2], clip[:, 0]).tolist() == [[-4, -6]]
+    noise = torch.randn(2, 3, 12, 10)
+    assert translation(noise, noise.roll((-4, 3), dims=(2, 3))).tolist() == [[-4, 3]] * 2
+
+
+def test_translate_moves_pixels_and_fills_with_the_border_mean() -> None:
+    frame = torch.arange(9.0).view(1, 1, 3, 3)                   # border: 0 1 2 5 8 7 6 3 -> mean 4
+    out = translate(frame, torch.tensor([[1, -1]]))
+    assert out[0, 0].tolist() == [[4.0, 4.0, 4.0], [1.0, 2.0, 4.0], [4.0, 5.0, 4.0]]
+
+
+def test_a_blob_in_uniform_motion_gets_its_true_frames_as_reference() -> None:
+    clip = _blob_clip(6, (2, 1))
+    first = torch.tensor([[True, True, True, False, False, False]])
+    torch.testing.assert_close(motion_reference(clip, first), clip)              # continuation: frames 3-5 exact
+    ends = torch.tensor([[True, False, False, False, True, False]])
+    torch.testing.assert_close(motion_reference(clip, ends), clip)               # infilling and beyond: exact
+    one = motion_reference(clip, torch.tensor([[False, True, False, False, False, False]]))
+    torch.testing.assert_close(one, clip[:, 1:2].expand_as(clip))              # one given frame: not moved
+    assert not motion_reference(clip, torch.zeros(1, 6, dtype=torch.bool)).any()
+
+
+def _cfg() -> VideoNetConfig:
+    return VideoNetConfig(channels=(8, 16), attention_levels=(1,), heads=2, groups=4)
+
+
+def test_the_network_feeds_the_moved_frames_as_its_reference() -> None:
+    with pytest.raises(ConfigError, match="needs video.reference = true"):
+        FrameMaskedNet(_cfg(), shape=(4, 1, 8, 8), mask_channel=True, motion=True)
+    torch.manual_seed(0)
+    net = FrameMaskedNet(_cfg(), shape=(4, 1, 8, 8), mask_channel=True, reference=True, motion=True).eval()
+    x, t = torch.randn(2, 4, 1, 8, 8), torch.tensor([900, 900])
+    mask = torch.tensor([[True, False, False, False]] * 2)
+    with pytest.raises(ModelInputError, match="pass moved="):
+        net(x, t, x, mask)
+    moved = torch.randn(2, 4, 1, 8, 8)
+    with torch.no_grad():
+        a, b = net(x, t, x, mask, moved=moved), net(x, t, x, mask, moved=moved + 1)
+        assert not torch.allclose(a[:, 2], b[:, 2])                              # a fresh net sees it per frame
+        free = net(x, t, x, torch.zeros_like(mask), moved=moved)
+        torch.testing.assert_close(free, net(x, t))                              # no given frame: no reference
+
+
+def test_a_motion_run_trains_and_continues_clips() -> None:
+    cfg = VDMConfig(model=_cfg())
+    cfg.video.reference, cfg.video.motion, cfg.diffusion.sample_steps = True, True, 2
+    family = VideoDiffusionFamily(cfg, data=DataInfo(kind="video", shape=(4, 1, 8, 8)),
+                                  train=TrainConfig(precision="fp32"))
+    models = family.build_models()
+    x = torch.rand(4, 4, 1, 8, 8) * 2 - 1
+    rng = BatchRandom(torch.Generator().manual_seed(0), global_size=4, start=0, size=4)
+    loss, _ = family.loss("train", models, Batch(x=x, y=None, rng=rng))
+    assert loss.isfinite()
+    context = x[:2, :2]
+    clips = family.sample(models, 2, generator=torch.Generator().manual_seed(0), context=context, frames=6,
+                          guidance=2.0)
+    assert clips.shape == (2, 6, 1, 8, 8) and torch.equal(clips[:, :2], context)
