@@ -71,6 +71,22 @@ def test_guidance_0_samples_the_unconditional_model_and_1_the_plain_mask_model()
     assert torch.equal(pulled[:, :2], context) and (pulled[:, 2:] - draw()[:, 2:]).abs().max() > 1e-3
 
 
+def test_the_runs_video_guidance_is_the_default_of_the_mask_method_only() -> None:
+    family = _family()
+    torch.manual_seed(0)
+    models = family.build_models()
+    context = torch.rand(2, 2, 1, 8, 8) * 2 - 1
+
+    def draw(**options):
+        return family.sample(models, 2, generator=torch.Generator().manual_seed(5), context=context, **options)
+
+    pulled = draw(guidance=3.0)
+    family.config.video.guidance = 3.0
+    assert torch.equal(draw(), pulled) and not torch.equal(draw(guidance=1.0), pulled)
+    assert draw(method="reconstruction").shape == (2, 4, 1, 8, 8)    # the default does not reach reconstruction
+    assert family.sample(models, 1, generator=torch.Generator()).shape == (1, 4, 1, 8, 8)   # nor unconditional
+
+
 def test_guidance_needs_given_frames_and_the_mask_method() -> None:
     family = _family()
     models = family.build_models()

@@ -43,6 +43,9 @@ class VideoConfig:
     # a code of what the given frames show, pooled over positions and frames (a content encoder, Villegas et al.
     # 2017), added to every frame's time embedding: the given digit's identity reaches every frame wherever it is
     content: bool = False
+    # classifier-free guidance towards the given frames when sampling with them by the mask method (Ho & Salimans
+    # 2022, eq. 6, the frame mask as the condition); 1: none; genlab sample --guidance overrides it
+    guidance: float = field(default=1.0, metadata={"ge": 0})
     # reconstruction guidance weight w_r of Ho et al. 2022, eq. 7 (sampling with context by "reconstruction")
     reconstruction_weight: float = field(default=4.0, metadata={"ge": 0})
 

@@ -134,7 +134,8 @@ def sample_clips(family: VideoDiffusionFamily, models: Mapping[str, nn.Module], 
     Each window of T frames is conditioned on the last k frames so far (k: the context's length, or T // 2
     without a context) and adds T - k new ones (autoregressive sliding window, Harvey et al. 2022, sec. 4);
     `method`: "mask" (default for runs trained with frame masks) or "reconstruction" (Ho et al. 2022, eq. 7);
-    `guidance` w: classifier-free guidance towards the given frames of the mask method (1: none, 2: twice the pull).
+    `guidance` w: classifier-free guidance towards the given frames of the mask method (default video.guidance;
+    1: none, 3: three times the pull).
     """
     window = family.frames
     frames = window if frames is None else frames
@@ -151,12 +152,13 @@ def sample_clips(family: VideoDiffusionFamily, models: Mapping[str, nn.Module], 
         raise ModelInputError(f"--frames {frames} is shorter than the context of {clip.shape[1]} frames")
     if frames < 1:
         raise ModelInputError(f"--frames must be at least 1, got {frames}")
-    if guidance is not None:
-        if context is None and frames <= window:
-            raise ModelInputError("--guidance guides a video run towards given frames: give --context, or --frames "
-                                  f"beyond the model's window of {window}")
-        if options.get("clip_x0") is None:
-            options = {**options, **unclipped(family, options.get("sampler"), guidance)}
+    if guidance is not None and context is None and frames <= window:
+        raise ModelInputError("--guidance guides a video run towards given frames: give --context, or --frames "
+                              f"beyond the model's window of {window}")
+    if guidance is None and method == "mask" and v.guidance != 1.0:
+        guidance = v.guidance                                               # the run's default, mask method only
+    if guidance is not None and options.get("clip_x0") is None:
+        options = {**options, **unclipped(family, options.get("sampler"), guidance)}
     while clip.shape[1] < frames:
         known = torch.zeros((n, *family.shape))
         known[:, :keep] = family.encode_frames(models, clip[:, -keep:]).cpu()     # latents for latent runs
