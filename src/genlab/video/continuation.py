@@ -110,7 +110,7 @@ def conditioned_models(family: VideoDiffusionFamily, models: Mapping[str, nn.Mod
         raise ModelInputError(f"unknown context method {method!r}; expected one of: {', '.join(METHODS)}")
     if guidance is not None and method != "mask":
         raise ModelInputError("--guidance guides towards the given frames of the method 'mask'; reconstruction "
-                              "guidance has its own weight (--reconstruction-weight, video.reconstruction_weight)")
+                              "guidance has its own weight (video.reconstruction_weight)")
     net = models["model"]
     device = next(net.parameters()).device
     known, given = known.to(device), given.to(device)
