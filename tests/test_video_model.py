@@ -381,7 +381,7 @@ def test_min_snr_with_v_starves_the_high_noise_half_in_closed_form() -> None:
 
 
 @pytest.mark.parametrize("name", ["vdm_moving_mnist.toml", "vdm_moving_mnist_video_only.toml",
-                                  "vdm_moving_mnist_latent.toml"])
+                                  "vdm_moving_mnist_latent.toml", "vdm_moving_mnist_continue.toml"])
 def test_shipped_vdm_configs_train_the_steps_where_continuations_use_the_context(name: str) -> None:
     """The given frames decide the unknown ones at high noise (docs/video.md: at min-SNR the runs ignored them)."""
     from pathlib import Path
