@@ -97,6 +97,8 @@ def main() -> None:
     p.add_argument("--n-real", type=int, default=500)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--given", type=int, default=4)
+    p.add_argument("--realign", action=argparse.BooleanOptionalAction, default=None,
+                   help="--part continue, mask, video.motion runs: re-align the reference at every step")
     p.add_argument("--guidance", type=float, default=None, help="--part continue, mask: classifier-free guidance "
                    "towards the given frames (1: none)")
     p.add_argument("--frames", type=int, default=None)
@@ -140,8 +142,9 @@ def main() -> None:
         context = truth[:, :args.given]
         clips, cpu = timed(lambda: run.sample(args.n, seed=args.seed, batch_size=args.batch_size, steps=args.steps,
                                               context=context, frames=frames, method=args.method,
-                                              **({} if args.guidance is None else {"guidance": args.guidance})))
-        out.update(method=args.method, given=args.given, guidance=args.guidance,
+                                              **({} if args.guidance is None else {"guidance": args.guidance}),
+                                              **({} if args.realign is None else {"realign": args.realign})))
+        out.update(method=args.method, given=args.given, guidance=args.guidance, realign=args.realign,
                    **continuation_error(clips[:, args.given:], truth[:, args.given:], context[:, -1]))
         out["context_exact"] = bool(torch.equal(clips[:, :args.given], context))
         copy = torch.cat([context, context[:, -1:].expand(-1, frames - args.given, -1, -1, -1)], dim=1)

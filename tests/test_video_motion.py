@@ -10,8 +10,9 @@ from genlab.config import TrainConfig
 from genlab.errors import ConfigError, ModelInputError
 from genlab.training.objective import Batch, BatchRandom, DataInfo
 from genlab.video.config import VDMConfig, VideoNetConfig
+from genlab.video.continuation import SelfAligned, conditioned_models
 from genlab.video.family import VideoDiffusionFamily
-from genlab.video.motion import motion_reference, translate, translation
+from genlab.video.motion import aligned_reference, motion_reference, translate, translation
 from genlab.video.network import FrameMaskedNet
 
 
@@ -90,3 +91,66 @@ def test_a_motion_run_trains_and_continues_clips() -> None:
     clips = family.sample(models, 2, generator=torch.Generator().manual_seed(0), context=context, frames=6,
                           guidance=2.0)
     assert clips.shape == (2, 6, 1, 8, 8) and torch.equal(clips[:, :2], context)
+
+
+def test_the_aligned_reference_moves_the_given_frame_onto_the_estimate() -> None:
+    clip = _blob_clip(6, (2, 1))
+    first = torch.tensor([[True, True, False, False, False, False]])
+    torch.testing.assert_close(aligned_reference(clip, first, clip), clip)          # estimate in place: exact
+    bounced = clip.clone()
+    bounced[:, 4:] = clip[:, 2:4]                                                    # the digit came back
+    torch.testing.assert_close(aligned_reference(clip, first, bounced)[:, 4:], clip[:, 2:4])
+    flat = aligned_reference(clip, first, -torch.ones_like(clip))                   # nothing to align to: unmoved
+    torch.testing.assert_close(flat[:, 2:], clip[:, 1:2].expand(-1, 4, -1, -1, -1))
+
+
+def _motion_family(prediction: str = "eps") -> VideoDiffusionFamily:
+    cfg = VDMConfig(model=_cfg())
+    cfg.video.reference, cfg.video.motion, cfg.diffusion.sample_steps = True, True, 2
+    cfg.diffusion.prediction = prediction  # type: ignore[assignment]
+    return VideoDiffusionFamily(cfg, data=DataInfo(kind="video", shape=(6, 1, 24, 24)),
+                                train=TrainConfig(precision="fp32"))
+
+
+def test_self_aligned_sampling_hands_the_next_step_the_shape_where_x0_has_it() -> None:
+    """A network whose x0 is always the true clip: after one call the reference is the true clip's frames."""
+    family = _motion_family(prediction="x0")
+    clip = _blob_clip(6, (2, 1))
+
+    class Truth(torch.nn.Module):
+        mask_channel = True
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.unused = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x, t, known=None, mask=None, still=None, *, moved=None):
+            return clip.expand_as(x)
+
+    given = torch.tensor([[True, True, False, False, False, False]])
+    pixels = torch.where(given[:, :, None, None, None], clip, torch.zeros_like(clip))
+    models = {"model": Truth()}
+    wrapped = conditioned_models(family, models, pixels, given, method="mask", weight=4.0, guidance=3.0,
+                                 moved=torch.zeros_like(clip), realign=pixels)["model"]
+    assert isinstance(wrapped, SelfAligned)
+    wrapped(torch.randn_like(clip), torch.tensor([700]))
+    torch.testing.assert_close(wrapped.inner.moved, clip)
+
+
+def test_realign_needs_a_motion_run_and_the_mask_method() -> None:
+    cfg = VDMConfig(model=_cfg())
+    plain = VideoDiffusionFamily(cfg, data=DataInfo(kind="video", shape=(4, 1, 8, 8)),
+                                 train=TrainConfig(precision="fp32"))
+    context = torch.zeros(1, 2, 1, 8, 8)
+    with pytest.raises(ModelInputError, match="trained with video.motion") as err:
+        plain.sample(plain.build_models(), 1, generator=torch.Generator(), context=context, realign=True)
+    assert "\n" not in str(err.value)
+    family = _motion_family()
+    models = family.build_models()
+    with pytest.raises(ModelInputError, match="by the method 'mask'"):
+        family.sample(models, 1, generator=torch.Generator(), context=torch.zeros(1, 2, 1, 24, 24),
+                      method="reconstruction", realign=True)
+    context = _blob_clip(2, (2, 1))
+    clips = family.sample(models, 1, generator=torch.Generator().manual_seed(0), context=context, realign=True)
+    assert torch.equal(clips[:, :2], context) and not torch.equal(
+        clips, family.sample(models, 1, generator=torch.Generator().manual_seed(0), context=context))

@@ -75,12 +75,15 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--context-method", dest="method", choices=["mask", "reconstruction"],
                    help="video runs: condition on --context by the frame masks the run was trained with, or by "
                    "reconstruction guidance (Ho et al. 2022; default: mask when the run has them)")
+    p.add_argument("--realign", action=argparse.BooleanOptionalAction, default=None,
+                   help="video runs trained with video.motion: re-align the moved reference to the sampler's x0 at "
+                   "every step (default: the run's video.realign)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
 SAMPLE_FLAGS = ("sampler", "steps", "eta", "spacing", "precision", "label", "prompt", "guidance", "low_res", "frames",
-                "method")
+                "method", "realign")
 
 
 def flag_of(option: str) -> str:

@@ -40,6 +40,9 @@ class VideoConfig:
     # move that reference by the given frames' global translation (phase correlation, genlab.video.motion), as
     # global motion compensation does in video coding: the given shape arrives near where the motion takes it
     motion: bool = False
+    # with video.motion, when sampling given frames: re-align that reference at every sampler step to where the
+    # network's x0 estimate puts each unknown frame (genlab.video.continuation.SelfAligned); sampling only
+    realign: bool = False
     # a code of what the given frames show, pooled over positions and frames (a content encoder, Villegas et al.
     # 2017), added to every frame's time embedding: the given digit's identity reaches every frame wherever it is
     content: bool = False

@@ -17,6 +17,7 @@ from genlab.diffusion import pipeline
 from genlab.diffusion.guidance import classifier_free_guidance_batched
 from genlab.diffusion.parametrization import coefficients, prediction_target
 from genlab.errors import ModelInputError
+from genlab.video.motion import aligned_reference
 
 if TYPE_CHECKING:
     from genlab.video.family import VideoDiffusionFamily
@@ -26,35 +27,57 @@ METHODS = ("mask", "reconstruction")
 
 
 class MaskConditioned(nn.Module):
-    """The run's network with clean given frames fed in (Harvey et al. 2022, sec. 3): net(x_t, t)."""
+    """The run's network with clean given frames fed in (Harvey et al. 2022, sec. 3): net(x_t, t). `moved`: a
+    video.motion run's reference frames (n, T, C, H, W), which SelfAligned renews between calls."""
 
     def __init__(self, net: nn.Module, known: Tensor, given: Tensor, moved: Tensor | None = None) -> None:
         super().__init__()
-        self.net, self.known, self.given = net, known, given
-        self.extra = {} if moved is None else {"moved": moved}
+        self.net, self.known, self.given, self.moved = net, known, given, moved
 
     def forward(self, x_t: Tensor, t: Tensor) -> Tensor:
         """x_t: (B, T, C, H, W) -> the run's raw output (B, T, C, H, W)."""
-        return self.net(x_t, t, self.known, self.given, **self.extra)
+        return self.net(x_t, t, self.known, self.given, **({} if self.moved is None else {"moved": self.moved}))
 
 
-class ContextGuided(nn.Module):
+class ContextGuided(MaskConditioned):
     """Classifier-free guidance towards the given frames (Ho & Salimans 2022, eq. 6, with the frame mask as the
     condition): out_u + w (out_c - out_u), out_u the output given no frames, which the rows trained without
     given frames (1 - video.mask_prob of them) taught; one network call on a doubled batch. net(x_t, t)."""
 
     def __init__(self, net: nn.Module, known: Tensor, given: Tensor, scale: float,
                  moved: Tensor | None = None) -> None:
-        super().__init__()
-        self.net, self.known, self.given, self.scale = net, known, given, scale
-        doubled = torch.cat([known, known])
-        extra = {} if moved is None else {"moved": torch.cat([moved, moved])}
-        self.guided = classifier_free_guidance_batched(lambda x, t, mask: self.net(x, t, doubled, mask, **extra),
-                                                       given, torch.zeros_like(given), scale)
+        super().__init__(net, known, given, moved)
+        self.scale = scale
 
     def forward(self, x_t: Tensor, t: Tensor) -> Tensor:
         """x_t: (B, T, C, H, W), t: (B,) -> the guided output (B, T, C, H, W), in the run's parameterisation."""
-        return self.guided(x_t, t)
+        known = torch.cat([self.known, self.known])
+        extra = {} if self.moved is None else {"moved": torch.cat([self.moved, self.moved])}
+        guided = classifier_free_guidance_batched(lambda x, s, mask: self.net(x, s, known, mask, **extra),
+                                                  self.given, torch.zeros_like(self.given), self.scale)
+        return guided(x_t, t)
+
+
+class SelfAligned(nn.Module):
+    """A video.motion run's mask conditioning whose reference is re-aligned after every call: the given frame moved
+    onto where the network's x0 estimate puts each unknown frame (genlab.video.motion.aligned_reference), so the
+    next step sees the given shape where the sampler is drawing the digit, bounces included. net(x_t, t)."""
+
+    def __init__(self, family: VideoDiffusionFamily, models: Mapping[str, nn.Module], inner: MaskConditioned,
+                 pixels: Tensor) -> None:
+        super().__init__()
+        self.family, self.models, self.inner, self.pixels = family, models, inner, pixels
+        self.denoiser = family.denoiser(inner.net)
+
+    def forward(self, x_t: Tensor, t: Tensor) -> Tensor:
+        """x_t: (B, T, C, H, W), t: (B,) -> the inner output (B, T, C, H, W); renews the inner reference."""
+        out = self.inner(x_t, t)
+        alpha, sigma = coefficients(self.denoiser.schedule, t, x_t)
+        x0, _ = self.denoiser.split(out.float(), x_t.float(), alpha=alpha.float(), sigma=sigma.float())
+        estimate = self.family.decode(self.models, x0).float().to(self.pixels.device)
+        reference = aligned_reference(self.pixels, self.inner.given.to(self.pixels.device), estimate)
+        self.inner.moved = self.family.encode_frames(self.models, reference).to(out.device)
+        return out
 
 
 class ReconstructionGuided(nn.Module):
@@ -102,15 +125,20 @@ def check_context(context: Tensor, *, shape: tuple[int, ...], n: int) -> Tensor:
 
 def conditioned_models(family: VideoDiffusionFamily, models: Mapping[str, nn.Module], known: Tensor,
                        given: Tensor, *, method: Method, weight: float,
-                       guidance: float | None = None, moved: Tensor | None = None) -> dict[str, nn.Module]:
+                       guidance: float | None = None, moved: Tensor | None = None,
+                       realign: Tensor | None = None) -> dict[str, nn.Module]:
     """The run's networks with `model` conditioned on known (n, T, C, H, W) where given (n, T) by `method`;
     `guidance` w != 1: classifier-free guidance towards the given frames (mask method only); `moved`: the
-    motion-compensated reference frames of a video.motion run (n, T, C, H, W)."""
+    motion-compensated reference frames of a video.motion run (n, T, C, H, W); `realign`: the window's given
+    frames in pixels (n, T, C, H, W), to re-align that reference at every step (SelfAligned)."""
     if method not in METHODS:
         raise ModelInputError(f"unknown context method {method!r}; expected one of: {', '.join(METHODS)}")
     if guidance is not None and method != "mask":
         raise ModelInputError("--guidance guides towards the given frames of the method 'mask'; reconstruction "
                               "guidance has its own weight (video.reconstruction_weight)")
+    if realign is not None and (method != "mask" or moved is None):
+        raise ModelInputError("--realign re-aligns the moved reference of a run trained with video.motion, sampled "
+                              "by the method 'mask'")
     net = models["model"]
     device = next(net.parameters()).device
     known, given = known.to(device), given.to(device)
@@ -119,23 +147,24 @@ def conditioned_models(family: VideoDiffusionFamily, models: Mapping[str, nn.Mod
         if not getattr(net, "mask_channel", False):
             raise ModelInputError("this run was trained without frame masks (video.mask_prob = 0); use the "
                                   "method 'reconstruction'")
-        if guidance is not None and guidance != 1.0:
-            return {**models, "model": ContextGuided(net, known, given, guidance, moved)}
-        return {**models, "model": MaskConditioned(net, known, given, moved)}
+        inner = (ContextGuided(net, known, given, guidance, moved) if guidance is not None and guidance != 1.0
+                 else MaskConditioned(net, known, given, moved))
+        return {**models, "model": inner if realign is None else SelfAligned(family, models, inner, realign)}
     return {**models, "model": ReconstructionGuided(family, net, known, given, weight)}
 
 
 def sample_clips(family: VideoDiffusionFamily, models: Mapping[str, nn.Module], n: int, *,
                  generator: torch.Generator, context: Tensor | None = None, frames: int | None = None,
                  method: Method | None = None, reconstruction_weight: float | None = None,
-                 guidance: float | None = None, **options: Any) -> Tensor:
+                 guidance: float | None = None, realign: bool | None = None, **options: Any) -> Tensor:
     """n clips (n, frames, C, H, W) in [-1, 1], continuing `context` (1 or n, k, C, H, W) when given.
 
     Each window of T frames is conditioned on the last k frames so far (k: the context's length, or T // 2
     without a context) and adds T - k new ones (autoregressive sliding window, Harvey et al. 2022, sec. 4);
     `method`: "mask" (default for runs trained with frame masks) or "reconstruction" (Ho et al. 2022, eq. 7);
     `guidance` w: classifier-free guidance towards the given frames of the mask method (default video.guidance;
-    1: none, 3: three times the pull).
+    1: none, 3: three times the pull); `realign`: re-align a video.motion run's reference to the sampler's x0 at
+    every step (default video.realign).
     """
     window = family.frames
     frames = window if frames is None else frames
@@ -157,6 +186,8 @@ def sample_clips(family: VideoDiffusionFamily, models: Mapping[str, nn.Module], 
                               f"beyond the model's window of {window}")
     if guidance is None and method == "mask" and v.guidance != 1.0:
         guidance = v.guidance                                               # the run's default, mask method only
+    if realign is None:
+        realign = v.realign and method == "mask"
     if guidance is not None and options.get("clip_x0") is None:
         options = {**options, **unclipped(family, options.get("sampler"), guidance)}
     while clip.shape[1] < frames:
@@ -168,7 +199,7 @@ def sample_clips(family: VideoDiffusionFamily, models: Mapping[str, nn.Module], 
         pixels[:, :keep] = clip[:, -keep:].cpu()
         moved = family.moved_reference(models, pixels, given)
         guided = conditioned_models(family, models, known, given, method=method, weight=weight, guidance=guidance,
-                                    moved=None if moved is None else moved.cpu())
+                                    moved=None if moved is None else moved.cpu(), realign=pixels if realign else None)
         new = pipeline.sample(family, guided, n, generator=generator, **options)[:, keep:]
         clip = torch.cat([clip, new.to(clip.device)], dim=1)
     return clip[:, :frames]

@@ -30,7 +30,7 @@ from genlab.video.training_masks import frame_masks, still_rows
 if TYPE_CHECKING:
     from genlab.training.run import Run
 
-CONTEXT_OPTIONS = frozenset({"context", "frames", "method", "reconstruction_weight", "guidance"})
+CONTEXT_OPTIONS = frozenset({"context", "frames", "method", "reconstruction_weight", "guidance", "realign"})
 
 
 class VideoDiffusionFamily(DiffusionFamily):

@@ -52,3 +52,18 @@ def motion_reference(clips: Tensor, mask: Tensor) -> Tensor:
     steps = (torch.arange(frames, device=mask.device)[None] - nearest).float()       # (B, T): i - j
     moved = translate(base, (velocity * steps[..., None]).round().long().flatten(0, 1))
     return torch.where(some[:, :, None, None, None], moved.view_as(clips), torch.zeros_like(clips))
+
+
+def aligned_reference(clips: Tensor, mask: Tensor, estimate: Tensor) -> Tensor:
+    """Each frame's reference (B, T, C, H, W): the nearest given frame of clips (B, T, C, H, W), mask (B, T), moved
+    onto where `estimate` (B, T, C, H, W; a sampler's current x0 in pixels) has frame i, by phase correlation;
+    the given frames themselves, zeros with none given. Where the estimate has the digit in the right place, the
+    reference is the given shape there, through bounces and rounding that an extrapolated motion misses."""
+    b, frames = mask.shape
+    rows = torch.arange(b, device=mask.device)[:, None].expand(b, frames)
+    nearest, some = nearest_given_index(mask)
+    base = clips[rows, nearest].flatten(0, 1)                                      # (B*T, C, H, W)
+    shift = translation(base, estimate.flatten(0, 1))
+    shift = torch.where(mask.flatten()[:, None], torch.zeros_like(shift), shift)   # given frames stay put
+    moved = translate(base, shift).view_as(clips)
+    return torch.where(some[:, :, None, None, None], moved, torch.zeros_like(clips))
