@@ -55,7 +55,8 @@ def test_guidance_extrapolates_from_no_frames_to_the_given_ones_in_closed_form()
     torch.testing.assert_close(guided(x, torch.full((3,), 300)), 2 * x + 2.5 * given_sum.expand_as(x))
 
 
-def test_guidance_0_samples_the_unconditional_model_and_1_the_plain_mask_model() -> None:
+def _drawer():
+    """(family, models, context, draw): draw(**options) continues the context's 2 frames with seed 5."""
     family = _family()
     torch.manual_seed(0)
     models = family.build_models()
@@ -64,6 +65,11 @@ def test_guidance_0_samples_the_unconditional_model_and_1_the_plain_mask_model()
     def draw(**options):
         return family.sample(models, 2, generator=torch.Generator().manual_seed(5), context=context, **options)
 
+    return family, models, context, draw
+
+
+def test_guidance_0_samples_the_unconditional_model_and_1_the_plain_mask_model() -> None:
+    family, models, context, draw = _drawer()
     free = pipeline.sample(family, models, 2, generator=torch.Generator().manual_seed(5))
     torch.testing.assert_close(draw(guidance=0.0)[:, 2:], free[:, 2:], rtol=0, atol=1e-5)
     assert torch.equal(draw(guidance=1.0), draw())
@@ -72,14 +78,7 @@ def test_guidance_0_samples_the_unconditional_model_and_1_the_plain_mask_model()
 
 
 def test_the_runs_video_guidance_is_the_default_of_the_mask_method_only() -> None:
-    family = _family()
-    torch.manual_seed(0)
-    models = family.build_models()
-    context = torch.rand(2, 2, 1, 8, 8) * 2 - 1
-
-    def draw(**options):
-        return family.sample(models, 2, generator=torch.Generator().manual_seed(5), context=context, **options)
-
+    family, models, _, draw = _drawer()
     pulled = draw(guidance=3.0)
     family.config.video.guidance = 3.0
     assert torch.equal(draw(), pulled) and not torch.equal(draw(guidance=1.0), pulled)
