@@ -150,6 +150,11 @@ def test_realign_needs_a_motion_run_and_the_mask_method() -> None:
     with pytest.raises(ModelInputError, match="by the method 'mask'"):
         family.sample(models, 1, generator=torch.Generator(), context=torch.zeros(1, 2, 1, 24, 24),
                       method="reconstruction", realign=True)
+    with pytest.raises(ModelInputError, match="--realign acts on the given frames of a video run: give --context"):
+        family.sample(models, 1, generator=torch.Generator(), realign=True)
+    family.config.video.realign = True                           # the run's default leaves unconditional clips be
+    assert family.sample(models, 1, generator=torch.Generator()).shape == (1, 6, 1, 24, 24)
+    family.config.video.realign = False
     context = _blob_clip(2, (2, 1))
     clips = family.sample(models, 1, generator=torch.Generator().manual_seed(0), context=context, realign=True)
     assert torch.equal(clips[:, :2], context) and not torch.equal(

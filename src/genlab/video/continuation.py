@@ -181,9 +181,10 @@ def sample_clips(family: VideoDiffusionFamily, models: Mapping[str, nn.Module], 
         raise ModelInputError(f"--frames {frames} is shorter than the context of {clip.shape[1]} frames")
     if frames < 1:
         raise ModelInputError(f"--frames must be at least 1, got {frames}")
-    if guidance is not None and context is None and frames <= window:
-        raise ModelInputError("--guidance guides a video run towards given frames: give --context, or --frames "
-                              f"beyond the model's window of {window}")
+    for flag, asked in (("--guidance", guidance is not None), ("--realign", bool(realign))):
+        if asked and context is None and frames <= window:
+            raise ModelInputError(f"{flag} acts on the given frames of a video run: give --context, or --frames "
+                                  f"beyond the model's window of {window}")
     if guidance is None and method == "mask" and v.guidance != 1.0:
         guidance = v.guidance                                               # the run's default, mask method only
     if realign is None:
