@@ -47,11 +47,11 @@ class ContextGuided(MaskConditioned):
     def __init__(self, net: nn.Module, known: Tensor, given: Tensor, scale: float,
                  moved: Tensor | None = None) -> None:
         super().__init__(net, known, given, moved)
-        self.scale = scale
+        self.scale, self.doubled = scale, torch.cat([known, known])
 
     def forward(self, x_t: Tensor, t: Tensor) -> Tensor:
         """x_t: (B, T, C, H, W), t: (B,) -> the guided output (B, T, C, H, W), in the run's parameterisation."""
-        known = torch.cat([self.known, self.known])
+        known = self.doubled
         extra = {} if self.moved is None else {"moved": torch.cat([self.moved, self.moved])}
         guided = classifier_free_guidance_batched(lambda x, s, mask: self.net(x, s, known, mask, **extra),
                                                   self.given, torch.zeros_like(self.given), self.scale)
