@@ -12,7 +12,7 @@ from genlab.training.objective import Batch, BatchRandom, DataInfo
 from genlab.video.config import VDMConfig, VideoNetConfig
 from genlab.video.continuation import SelfAligned, conditioned_models
 from genlab.video.family import VideoDiffusionFamily
-from genlab.video.motion import aligned_reference, motion_reference, translate, translation
+from genlab.video.motion import aligned_reference, bounced, content_box, motion_reference, translate, translation
 from genlab.video.network import FrameMaskedNet
 
 
@@ -21,14 +21,18 @@ def _threads(one_thread):
     yield
 
 
-def _blob_clip(frames: int, step: tuple[int, int], size: int = 24) -> torch.Tensor:
-    """A 4x3 asymmetric blob on a -1 ground, top-left corner at (2, 1) + f * step in frame f: (1, frames, 1, S, S)."""
+def _blob_at(corners: list[tuple[int, int]], size: int = 24) -> torch.Tensor:
+    """A 4x3 asymmetric blob on a -1 ground with its top-left corner at corners[f] in frame f: (1, F, 1, S, S)."""
     shape = torch.tensor([[1.0, 0.5, 0.0], [1.0, 1.0, 0.2], [0.3, 1.0, 0.0], [0.0, 0.8, 1.0]])
-    clip = -torch.ones(1, frames, 1, size, size)
-    for f in range(frames):
-        y, x = 2 + f * step[0], 1 + f * step[1]
+    clip = -torch.ones(1, len(corners), 1, size, size)
+    for f, (y, x) in enumerate(corners):
         clip[0, f, 0, y:y + 4, x:x + 3] = shape
     return clip
+
+
+def _blob_clip(frames: int, step: tuple[int, int], size: int = 24) -> torch.Tensor:
+    """The blob at (2, 1) + f * step in frame f: (1, frames, 1, S, S)."""
+    return _blob_at([(2 + f * step[0], 1 + f * step[1]) for f in range(frames)], size)
 
 
 def test_phase_correlation_finds_a_shift_made_by_hand() -> None:
@@ -54,6 +58,26 @@ def test_a_blob_in_uniform_motion_gets_its_true_frames_as_reference() -> None:
     one = motion_reference(clip, torch.tensor([[False, True, False, False, False, False]]))
     torch.testing.assert_close(one, clip[:, 1:2].expand_as(clip))              # one given frame: not moved
     assert not motion_reference(clip, torch.zeros(1, 6, dtype=torch.bool)).any()
+
+
+def test_the_content_box_and_a_bounce_off_each_wall_worked_by_hand() -> None:
+    clip = _blob_clip(1, (0, 0))
+    assert [v.tolist() for v in content_box(clip[:, 0])] == [[[2, 1]], [[5, 3]]]      # rows 2-5, columns 1-3
+    blank = -torch.ones(1, 1, 24, 24)
+    assert [v.tolist() for v in content_box(blank)] == [[[0, 0]], [[23, 23]]]
+    torch.testing.assert_close(bounced(torch.tensor([[5.0, -7.0]]), blank), torch.tensor([[5.0, -7.0]]))
+    # free room 20 rows, 21 columns: row 2 - 3 = -1 reflects to 1; column 1 + 26 = 27 reflects to 42 - 27 = 15
+    torch.testing.assert_close(bounced(torch.tensor([[-3.0, 26.0]]), clip[:, 0]), torch.tensor([[-1.0, 14.0]]))
+
+
+def test_a_bouncing_blob_gets_its_true_frames_with_bounce_only() -> None:
+    """Frames 0-3 given; columns 1, 6, 11, 16, then 21 and 26 -> 42 - 26 = 16 (3 wide: 21 columns of room); rows
+    8, 6, 4, 2, then 0 and -2 -> 2 (4 high: 20 rows of room)."""
+    clip = _blob_at([(8, 1), (6, 6), (4, 11), (2, 16), (0, 21), (2, 16)])
+    first = torch.tensor([[True, True, True, True, False, False]])
+    torch.testing.assert_close(motion_reference(clip, first, bounce=True), clip)
+    plain = motion_reference(clip, first)                     # without bounce the blob leaves the frame
+    assert not torch.allclose(plain[:, 5], clip[:, 5])
 
 
 def _cfg() -> VideoNetConfig:
@@ -159,3 +183,36 @@ def test_realign_needs_a_motion_run_and_the_mask_method() -> None:
     clips = family.sample(models, 1, generator=torch.Generator().manual_seed(0), context=context, realign=True)
     assert torch.equal(clips[:, :2], context) and not torch.equal(
         clips, family.sample(models, 1, generator=torch.Generator().manual_seed(0), context=context))
+
+
+def test_align_prob_trains_on_the_given_frame_aligned_on_the_true_frames() -> None:
+    """A clip whose blob stops: the extrapolated reference runs on, the aligned one is the true clip."""
+    with pytest.raises(ConfigError, match="needs video.motion = true"):
+        cfg = VDMConfig(model=_cfg())
+        cfg.video.align_prob = 0.5
+        VideoDiffusionFamily(cfg, data=DataInfo(kind="video", shape=(6, 1, 24, 24)), train=TrainConfig())
+    family = _motion_family()
+    family.config.video.align_prob = 1.0
+    clip = _blob_at([(2, 1), (4, 3), (6, 5), (6, 5), (6, 5), (6, 5)])
+    given = torch.tensor([[True, True, False, False, False, False]])
+    models = family.build_models()
+    torch.testing.assert_close(family.moved_reference(models, clip, given, torch.tensor([True])), clip)
+    assert not torch.allclose(family.moved_reference(models, clip, given)[:, 3], clip[:, 3])
+    seen: list[torch.Tensor] = []
+    net = models["model"]
+
+    class Spy(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, *args, moved=None, **kwargs):
+            seen.append(moved)
+            return self.net(*args, moved=moved, **kwargs)
+
+    family.config.video.mask_prob = 1.0
+    x = clip.expand(4, -1, -1, -1, -1).clone()
+    rng = BatchRandom(torch.Generator().manual_seed(0), global_size=4, start=0, size=4)
+    loss, _ = family.loss("train", {**models, "model": Spy()}, Batch(x=x, y=None, rng=rng))
+    assert loss.isfinite()
+    torch.testing.assert_close(seen[0], x)                  # every row has given frames; each reference is exact

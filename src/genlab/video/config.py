@@ -40,6 +40,12 @@ class VideoConfig:
     # move that reference by the given frames' global translation (phase correlation, genlab.video.motion), as
     # global motion compensation does in video coding: the given shape arrives near where the motion takes it
     motion: bool = False
+    # with video.motion: the moved content reflects off the frame's edges instead of leaving the frame, as Moving
+    # MNIST's digits bounce off the walls (genlab.video.motion.bounced)
+    bounce: bool = False
+    # with video.motion, training: the fraction of rows whose reference is the given frame aligned on the true
+    # frames (genlab.video.motion.aligned_reference), the reference that re-aligning converges to when sampling
+    align_prob: float = field(default=0.0, metadata={"ge": 0, "le": 1})
     # with video.motion, when sampling given frames: re-align that reference at every sampler step to where the
     # network's x0 estimate puts each unknown frame (genlab.video.continuation.SelfAligned); sampling only
     realign: bool = False

@@ -23,7 +23,7 @@ from genlab.errors import ConfigError, ModelInputError
 from genlab.latent.codec import LatentCodec, first_stage_codec, load_first_stage
 from genlab.training.objective import Batch, DataInfo
 from genlab.video.config import VDMConfig
-from genlab.video.motion import motion_reference
+from genlab.video.motion import aligned_reference, motion_reference
 from genlab.video.network import FrameMaskedNet
 from genlab.video.training_masks import frame_masks, still_rows
 
@@ -58,6 +58,9 @@ class VideoDiffusionFamily(DiffusionFamily):
             self.autoencoder, self.latent_shape = load_first_stage(
                 config.latent.autoencoder, image_shape=tuple(data.shape[1:]), what="latent video diffusion's frames")
             self.shape, self.bounded = (int(data.shape[0]), *self.latent_shape), False
+        for key, on in (("bounce", config.video.bounce), ("align_prob", config.video.align_prob > 0)):
+            if on and not config.video.motion:
+                raise ConfigError(f"video.{key} acts on the moved reference: it needs video.motion = true")
 
     @property
     def frames(self) -> int:
@@ -95,12 +98,19 @@ class VideoDiffusionFamily(DiffusionFamily):
         noise = batch.rng.randn(self.frames * models["codec"].vae.latent_dim) if sample else None  # type: ignore
         return self.encode_frames(models, batch.x, noise)
 
-    def moved_reference(self, models: Mapping[str, nn.Module], clips: Tensor, given: Tensor) -> Tensor | None:
+    def moved_reference(self, models: Mapping[str, nn.Module], clips: Tensor, given: Tensor,
+                        aligned: Tensor | None = None) -> Tensor | None:
         """With video.motion, the motion-compensated reference of every frame (genlab.video.motion) of pixel clips
-        (B, T, C, H, W) given `given` (B, T), as the diffusion sees frames (latents if latent), or None."""
+        (B, T, C, H, W) given `given` (B, T), as the diffusion sees frames (latents if latent), or None;
+        `aligned` (B,) bool: rows whose reference is the given frame aligned on the clip's own frames instead."""
         if not self.config.video.motion:
             return None
-        return self.encode_frames(models, motion_reference(clips, given.to(clips.device)))
+        given = given.to(clips.device)
+        reference = motion_reference(clips, given, bounce=self.config.video.bounce)
+        if aligned is not None and bool(aligned.any()):
+            on_truth = aligned_reference(clips, given, clips)
+            reference = torch.where(aligned.to(clips.device)[:, None, None, None, None], on_truth, reference)
+        return self.encode_frames(models, reference)
 
     def decode(self, models: Mapping[str, nn.Module], x0: Tensor) -> Tensor:
         """Samples (n, T, *self.shape[1:]) -> clips (n, T, C, H, W) in [-1, 1], through the frame decoder if latent."""
@@ -119,7 +129,8 @@ class VideoDiffusionFamily(DiffusionFamily):
         given = frame_masks(batch.rng, self.frames, v.mask_prob, still=still)
         alpha, sigma = coefficients(self.schedule, t, x0)
         net = models["model"]
-        moved = self.moved_reference(models, batch.x, given)
+        aligned = batch.rng.rand() < v.align_prob if v.align_prob > 0 else None   # old runs keep their stream
+        moved = self.moved_reference(models, batch.x, given, aligned)
         output = net(alpha * x0 + sigma * noise, t, x0, given if v.mask_prob > 0 else None, still,
                      **({} if moved is None else {"moved": moved}))
         denoiser = self.denoiser(net)

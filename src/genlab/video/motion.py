@@ -48,10 +48,39 @@ def nearest_given_frames(clips: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, T
     return clips[rows, nearest].flatten(0, 1), nearest, some
 
 
-def motion_reference(clips: Tensor, mask: Tensor) -> Tensor:
+def content_box(frames: Tensor) -> tuple[Tensor, Tensor]:
+    """The first and last (row, column) (N, 2) where frames (N, C, H, W) stand out from their border's mean by
+    more than half their peak contrast: the box of a digit on a plain ground; the whole frame where nothing does."""
+    plane = frames.float().sum(dim=1)                                              # (N, H, W)
+    ground = torch.cat([plane[:, 0], plane[:, -1], plane[:, :, 0], plane[:, :, -1]], dim=1).mean(dim=1)
+    contrast = (plane - ground[:, None, None]).abs()
+    on = contrast > 0.5 * contrast.flatten(1).amax(dim=1).clamp(min=1e-6)[:, None, None]
+    lo, hi = [], []
+    for lines in (on.any(dim=2), on.any(dim=1)):                                   # rows (N, H), columns (N, W)
+        index = torch.arange(lines.shape[1], device=frames.device).expand_as(lines)
+        blank = ~lines.any(dim=1)
+        lo.append(torch.where(blank, 0, torch.where(lines, index, lines.shape[1]).amin(dim=1)))
+        hi.append(torch.where(blank, lines.shape[1] - 1, torch.where(lines, index, -1).amax(dim=1)))
+    return torch.stack(lo, dim=1), torch.stack(hi, dim=1)
+
+
+def bounced(shift: Tensor, frames: Tensor) -> Tensor:
+    """Shifts (N, 2) float of frames (N, C, H, W), folded so that the content box stays in the frame: a box that
+    would cross an edge is reflected off it, as Moving MNIST's digits bounce off the walls (Srivastava et al. 2015,
+    sec. 3); unchanged where the box fills the frame."""
+    lo, hi = content_box(frames)
+    room = torch.tensor(frames.shape[-2:], device=shift.device) - (hi - lo + 1)        # (N, 2) free space
+    span = (2 * room).clamp(min=1).float()
+    place = torch.remainder(lo + shift, span)                                       # unfolded corner, period 2 room
+    place = torch.where(place > room, span - place, place)
+    return torch.where(room > 0, place - lo, shift)
+
+
+def motion_reference(clips: Tensor, mask: Tensor, *, bounce: bool = False) -> Tensor:
     """Each frame's reference (B, T, C, H, W) from the given frames of clips (B, T, C, H, W), mask (B, T): the
     nearest given frame j moved by (i - j) times the per-frame translation between j and the given frame nearest
-    to it (rounded); unmoved when one frame is given, the given frames themselves, zeros with none given."""
+    to it (rounded); unmoved when one frame is given, the given frames themselves, zeros with none given.
+    `bounce`: the moved content reflects off the frame's edges instead of leaving it (`bounced`)."""
     b, frames = mask.shape
     base, nearest, some = nearest_given_frames(clips, mask)
     second, has_second = nearest_given_index(mask, exclude=nearest)
@@ -61,7 +90,8 @@ def motion_reference(clips: Tensor, mask: Tensor) -> Tensor:
     span = (nearest - second).float()[..., None]                                   # (B, T, 1): j - j2
     velocity = torch.where(span != 0, shift / span, 0.0)                           # 0 / 0 where j has no partner
     steps = (torch.arange(frames, device=mask.device)[None] - nearest).float()       # (B, T): i - j
-    moved = translate(base, (velocity * steps[..., None]).round().long().flatten(0, 1))
+    shift = (velocity * steps[..., None]).flatten(0, 1)                             # (B*T, 2) float
+    moved = translate(base, (bounced(shift, base) if bounce else shift).round().long())
     return torch.where(some[:, :, None, None, None], moved.view_as(clips), torch.zeros_like(clips))
 
 
