@@ -115,8 +115,8 @@ def main() -> None:
     clf = load_mnist_classifier()
     out: dict[str, Any] = {"run": args.run, "step": run.step, "part": args.part, "n": args.n, "steps": args.steps,
                            "sampler": args.sampler or run.config.sections.diffusion.sampler, "frames": frames}
+    extra = {"sampler": args.sampler} if args.sampler else {}
     if args.part == "uncond":
-        extra = {"sampler": args.sampler} if args.sampler else {}
         clips, cpu = timed(lambda: run.sample(args.n, seed=args.seed, batch_size=args.batch_size, steps=args.steps,
                                               frames=frames, **extra))
         real = held_out(run, args.n_real, frames, args.seed + 1)
@@ -141,7 +141,7 @@ def main() -> None:
         truth = held_out(run, args.n, frames, args.seed)
         context = truth[:, :args.given]
         clips, cpu = timed(lambda: run.sample(args.n, seed=args.seed, batch_size=args.batch_size, steps=args.steps,
-                                              context=context, frames=frames, method=args.method,
+                                              context=context, frames=frames, method=args.method, **extra,
                                               **({} if args.guidance is None else {"guidance": args.guidance}),
                                               **({} if args.realign is None else {"realign": args.realign})))
         out.update(method=args.method, given=args.given, guidance=args.guidance, realign=args.realign,
