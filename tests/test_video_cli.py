@@ -37,6 +37,15 @@ def test_context_is_continued_to_more_frames(run, tmp_path) -> None:
     assert clips.shape == (2, 7, 1, 16, 16) and np.array_equal(clips[:, :2], context)
 
 
+def test_without_n_each_context_clip_is_continued_once(run, tmp_path) -> None:
+    context = np.random.default_rng(1).integers(0, 256, size=(3, 2, 1, 16, 16), dtype=np.uint8)
+    np.savez(tmp_path / "first.npz", x=context)
+    assert main(["sample", str(run), "--context", str(tmp_path / "first.npz"), "--steps", "2",
+                 "--out", str(tmp_path / "c.gif"), "--npz", str(tmp_path / "c.npz"), "--quiet"]) == 0
+    clips = np.load(tmp_path / "c.npz")["x"]
+    assert clips.shape == (3, 4, 1, 16, 16) and np.array_equal(clips[:, :2], context)
+
+
 @pytest.mark.parametrize("shape, fragment", [((1, 4, 1, 16, 16), "does not fit the model's window of 4 frames"),
                                              ((1, 2, 1, 12, 12), "context frames of shape (1, 12, 12)")])
 def test_bad_context_is_one_line_and_status_2(run, tmp_path, capsys, shape, fragment) -> None:

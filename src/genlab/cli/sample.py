@@ -21,7 +21,7 @@ examples:
   genlab sample runs/text_mnist --prompt "a handwritten seven" --guidance 3   # needs genlab[text]
   genlab sample runs/sr_mnist --low-res digit_7x7.png --n 16 # super-resolution: 16 draws for one input
   genlab sample runs/vdm --n 16 --out clip.gif              # video run: animated GIF + clip.png frame strip
-  genlab sample runs/vdm --context first_frames.npz --frames 32 --out long.gif   # continue given clips
+  genlab sample runs/vdm --context first_frames.npz --frames 32 --out long.gif   # continue each given clip once
   torchrun --nproc_per_node 4 -m genlab.cli.main sample runs/mnist --n 50000 --npz s.npz  # 4 processes
 Samples come from the EMA weights unless --raw is given; the same --seed gives the same samples, however
 many processes draw them (chunk k of --batch-size always uses the stream (seed, k)).
@@ -33,7 +33,8 @@ def add_parser(sub: Any) -> None:
                        description="Draw samples from a trained run folder into a PNG grid and/or an .npz.",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", metavar="RUN", help="run folder written by `genlab train`")
-    p.add_argument("--n", type=positive_int, default=64, help="number of samples (default 64)")
+    p.add_argument("--n", type=positive_int, default=None,
+                   help="number of samples (default 64; with --context, one per context clip)")
     from genlab.diffusion.samplers import SAMPLERS
     p.add_argument("--sampler", metavar="NAME", help="diffusion sampler (default: the run's): "
                    + "; ".join(f"{name} = {s.summary}" for name, s in SAMPLERS.items()))
@@ -123,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     from genlab.training.run import load_run
     from genlab.viz import plot_points, readable_scale, save_grid
 
-    if args.n < 1:
+    if args.n is not None and args.n < 1:
         raise ModelInputError(f"--n must be at least 1, got {args.n}")
     if args.low_res is not None:
         from genlab.diffusion.superres import low_res_path
@@ -132,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
     options = {k: getattr(args, k) for k in SAMPLE_FLAGS if getattr(args, k) is not None}
     if args.context is not None:
         options["context"] = _context_clips(args.context)
+    if args.n is None:                                  # one continuation per given clip, else the usual 64
+        args.n = len(options["context"]) if "context" in options else 64
     if args.sampler is not None:
         from genlab.diffusion.samplers import get_sampler
         get_sampler(args.sampler)                               # an unknown name lists the registry's
