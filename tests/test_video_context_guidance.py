@@ -13,7 +13,7 @@ from genlab.diffusion import pipeline
 from genlab.errors import ModelInputError
 from genlab.training.objective import DataInfo
 from genlab.video.config import VDMConfig, VideoNetConfig
-from genlab.video.continuation import ContextGuided, conditioned_models, unclipped
+from genlab.video.continuation import ContextGuided, conditioned_models
 from genlab.video.family import VideoDiffusionFamily
 
 SHAPE = (4, 1, 8, 8)
@@ -99,11 +99,29 @@ def test_guidance_needs_given_frames_and_the_mask_method() -> None:
     assert clips.shape == (1, 6, 1, 8, 8)
 
 
-def test_guided_pixel_clips_are_not_clipped_by_samplers_that_clip() -> None:
+def test_guided_pixel_clips_are_not_clipped_by_samplers_that_clip(monkeypatch) -> None:
+    """The pipeline reads the scale off the guided wrapper: clip_x0 is off for w not in {0, 1}, as for classes."""
     family = _family()
-    assert unclipped(family, "ddim", 2.0) == {"clip_x0": False} and unclipped(family, "ancestral", 0.5)
-    assert unclipped(family, "ddim", 1.0) == {} and unclipped(family, "ddim", 0.0) == {}
-    assert unclipped(family, "heun", 2.0) == {}              # the ODE samplers take no clipping option
+    models = family.build_models()
+    seen: list[object] = []
+    real = pipeline.get_sampler
+
+    class Spy:
+        def __init__(self, name: str) -> None:
+            self.inner = real(name)
+
+        def __getattr__(self, key: str) -> object:
+            return getattr(self.inner, key)
+
+        def __call__(self, *args, **kwargs):
+            seen.append(kwargs.get("clip_x0", "none"))
+            return self.inner(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "get_sampler", Spy)
+    context = torch.zeros(1, 2, 1, 8, 8)
+    for sampler, w in (("ddim", 2.0), ("ancestral", 0.5), ("ddim", 1.0), ("ddim", 0.0), ("heun", 2.0)):
+        family.sample(models, 1, generator=torch.Generator(), context=context, guidance=w, steps=2, sampler=sampler)
+    assert seen == [False, False, True, True, "none"]         # the ODE samplers take no clipping option
 
 
 def test_cli_guides_a_context_and_refuses_guidance_without_one(tmp_path, capsys) -> None:

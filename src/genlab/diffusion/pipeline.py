@@ -50,7 +50,7 @@ def denoiser_for(family: DiffusionFamily, models: Mapping[str, nn.Module], n: in
         raise ModelInputError("--guidance needs a condition to guide towards: give "
                               f"{'--image and --mask (genlab inpaint)' if c.kind == 'masked' else '--low-res IMAGE'}"
                               " (without it the run samples unconditionally)")
-    scale = None
+    scale = getattr(net, "guidance_scale", None)        # a wrapper that guides on its own (genlab.video)
     model_fn: Any = net
     if cond is not None:
         scale = 0.0 if null else (c.guidance if guidance is None else float(guidance))

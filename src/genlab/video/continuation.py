@@ -49,6 +49,11 @@ class ContextGuided(MaskConditioned):
         super().__init__(net, known, given, moved)
         self.scale, self.doubled = scale, torch.cat([known, known])
 
+    @property
+    def guidance_scale(self) -> float:
+        """The scale w, which genlab.diffusion.pipeline reads to leave a guided pixel run's x0 unclipped."""
+        return self.scale
+
     def forward(self, x_t: Tensor, t: Tensor) -> Tensor:
         """x_t: (B, T, C, H, W), t: (B,) -> the guided output (B, T, C, H, W), in the run's parameterisation."""
         known = self.doubled
@@ -68,6 +73,11 @@ class SelfAligned(nn.Module):
         super().__init__()
         self.family, self.models, self.inner, self.pixels = family, models, inner, pixels
         self.denoiser = family.denoiser(inner.net)
+
+    @property
+    def guidance_scale(self) -> float | None:
+        """The inner conditioning's guidance scale, if it guides."""
+        return getattr(self.inner, "guidance_scale", None)
 
     def forward(self, x_t: Tensor, t: Tensor) -> Tensor:
         """x_t: (B, T, C, H, W), t: (B,) -> the inner output (B, T, C, H, W); renews the inner reference."""
@@ -189,8 +199,6 @@ def sample_clips(family: VideoDiffusionFamily, models: Mapping[str, nn.Module], 
         guidance = v.guidance                                               # the run's default, mask method only
     if realign is None:
         realign = v.realign and method == "mask"
-    if guidance is not None and options.get("clip_x0") is None:
-        options = {**options, **unclipped(family, options.get("sampler"), guidance)}
     while clip.shape[1] < frames:
         known = torch.zeros((n, *family.shape))
         known[:, :keep] = family.encode_frames(models, clip[:, -keep:]).cpu()     # latents for latent runs
@@ -204,11 +212,3 @@ def sample_clips(family: VideoDiffusionFamily, models: Mapping[str, nn.Module], 
         new = pipeline.sample(family, guided, n, generator=generator, **options)[:, keep:]
         clip = torch.cat([clip, new.to(clip.device)], dim=1)
     return clip[:, :frames]
-
-
-def unclipped(family: VideoDiffusionFamily, sampler: str | None, guidance: float) -> dict[str, bool]:
-    """{"clip_x0": False} for a pixel run's clipping sampler under guidance w not in {0, 1}, as
-    genlab.diffusion.pipeline does for class guidance (an extrapolated eps paired with a clipped x0 leaves the data)."""
-    from genlab.diffusion.samplers import get_sampler
-    takes = "clip_x0" in get_sampler(sampler or family.config.diffusion.sampler).options
-    return {"clip_x0": False} if family.bounded and takes and guidance not in (0.0, 1.0) else {}
