@@ -26,6 +26,12 @@ def translation(a: Tensor, b: Tensor) -> Tensor:
     return torch.stack([torch.where(dy >= (h + 1) // 2, dy - h, dy), torch.where(dx >= (w + 1) // 2, dx - w, dx)], 1)
 
 
+def border_mean(frames: Tensor) -> Tensor:
+    """The mean of each channel over the frame's border pixels, each counted once: frames (N, C, H, W) -> (N, C)."""
+    border = torch.cat([frames[:, :, 0], frames[:, :, -1], frames[:, :, 1:-1, 0], frames[:, :, 1:-1, -1]], dim=2)
+    return border.mean(dim=2)
+
+
 def translate(frames: Tensor, shift: Tensor) -> Tensor:
     """frames (N, C, H, W) moved by integer shifts (N, 2) = (dy, dx): out(y, x) = in(y - dy, x - dx), the pixels
     moved in from outside set to the mean of the frame's border (the background of a digit on a plain ground)."""
@@ -35,8 +41,7 @@ def translate(frames: Tensor, shift: Tensor) -> Tensor:
     inside = ((ys >= 0) & (ys < h))[:, :, None] & ((xs >= 0) & (xs < w))[:, None, :]   # (N, H, W)
     rows = frames.gather(2, ys.clamp(0, h - 1)[:, None, :, None].expand(n, c, h, w))
     moved = rows.gather(3, xs.clamp(0, w - 1)[:, None, None, :].expand(n, c, h, w))
-    border = torch.cat([frames[:, :, 0], frames[:, :, -1], frames[:, :, 1:-1, 0], frames[:, :, 1:-1, -1]], dim=2)
-    return torch.where(inside[:, None], moved, border.mean(dim=2)[:, :, None, None])
+    return torch.where(inside[:, None], moved, border_mean(frames)[:, :, None, None])
 
 
 def nearest_given_frames(clips: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -52,7 +57,7 @@ def content_box(frames: Tensor) -> tuple[Tensor, Tensor]:
     """The first and last (row, column) (N, 2) where frames (N, C, H, W) stand out from their border's mean by
     more than half their peak contrast: the box of a digit on a plain ground; the whole frame where nothing does."""
     plane = frames.float().sum(dim=1)                                              # (N, H, W)
-    ground = torch.cat([plane[:, 0], plane[:, -1], plane[:, :, 0], plane[:, :, -1]], dim=1).mean(dim=1)
+    ground = border_mean(plane[:, None])[:, 0]
     contrast = (plane - ground[:, None, None]).abs()
     on = contrast > 0.5 * contrast.flatten(1).amax(dim=1).clamp(min=1e-6)[:, None, None]
     lo, hi = [], []
